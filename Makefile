@@ -1,0 +1,38 @@
+# Relevance Studio: `make run` serves the app on the bundled demo data; `make test` runs the tests.
+# Both create .venv and install what is missing first (a fast no-op when nothing changed).
+
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PORT   ?= 8501
+PYTEST_ARGS ?=
+
+.PHONY: run test install system-deps train clean bench
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m core.warmup
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian packages used by the tests: PostgreSQL (store tests) and Chromium (browser tests).
+# Installed only when running as root and missing; without them those tests skip with a reason.
+system-deps:
+	@bash scripts/system-deps.sh
+
+run: install
+	$(VENV)/bin/relevance init
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+
+test: install system-deps
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: install
+	$(PY) bench/import_speed.py
+
+clean:
+	rm -rf $(VENV) .cache

@@ -1,0 +1,164 @@
+"""The ``relevance`` command line (also ``python -m core``); see DESIGN.md "CLI"."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+
+from core.errors import EmptyQueryError, ImportValidationError, UnknownModelError, UnknownProductError
+
+log = logging.getLogger("relevance")
+USER_ERRORS = (ImportValidationError, UnknownModelError, UnknownProductError, EmptyQueryError, ValueError,
+               FileNotFoundError)
+
+
+def _cmd_init(args) -> int:
+    from core.init import init
+
+    print(init(args.db).summary())
+    return 0
+
+
+def _cmd_import(args) -> int:
+    from core import imports
+
+    fn = {"products": imports.import_products, "judgments": imports.import_judgments,
+          "queries": imports.import_queries}[args.kind]
+    kwargs = dict(name=args.name, url=args.db, skip_bad_rows=args.skip_bad_rows)
+    if args.kind == "judgments":
+        kwargs["scale"] = args.scale
+    elif args.scale:
+        raise ValueError("--scale applies to judgments only")
+    report = fn(args.file, **kwargs)
+    print(report.summary())
+    for e in report.skipped:
+        print(f"  skipped {e}")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from core import metrics
+    from core.evaluate import evaluate, format_table, load_judged, write_json
+
+    ks = metrics.parse_ks(args.k)
+    gains = [g.strip() for g in args.gains.split(",") if g.strip()]
+    for g in gains:
+        metrics.gain(5, g)  # validates the scheme name before any work
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    judged = load_judged(args.judgments, scale=args.scale, url=args.db)
+    report = evaluate(judged, models, ks=ks, gains=gains, by_language=args.by == "language", url=args.db,
+                      seed=args.seed, progress=sys.stderr.isatty())
+    print(f"{judged.name}: {judged.pairs['query_id'].nunique()} queries, {len(judged.pairs)} judged pairs; "
+          f"gains {', '.join(gains)}; 95% bootstrap CIs over queries; paired randomization test vs "
+          f"{models[0]}, Holm-corrected")
+    print(format_table(report))
+    if args.json:
+        write_json(report, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from core import export
+    from core.evaluate import load_judged, run_models
+
+    if not args.judgments:
+        raise ValueError("export needs --judgments FILE (the pairs to export)")
+    judged = load_judged(args.judgments, scale=args.scale, url=args.db)
+    if args.kind == "qrels":
+        n = export.write_qrels(judged.qrels(), args.out, gains=args.gains)
+    else:
+        if not args.model:
+            raise ValueError("export run needs --model NAME")
+        runs, _ = run_models(judged, [args.model], args.db, progress=sys.stderr.isatty())
+        n = export.write_run(runs[args.model], args.out, args.model)
+    print(f"wrote {n} lines to {args.out}")
+    return 0
+
+
+def _cmd_users(args) -> int:
+    from core import users
+
+    if args.action == "list":
+        for u in users.list_users(args.db):
+            print(f"{u.name}\t{u.role}\t{'active' if u.active else 'inactive'}")
+        return 0
+    if not args.name:
+        raise ValueError(f"users {args.action} needs a NAME")
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.name}: ")
+    else:
+        password = users.generate_password()
+        print(f"one-time password for {args.name}: {password} (change it at first login)")
+    if args.action == "add":
+        if not args.role:
+            raise ValueError("users add needs --role rater|researcher|viewer|admin")
+        users.add_user(args.name, args.role, password, must_change=not args.password_stdin and not sys.stdin.isatty(),
+                       url=args.db)
+        print(f"added {args.role} {args.name}")
+    else:
+        users.set_password(args.name, password, url=args.db)
+        print(f"password of {args.name} changed")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="relevance", description="Relevance Studio: teacher, student, raters, metrics.")
+    p.add_argument("--db", default=None, help="SQLAlchemy URL of the store (default: RELEVANCE_DB_URL or data/relevance.db)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sp = sub.add_parser("init", help="create / migrate the database, import bundled demo data if empty")
+    sp.set_defaults(func=_cmd_init)
+
+    sp = sub.add_parser("import", help="import products, judgments or a query log (validated, all or nothing)")
+    sp.add_argument("kind", choices=["products", "judgments", "queries"])
+    sp.add_argument("file")
+    sp.add_argument("--scale", help="judgments: esci | 0-3 | 5pt | a mapping such as 'bad=1,ok=3,great=5'")
+    sp.add_argument("--name", help="name of this import (labels get source import:NAME); default: file stem")
+    sp.add_argument("--skip-bad-rows", action="store_true",
+                    help="import the valid rows and report the bad ones instead of refusing the file")
+    sp.set_defaults(func=_cmd_import)
+
+    sp = sub.add_parser("evaluate", help="rerank judged products with each model; nDCG per language with CIs")
+    sp.add_argument("--judgments", required=True)
+    sp.add_argument("--models", default="bm25,random")
+    sp.add_argument("--k", default="20", help="cut-offs, e.g. 20,all (all = whole judged list, ESCI protocol)")
+    sp.add_argument("--gains", default="esci,linear", help="gain schemes: esci, linear, exp")
+    sp.add_argument("--by", choices=["language"], default=None)
+    sp.add_argument("--scale", help="scale of a 'grade' column")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--json", help="write the report as JSON (DESIGN.md schema)")
+    sp.set_defaults(func=_cmd_evaluate)
+
+    sp = sub.add_parser("export", help="export qrels or a model's run in TREC format")
+    sp.add_argument("kind", choices=["qrels", "run"])
+    sp.add_argument("--judgments", help="judgments file whose pairs are exported")
+    sp.add_argument("--model", help="model for `export run`")
+    sp.add_argument("--gains", default="linear", help="qrels relevance values: linear (0-4), esci (100/10/1/0), exp")
+    sp.add_argument("--scale")
+    sp.add_argument("--out", required=True)
+    sp.set_defaults(func=_cmd_export)
+
+    sp = sub.add_parser("users", help="add, list users or change a password")
+    sp.add_argument("action", choices=["add", "list", "passwd"])
+    sp.add_argument("name", nargs="?")
+    sp.add_argument("--role", choices=["rater", "researcher", "viewer", "admin"])
+    sp.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    sp.set_defaults(func=_cmd_users)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except USER_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

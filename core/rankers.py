@@ -1,0 +1,77 @@
+"""Cheap baseline rankers: BM25 over the whole catalog and a seeded random ranker."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+
+import bm25s
+import numpy as np
+
+from core.catalog import Catalog
+from core.queries import clean_query
+from core.registry import register
+
+BM25_FIELDS = ("title", "brand", "bullet_points", "description")
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+
+
+def product_text(row, fields: Sequence[str] = BM25_FIELDS) -> str:
+    return " ".join(str(row[f]) for f in fields if row[f] is not None and str(row[f]).strip())
+
+
+class BM25Ranker:
+    """Okapi BM25 (bm25s, Lucene variant, k1=1.5, b=0.75) with IDF over the whole catalog.
+
+    Fields: title, brand, bullet points and description, concatenated; English stop words removed.
+    """
+
+    name = "bm25"
+
+    def __init__(self, catalog: Catalog, fields: Sequence[str] = BM25_FIELDS, stopwords: str = "en"):
+        self.catalog = catalog
+        self.stopwords = stopwords
+        texts = [product_text(r, fields) for r in catalog.products.to_dict("records")]
+        self.retriever = bm25s.BM25()
+        self.retriever.index(bm25s.tokenize(texts, stopwords=stopwords, show_progress=False), show_progress=False)
+
+    def score_all(self, query: str) -> np.ndarray:
+        """BM25 of ``query`` against every product of the catalog, in catalog order."""
+        tokens = bm25s.tokenize([clean_query(query)], stopwords=self.stopwords, return_ids=False,
+                                show_progress=False)[0]
+        vocab = self.retriever.vocab_dict
+        known = [t for t in tokens if t in vocab]
+        if not known:
+            return np.zeros(len(self.catalog), dtype=np.float32)
+        return self.retriever.get_scores(known)
+
+    def score(self, query: str, product_ids: Sequence[str]) -> np.ndarray:
+        return self.score_all(query)[self.catalog.positions(product_ids)]
+
+
+class RandomRanker:
+    """Scores from a hash of (seed, query, product): reproducible and independent of input order."""
+
+    name = "random"
+
+    def __init__(self, catalog: Catalog | None = None, seed: int = 0):
+        self.catalog = catalog
+        self.seed = seed
+
+    def score(self, query: str, product_ids: Sequence[str]) -> np.ndarray:
+        q = clean_query(query)
+        if self.catalog is not None:
+            self.catalog.positions(product_ids)
+        return np.array([int.from_bytes(hashlib.blake2b(f"{self.seed}\x1f{q}\x1f{p}".encode(), digest_size=8).digest(),
+                                        "big") / 2**64 for p in product_ids])
+
+
+@register("bm25", "BM25 (bm25s) over title, brand, bullet points and description; IDF over the whole catalog")
+def _bm25(catalog: Catalog, **kwargs) -> BM25Ranker:
+    return BM25Ranker(catalog, **kwargs)
+
+
+@register("random", "seeded random ranking (a floor for every metric)")
+def _random(catalog: Catalog, seed: int = 0) -> RandomRanker:
+    return RandomRanker(catalog, seed=seed)

@@ -1,0 +1,220 @@
+"""The store's tables as SQLAlchemy 2 typed models.
+
+Labels, side-by-side answers and imports are append-only: nothing in the code updates or deletes
+them. An undo is a new label whose ``supersedes_id`` points at the label it retracts (its ``level``
+is NULL); a corrected label supersedes the one it corrects. ``current_labels`` in ``db.queries``
+resolves the chain.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (JSON, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer,
+                        String, Text, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+LEVELS = (1, 2, 3, 4, 5)
+ROLES = ("rater", "researcher", "viewer", "admin")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    bullet_points: Mapped[str | None] = mapped_column(Text)
+    brand: Mapped[str | None] = mapped_column(String(256))
+    color: Mapped[str | None] = mapped_column(String(256))
+    category: Mapped[str | None] = mapped_column(Text)
+    image: Mapped[str | None] = mapped_column(Text)
+    caption: Mapped[str | None] = mapped_column(Text)
+    price: Mapped[float | None] = mapped_column(Float)
+    rating: Mapped[float | None] = mapped_column(Float)
+    rating_count: Mapped[int | None] = mapped_column(Integer)
+    top_queries: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Query(Base):
+    __tablename__ = "queries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    query_id: Mapped[str] = mapped_column(String(64), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8), index=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class QueryLogEntry(Base):
+    """One row of an imported query log: how often a query was searched on a date."""
+
+    __tablename__ = "query_log"
+    __table_args__ = (UniqueConstraint("query_pk", "date", "source", name="uq_query_log_entry"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    query_pk: Mapped[int] = mapped_column(ForeignKey("queries.id"), index=True)
+    date: Mapped[str] = mapped_column(String(32), default="")
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    source: Mapped[str] = mapped_column(String(128))
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('rater','researcher','viewer','admin')", name="ck_users_role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(Text)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (CheckConstraint("kind IN ('grade','side_by_side')", name="ck_campaigns_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="grade")
+    strategy: Mapped[str] = mapped_column(String(32), default="random")
+    languages: Mapped[str | None] = mapped_column(String(200))
+    overlap_k: Mapped[int] = mapped_column(Integer, default=1)
+    overlap_share: Mapped[float] = mapped_column(Float, default=0.0)
+    gold_ratio: Mapped[float] = mapped_column(Float, default=0.0)
+    lease_seconds: Mapped[int] = mapped_column(Integer, default=900)
+    config: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_by: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    tasks: Mapped[list[Task]] = relationship(back_populates="campaign")
+
+
+class CampaignRater(Base):
+    __tablename__ = "campaign_raters"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_campaign_open", "campaign_id", "ratings_done"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16), default="grade")
+    query_pk: Mapped[int] = mapped_column(ForeignKey("queries.id"))
+    product_pk: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    required_ratings: Mapped[int] = mapped_column(Integer, default=1)
+    ratings_done: Mapped[int] = mapped_column(Integer, default=0)
+    is_gold: Mapped[bool] = mapped_column(Boolean, default=False)
+    gold_level: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="tasks")
+
+
+class Assignment(Base):
+    """One rater's lease on one task; (task, user) is unique, so nobody gets a task twice."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("task_id", "user_id", name="uq_assignments_task_user"),
+                      Index("ix_assignments_user_status", "user_id", "status"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(16), default="leased")  # leased|done|skipped|expired
+    leased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    seconds: Mapped[float | None] = mapped_column(Float)
+
+
+class Label(Base):
+    __tablename__ = "labels"
+    __table_args__ = (
+        CheckConstraint("level IS NULL OR (level >= 1 AND level <= 5)", name="ck_labels_level"),
+        Index("ix_labels_pair", "query_pk", "product_pk"),
+        Index("ix_labels_source", "source"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    query_pk: Mapped[int] = mapped_column(ForeignKey("queries.id"))
+    product_pk: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    level: Mapped[int | None] = mapped_column(Integer)
+    rater: Mapped[str | None] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(128))  # human | import:<name> | gold
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("labels.id"))
+    seconds_spent: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class Comparison(Base):
+    """A side-by-side answer: which of two rankings (shown as A and B) a rater preferred."""
+
+    __tablename__ = "comparisons"
+    __table_args__ = (CheckConstraint("answer IN ('A','B','tie')", name="ck_comparisons_answer"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))
+    query_pk: Mapped[int] = mapped_column(ForeignKey("queries.id"))
+    rater: Mapped[str] = mapped_column(String(128))
+    model_a: Mapped[str] = mapped_column(String(128))
+    model_b: Mapped[str] = mapped_column(String(128))
+    answer: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str | None] = mapped_column(Text)
+    seconds_spent: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Prediction(Base):
+    __tablename__ = "predictions"
+    __table_args__ = (UniqueConstraint("model", "query_pk", "product_pk", name="uq_predictions_pair"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model: Mapped[str] = mapped_column(String(128), index=True)
+    query_pk: Mapped[int] = mapped_column(ForeignKey("queries.id"))
+    product_pk: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    p1: Mapped[float] = mapped_column(Float)
+    p2: Mapped[float] = mapped_column(Float)
+    p3: Mapped[float] = mapped_column(Float)
+    p4: Mapped[float] = mapped_column(Float)
+    p5: Mapped[float] = mapped_column(Float)
+    expected: Mapped[float] = mapped_column(Float)
+    argmax: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ImportRecord(Base):
+    """Audit log of imports: what file, what kind, how many rows were new."""
+
+    __tablename__ = "imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    file_name: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer)
+    inserted: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

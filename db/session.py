@@ -1,0 +1,96 @@
+"""Engines and sessions.
+
+SQLite gets WAL, foreign keys and a busy timeout on every connection; its transactions are begun
+by us (``BEGIN`` or, for writers that must not interleave, ``BEGIN IMMEDIATE``) so that SQLite's
+locking is predictable. PostgreSQL is used as it is.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import config
+
+_ENGINES: dict[str, Engine] = {}
+_LOCK = threading.Lock()
+BUSY_TIMEOUT_MS = 30_000
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        mode = conn.get_execution_options().get("sqlite_begin", "")
+        conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """One engine per URL per process."""
+    url = url or config.db_url()
+    with _LOCK:
+        engine = _ENGINES.get(url)
+        if engine is None:
+            if url.startswith("sqlite"):
+                if url not in ("sqlite://", "sqlite:///:memory:"):
+                    path = url.split("///", 1)[1]
+                    from pathlib import Path
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000,
+                                                          "check_same_thread": False})
+                _configure_sqlite(engine)
+            else:
+                engine = create_engine(url, pool_pre_ping=True)
+            _ENGINES[url] = engine
+        return engine
+
+
+def dispose(url: str) -> None:
+    with _LOCK:
+        engine = _ENGINES.pop(url, None)
+    if engine is not None:
+        engine.dispose()
+
+
+def dispose_all() -> None:
+    with _LOCK:
+        for engine in _ENGINES.values():
+            engine.dispose()
+        _ENGINES.clear()
+
+
+def session_factory(url: str | None = None) -> sessionmaker[Session]:
+    return sessionmaker(get_engine(url), expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(url: str | None = None, *, immediate: bool = False) -> Iterator[Session]:
+    """A session in one transaction: committed on success, rolled back on any error.
+
+    ``immediate=True`` takes SQLite's write lock at BEGIN (``BEGIN IMMEDIATE``), so two writers that
+    read-then-write cannot interleave; on PostgreSQL use row locks (``with_for_update``) instead.
+    """
+    session = session_factory(url)()
+    try:
+        if immediate and session.get_bind().dialect.name == "sqlite":
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
