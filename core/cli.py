@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import importlib
 import logging
 import sys
 
 from core.errors import EmptyQueryError, ImportValidationError, UnknownModelError, UnknownProductError
 
 log = logging.getLogger("relevance")
+# Modules that add their own subcommands: each has ``add_commands(subparsers)``.
+COMMAND_MODULES: tuple[str, ...] = ()
 USER_ERRORS = (ImportValidationError, UnknownModelError, UnknownProductError, EmptyQueryError, ValueError,
                FileNotFoundError)
 
@@ -143,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--scale")
     sp.add_argument("--out", required=True)
     sp.set_defaults(func=_cmd_export)
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_commands(sub)
 
     sp = sub.add_parser("users", help="add, list users or change a password")
     sp.add_argument("action", choices=["add", "list", "passwd"])
