@@ -31,6 +31,13 @@ run: install
 test: install system-deps
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+# Rebuild the committed models in order: the teacher, its labels on unlabeled pairs, then the students
+# (student, student-human, student-mixed). CPU: about an hour for the teacher plus ~15 minutes of labelling.
+train: install
+	$(VENV)/bin/relevance init
+	$(VENV)/bin/relevance train teacher
+	$(VENV)/bin/relevance distill
+
 bench: install
 	$(PY) bench/import_speed.py
 

@@ -123,11 +123,26 @@ def register_backbone(backbone: Backbone) -> None:
     BACKBONES[backbone.name] = backbone
 
 
+_DECODER_TYPES = {"llama", "gemma", "gemma2", "gemma3_text", "mistral", "qwen2", "qwen3", "phi3"}
+
+
 def get_backbone(name: str) -> Backbone:
-    try:
+    """A registered backbone, or a local folder holding a transformers model and its tokenizer."""
+    if name in BACKBONES:
         return BACKBONES[name]
-    except KeyError:
-        raise ValueError(f"unknown backbone {name!r}; available: {', '.join(sorted(BACKBONES))}") from None
+    folder = Path(name)
+    if (folder / "config.json").is_file():
+        import json
+        model_type = json.loads((folder / "config.json").read_text()).get("model_type", "")
+        if model_type in _DECODER_TYPES:
+            return Backbone(name, "decoder", _DECODER_TARGETS, f"local folder ({model_type})", lambda: (name, {}))
+        if model_type in ("t5", "mt5"):
+            return Backbone(name, "encoder-decoder", ("q", "k", "v", "o"), f"local folder ({model_type})",
+                            lambda: (name, {}))
+        return Backbone(name, "encoder", _ENCODER_TARGETS, f"local folder ({model_type})", lambda: (name, {}),
+                        modules_to_save=("classifier", "pooler"))
+    raise ValueError(f"unknown backbone {name!r}; available: {', '.join(sorted(BACKBONES))}, "
+                     f"or a folder with a transformers model") from None
 
 
 def device() -> str:
@@ -140,6 +155,9 @@ def load_base(backbone: Backbone, *, for_training: bool = False):
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # the load report lists the fresh head as "missing": expected here
     path, kwargs = backbone.loader()
     tok = AutoTokenizer.from_pretrained(path)
     cuda = device() == "cuda"

@@ -12,7 +12,7 @@ from core.errors import EmptyQueryError, ImportValidationError, UnknownModelErro
 
 log = logging.getLogger("relevance")
 # Modules that add their own subcommands: each has ``add_commands(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("core.cli_models", "core.cli_campaigns")
 USER_ERRORS = (ImportValidationError, UnknownModelError, UnknownProductError, EmptyQueryError, ValueError,
                FileNotFoundError)
 

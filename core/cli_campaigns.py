@@ -1,0 +1,190 @@
+"""Subcommands for campaigns, agreement and the training-label export (plugged into ``core.cli``).
+
+```
+relevance campaign create NAME [--kind grade|side_by_side] [--strategy ...] [--tasks N] [--languages en,es]
+                               [--raters a,b] [--overlap-k K --overlap-share S] [--gold-ratio R --gold-sources gold]
+relevance campaign list | progress NAME | add-raters NAME a,b | results NAME [--models teacher,student] [--k 10]
+relevance agreement [--labels FILE [--scale esci|0-3|5pt|MAP]] [--campaign NAME] [--min-shared N] [--json OUT]
+relevance export-labels --out FILE.parquet|.csv [--campaign NAME] [--no-imports] [--method median|weighted]
+```
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+
+
+def _split(text: str | None) -> tuple[str, ...]:
+    return tuple(x.strip() for x in (text or "").split(",") if x.strip())
+
+
+def _fmt(x) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    return f"{x:.3f}" if isinstance(x, float) else str(x)
+
+
+def _cmd_create(args) -> int:
+    from core.campaigns import CampaignSpec, create_campaign
+
+    spec = CampaignSpec(name=args.name, kind=args.kind, strategy=args.strategy, n_tasks=args.tasks,
+                        languages=_split(args.languages), raters=_split(args.raters), overlap_k=args.overlap_k,
+                        overlap_share=args.overlap_share, gold_ratio=args.gold_ratio,
+                        gold_sources=_split(args.gold_sources), n_gold=args.n_gold, lease_seconds=args.lease_seconds,
+                        models=_split(args.models), measure=args.measure, candidates=args.candidates,
+                        bm25_k=args.bm25_k, rerank_depth=args.rerank_depth, pool_depth=args.pool_depth,
+                        sbs_k=args.sbs_k, unlabelled_only=args.unlabelled_only, seed=args.seed)
+    info = create_campaign(spec, url=args.db)
+    print(f"created {info.kind} campaign {info.name!r}: {info.n_tasks} tasks ({info.strategy}), {info.n_gold} gold, "
+          f"raters: {', '.join(info.raters) or 'none yet'}")
+    return 0
+
+
+def _cmd_list(args) -> int:
+    from core.campaigns import list_campaigns, progress
+
+    rows = []
+    for c in list_campaigns(url=args.db):
+        p = progress(c.id, url=args.db)
+        rows.append({"name": c.name, "kind": c.kind, "strategy": c.strategy,
+                     "languages": ",".join(c.languages) or "all",
+                     "tasks": c.n_tasks, "gold": c.n_gold, "overlap": f"{c.overlap_k}x{c.overlap_share:g}",
+                     "raters": len(c.raters), "done": f"{p.ratings_done}/{p.ratings_required}", "status": c.status})
+    print(pd.DataFrame(rows).to_string(index=False) if rows else "no campaigns yet (`relevance campaign create NAME`)")
+    return 0
+
+
+def _cmd_progress(args) -> int:
+    from core.campaigns import progress
+
+    p = progress(args.name, url=args.db)
+    print(f"{p.campaign} ({p.kind}): {p.ratings_done}/{p.ratings_required} ratings ({p.fraction:.0%}), "
+          f"{p.tasks_complete}/{p.tasks} tasks complete; {p.gold_ratings} ratings on {p.gold_tasks} gold tasks")
+    if p.raters:
+        df = pd.DataFrame([r.__dict__ for r in p.raters])
+        print(df.to_string(index=False, formatters={"median_seconds": _fmt}))
+    return 0
+
+
+def _cmd_add_raters(args) -> int:
+    from core.campaigns import add_raters
+
+    print(f"raters of {args.name}: {', '.join(add_raters(args.name, _split(args.raters), url=args.db))}")
+    return 0
+
+
+def _cmd_results(args) -> int:
+    from core.campaigns import get_campaign
+    from core.consensus import models_vs_humans, side_by_side_results
+
+    c = get_campaign(args.name, url=args.db)
+    if c.kind == "side_by_side":
+        df = side_by_side_results(c.id, url=args.db)
+        print("win rate of the first model = wins / (wins + losses), 95% Wilson CI; ties reported apart")
+    else:
+        df = models_vs_humans(args.db, _split(args.models), ks=args.k, campaign=c.id)
+        print("models against the raters' consensus; nDCG with 95% bootstrap CIs over queries")
+    print(df.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    return 0
+
+
+def _cmd_agreement(args) -> int:
+    from core import agreement as agr
+    from core.consensus import store_agreement
+
+    if args.labels:
+        ratings, levels = agr.read_ratings(args.labels, scale=args.scale)
+        report = agr.agreement(ratings, levels=levels, min_shared=args.min_shared)
+        where = args.labels
+    else:
+        if args.scale:
+            raise ValueError("--scale applies to --labels FILE only (store labels are on the 5-point scale)")
+        report = store_agreement(args.db, args.campaign, min_shared=args.min_shared)
+        where = f"campaign {args.campaign}" if args.campaign else "all campaigns"
+    print(f"{where}: {report.n_labels} labels, {report.n_items} items, {report.n_items_multi} with ≥ 2 ratings, "
+          f"{len(report.raters)} raters")
+    print(f"  Krippendorff's alpha (ordinal)       {_fmt(report.alpha_ordinal)}")
+    print(f"  Cohen's kappa (quadratic), mean      {_fmt(report.kappa_quadratic)}  "
+          f"over {report.kappa_pairs} rater pairs sharing ≥ {report.min_shared} items")
+    print(f"  exact agreement                      {_fmt(report.exact)}")
+    print(f"  within-one agreement                 {_fmt(report.within_one)}")
+    table = report.raters.drop(columns=["level_shares"]).assign(flags=report.raters["flags"].map("; ".join))
+    figures = ("median_seconds", "consensus_agreement", "gold_accuracy", "gold_within_one", "level_tvd")
+    print(table.to_string(index=False, formatters=dict.fromkeys(figures, _fmt)))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(report.to_dict(), f, indent=2)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _cmd_export_labels(args) -> int:
+    from core.consensus import export_labels
+
+    n = export_labels(args.out, args.db, include_imports=not args.no_imports, campaign=args.campaign,
+                      method=args.method, exclude_flagged=not args.keep_flagged)
+    print(f"wrote {n} labelled pairs to {args.out}")
+    return 0
+
+
+def add_commands(sub) -> None:
+    """Register ``campaign``, ``agreement`` and ``export-labels`` on the ``relevance`` parser."""
+    from core.sampling import CANDIDATES, KINDS, MEASURES, STRATEGIES
+
+    camp = sub.add_parser("campaign", help="rating campaigns: create, list, progress, add raters, results")
+    csub = camp.add_subparsers(dest="action", required=True)
+    sp = csub.add_parser("create", help="sample tasks and create a campaign")
+    sp.add_argument("name")
+    sp.add_argument("--kind", choices=KINDS, default="grade")
+    sp.add_argument("--strategy", choices=STRATEGIES, default="random")
+    sp.add_argument("--tasks", type=int, default=100, help="grade: pairs; side_by_side: queries")
+    sp.add_argument("--languages", help="comma-separated ISO 639-1 codes (default: all)")
+    sp.add_argument("--raters", help="comma-separated user names")
+    sp.add_argument("--overlap-k", type=int, default=1, help="ratings needed by an overlapping task")
+    sp.add_argument("--overlap-share", type=float, default=1.0, help="share of tasks that need --overlap-k ratings")
+    sp.add_argument("--gold-ratio", type=float, default=0.0, help="share of each rater's tasks drawn from gold pairs")
+    sp.add_argument("--gold-sources", default="gold", help="label sources trusted as gold, e.g. gold,import:trusted")
+    sp.add_argument("--n-gold", type=int, default=None)
+    sp.add_argument("--lease-seconds", type=int, default=900)
+    sp.add_argument("--models", default="teacher,student", help="disagreement/uncertainty/pool/side_by_side models")
+    sp.add_argument("--measure", choices=MEASURES, default="expected", help="disagreement: expected-level gap or JS")
+    sp.add_argument("--candidates", choices=CANDIDATES, default="auto")
+    sp.add_argument("--bm25-k", type=int, default=20)
+    sp.add_argument("--rerank-depth", type=int, default=100)
+    sp.add_argument("--pool-depth", type=int, default=10)
+    sp.add_argument("--sbs-k", type=int, default=10)
+    sp.add_argument("--unlabelled-only", action="store_true")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.set_defaults(func=_cmd_create)
+    csub.add_parser("list", help="campaigns with their progress").set_defaults(func=_cmd_list)
+    sp = csub.add_parser("progress", help="done/total ratings and per-rater counts")
+    sp.add_argument("name")
+    sp.set_defaults(func=_cmd_progress)
+    sp = csub.add_parser("add-raters", help="add users to a campaign's raters")
+    sp.add_argument("name")
+    sp.add_argument("raters", help="comma-separated user names")
+    sp.set_defaults(func=_cmd_add_raters)
+    sp = csub.add_parser("results", help="models against the raters (grade) or side-by-side win rates")
+    sp.add_argument("name")
+    sp.add_argument("--models", default="teacher,student")
+    sp.add_argument("--k", default="10")
+    sp.set_defaults(func=_cmd_results)
+
+    sp = sub.add_parser("agreement", help="rater agreement: Krippendorff's alpha, kappa, per-rater figures")
+    sp.add_argument("--labels", help="multi-rater file (query, product_id or doc_id, rater, a level column)")
+    sp.add_argument("--scale", help="scale of the level column: esci | 0-3 | 5pt | a mapping such as 'bad=1,good=5'")
+    sp.add_argument("--campaign", help="store labels of this campaign only (default: all campaigns)")
+    sp.add_argument("--min-shared", type=int, default=5, help="rater pairs need this many shared items for kappa")
+    sp.add_argument("--json", help="write the figures as JSON")
+    sp.set_defaults(func=_cmd_agreement)
+
+    sp = sub.add_parser("export-labels", help="write the training labels in force (consensus + imports)")
+    sp.add_argument("--out", required=True, help="FILE.parquet or FILE.csv")
+    sp.add_argument("--campaign", help="one campaign's raters only")
+    sp.add_argument("--no-imports", action="store_true", help="rater consensus only")
+    sp.add_argument("--method", choices=["median", "weighted"], default="median")
+    sp.add_argument("--keep-flagged", action="store_true", help="let flagged raters vote too")
+    sp.set_defaults(func=_cmd_export_labels)

@@ -1,0 +1,132 @@
+"""``relevance train`` and ``relevance score``: model commands plugged into the CLI."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def _progress() -> bool:
+    return sys.stderr.isatty()
+
+
+def human_labels(url: str | None = None) -> "pd.DataFrame":  # noqa: F821
+    """Human labels in force, one row per pair (imports plus rater consensus when campaigns exist)."""
+    from core.consensus import training_labels
+    return training_labels(url)
+
+
+def _cmd_train(args) -> int:
+    if args.what == "teacher":
+        return _train_teacher(args)
+    from core import student
+    return student.train_command(args)
+
+
+def _train_teacher(args) -> int:
+    import pandas as pd
+
+    from core import teacher
+    from core.cache import get_catalog
+    from core.teacher_card import write_teacher_card
+
+    overrides = {f.name: getattr(args, f.name) for f in fields(teacher.TeacherConfig)
+                 if getattr(args, f.name, None) is not None}
+    cfg = teacher.TeacherConfig(**overrides)
+    labels = pd.read_parquet(args.labels) if args.labels else human_labels(args.db)
+    out = Path(args.out) if args.out else teacher.default_artifact()
+    t0 = time.perf_counter()
+    result = teacher.train_teacher(labels, get_catalog(args.db), out, cfg, resume=not args.no_resume,
+                                   progress=_progress())
+    minutes = (time.perf_counter() - t0) / 60
+    card = write_teacher_card(out, result, labels, url=args.db, minutes=minutes,
+                              command="relevance " + " ".join(sys.argv[1:]))
+    print(card)
+    return 0
+
+
+def _cmd_score(args) -> int:
+    from core.scoring import score_command
+    return score_command(args)
+
+
+def add_commands(sub) -> None:
+    from core.teacher import TeacherConfig
+
+    sp = sub.add_parser("train", help="train the teacher or the student")
+    sp.add_argument("what", choices=["teacher", "student"])
+    sp.add_argument("--out", help="artifact folder (default: artifacts/teacher or artifacts/student)")
+    sp.add_argument("--labels", help="Parquet of labels (query_id, query, product_id, level); default: the store")
+    sp.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
+    for f in fields(TeacherConfig):
+        kind = {"int": int, "float": float, "str": str, "bool": None}.get(str(f.type).split(" ")[0])
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in ("bool",):
+            sp.add_argument(flag, dest=f.name, action="store_true", default=None)
+        else:
+            sp.add_argument(flag, dest=f.name, type=kind or _int_or_none, default=None,
+                            help=f"teacher: default {f.default}")
+    _student_options(sp)
+    sp.add_argument("--kind", choices=["student", "student-human", "student-mixed"], default=None,
+                    help="student: which student to retrain from the saved teacher labels (default student)")
+    sp.add_argument("--teacher-labels", help="student: Parquet of teacher labels (default "
+                                             "artifacts/distill/teacher_labels.parquet)")
+    sp.set_defaults(func=_cmd_train)
+
+    sp = sub.add_parser("distill", help="teacher-label unlabeled pairs and train student, student-human, "
+                                        "student-mixed (see core/distill.py)")
+    sp.add_argument("--labels", help="Parquet of human labels (query_id, query, product_id, level); default: the store")
+    sp.add_argument("--query-log", help="a query-log CSV whose queries join the stored ones")
+    sp.add_argument("--out", help="folder of the teacher labels and the curve (default artifacts/distill)")
+    sp.add_argument("--k-bm25", type=int, default=60, help="BM25 candidates per query (default 60)")
+    sp.add_argument("--k-embed", type=int, default=60, help="embedding candidates per query (default 60)")
+    sp.add_argument("--max-pairs", type=int, default=20_000,
+                    help="teacher budget in pairs (default 20000; 0 = the whole pool)")
+    sp.add_argument("--amplify", type=float, default=None,
+                    help="label at most this many times the human training pairs (default: as far as the pool "
+                         "and --max-pairs allow)")
+    sp.add_argument("--curve", default=None, help="amplification points of the curve (default 0.25,0.5,1,2,5,10)")
+    sp.add_argument("--batch-size", type=int, default=32, help="teacher batch size")
+    sp.add_argument("--no-label", action="store_true", help="train from the saved teacher labels only")
+    for flag, typ in (("--epochs", int), ("--lr", float), ("--weight-decay", float), ("--seed", int),
+                      ("--threads", int)):
+        sp.add_argument(flag, type=typ, default=None, help="student")
+    _student_options(sp)
+    sp.set_defaults(func=_cmd_distill)
+
+    sp = sub.add_parser("score", help="score pairs with a model; Parquet with 5 probabilities, expected, argmax")
+    sp.add_argument("model")
+    src = sp.add_mutually_exclusive_group()
+    src.add_argument("--pairs", help="CSV/Parquet with query and product_id")
+    src.add_argument("--judged", action="store_true", help="every labelled pair in the store (default)")
+    src.add_argument("--candidates", type=int, metavar="K", help="stored queries × BM25 top-K products")
+    sp.add_argument("--out", help="Parquet output (default: artifacts/<model>/predictions/<source>.parquet)")
+    sp.add_argument("--engine", choices=["local", "ray"], default="local")
+    sp.add_argument("--ray-address", help="Ray cluster address (default: a local Ray)")
+    sp.add_argument("--actors", type=int, default=None, help="Ray actors (one model each; default: CPUs/2 or GPUs)")
+    sp.add_argument("--batch-size", type=int, default=32)
+    sp.add_argument("--int8", action="store_true", help="dynamic int8 quantisation on CPU (teacher)")
+    sp.add_argument("--store", action="store_true", help="also write the predictions into the store")
+    sp.set_defaults(func=_cmd_score)
+
+
+def _student_options(sp) -> None:
+    sp.add_argument("--teacher", help="student: teacher artifact folder (default artifacts/teacher)")
+    sp.add_argument("--encoder", choices=["use", "e5"], default="use", help="student: sentence encoder")
+    sp.add_argument("--temperature", type=float, default=None, help="student: distillation temperature (default 2)")
+    sp.add_argument("--hidden", default=None, help="student: hidden sizes, e.g. 128,32")
+    sp.add_argument("--dropout", type=float, default=None, help="student: dropout (default 0.2)")
+
+
+def _cmd_distill(args) -> int:
+    from core.distill import distill_command
+    return distill_command(args)
+
+
+def _int_or_none(v: str):
+    return None if v.lower() == "none" else int(v)

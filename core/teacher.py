@@ -1,0 +1,414 @@
+"""The LLM/encoder cross-encoder teacher: 5-class LoRA fine-tuning and batched scoring.
+
+Input is ``query [SEP] pin text`` for encoders (the tokenizer's own pair template) and a prompt that
+ends with the relevance question for decoders, whose head reads the last non-pad token. Training
+fine-tunes LoRA adapters (qLoRA on CUDA for big backbones) plus the head, with a query-level
+train/dev split, early stopping on dev nDCG@20 (esci gains), checkpoints and resume. An artifact
+folder holds only what was trained (``adapter_model.safetensors`` in fp16, ``adapter_config.json``,
+``teacher.json``); the base weights are rebuilt from their package at load time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core import config
+from core.backbones import Backbone, device, get_backbone, load_base
+from core.catalog import Catalog
+from core.queries import clean_query
+from core.text import tokenizer_builder
+
+log = logging.getLogger(__name__)
+ARTIFACT_FORMAT = 1
+DECODER_PROMPT = ("Search query: {query}\nProduct: {pin}\n"
+                  "How relevant is the product to the query (1 = highly irrelevant, 5 = highly relevant)? Answer:")
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    """Hyper-parameters of ``relevance train teacher`` (saved in ``teacher.json``)."""
+
+    backbone: str = "e5-small-ce"
+    max_length: int = 128
+    query_max_tokens: int = 32
+    epochs: int = 3
+    batch_size: int = 16
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.1
+    label_smoothing: float = 0.05
+    balanced: bool = False
+    dev_fraction: float = 0.2
+    patience: int = 1
+    seed: int = 0
+    max_train_pairs: int | None = None
+    checkpoint_every: int = 100
+    threads: int | None = None
+    prior: str | None = "e5-cosine"
+
+
+def split_queries(query_ids: Sequence[str], dev_fraction: float, seed: int) -> set[str]:
+    """The dev queries: a stable, seeded hash split, so no query is on both sides and reruns agree."""
+    def u(q: str) -> float:
+        return int(hashlib.sha1(f"{seed}:{q}".encode()).hexdigest()[:8], 16) / 2**32
+    return {q for q in set(query_ids) if u(q) < dev_fraction}
+
+
+class PairEncoder:
+    """Turns (query, product) pairs into model inputs for one backbone and tokenizer."""
+
+    def __init__(self, tokenizer, backbone: Backbone, max_length: int, query_max_tokens: int):
+        self.tok, self.backbone, self.max_length = tokenizer, backbone, max_length
+        self.query_max_tokens = query_max_tokens
+        pin_budget = max_length - query_max_tokens - (40 if backbone.family == "decoder" else 4)
+        self.pin = tokenizer_builder(tokenizer, max_tokens=max(16, pin_budget))
+        self._pin_cache: dict[str, str] = {}
+
+    def pin_text(self, product: Mapping) -> str:
+        pid = product.get("product_id")
+        if pid is None:
+            return self.pin(product)
+        if pid not in self._pin_cache:
+            self._pin_cache[pid] = self.pin(product)
+        return self._pin_cache[pid]
+
+    def _query(self, query: str) -> str:
+        ids = self.tok(query, add_special_tokens=False)["input_ids"]
+        return query if len(ids) <= self.query_max_tokens else self.tok.decode(ids[:self.query_max_tokens])
+
+    def encode(self, queries: Sequence[str], products: Sequence[Mapping]):
+        qs = [self._query(q) for q in queries]
+        pins = [self.pin_text(p) for p in products]
+        if self.backbone.family == "decoder":
+            texts = [DECODER_PROMPT.format(query=q, pin=p) for q, p in zip(qs, pins)]
+            return self.tok(texts, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt")
+        return self.tok(qs, pins, truncation="only_second", max_length=self.max_length, padding=True,
+                        return_tensors="pt")
+
+
+class CosinePrior:
+    """A bi-encoder prior for the cross-encoder: ``logits += w · z + b`` with ``z`` the standardised cosine
+    of multilingual-e5-small embeddings of the query and the product (title, brand), from the frozen
+    package weights. ``w`` starts monotone over the levels (−1 … 1), so training starts from the
+    bi-encoder's ranking and the cross-encoder learns what the bi-encoder misses.
+    """
+
+    def __init__(self, mean: float = 0.0, std: float = 1.0, weight=None, bias=None):
+        import torch
+
+        self.mean, self.std = mean, std
+        self.head = torch.nn.Linear(1, 5)
+        with torch.no_grad():
+            self.head.weight.copy_(torch.tensor(weight if weight is not None else [[-1.0], [-0.5], [0.0], [0.5], [1.0]]))
+            self.head.bias.copy_(torch.tensor(bias if bias is not None else [0.0] * 5))
+        self._vecs: dict[str, np.ndarray] = {}
+
+    def _embed(self, keys: list[str], texts: list[str], prefix: str) -> np.ndarray:
+        from core import e5
+
+        todo = [i for i, k in enumerate(keys) if prefix + k not in self._vecs]
+        if todo:
+            fresh = dict(zip((keys[i] for i in todo), (texts[i] for i in todo)))
+            vecs = e5.embed(list(fresh.values()), prefix=prefix)
+            self._vecs.update({prefix + k: v for k, v in zip(fresh, vecs)})
+        return np.stack([self._vecs[prefix + k] for k in keys])
+
+    def cosines(self, queries: Sequence[str], products: Sequence[Mapping]) -> np.ndarray:
+        from core.rankers import product_text
+
+        q = self._embed(list(queries), list(queries), "query: ")
+        texts = [product_text(p, ("title", "brand")) for p in products]
+        keys = [str(p.get("product_id") or t) for p, t in zip(products, texts)]
+        return (q * self._embed(keys, texts, "passage: ")).sum(1)
+
+    def fit(self, cos: np.ndarray) -> None:
+        self.mean, self.std = float(cos.mean()), float(cos.std() or 1.0)
+
+    def logits(self, queries: Sequence[str], products: Sequence[Mapping]):
+        import torch
+
+        z = (self.cosines(queries, products) - self.mean) / self.std
+        return self.head(torch.tensor(z, dtype=torch.float32).unsqueeze(1))
+
+    def load(self, state: dict) -> None:
+        import torch
+
+        self.mean, self.std = state["mean"], state["std"]
+        with torch.no_grad():
+            self.head.weight.copy_(torch.tensor(state["weight"]))
+            self.head.bias.copy_(torch.tensor(state["bias"]))
+
+    def state(self) -> dict:
+        return {"kind": "e5-cosine", "mean": self.mean, "std": self.std,
+                "weight": self.head.weight.detach().cpu().tolist(), "bias": self.head.bias.detach().cpu().tolist()}
+
+
+class Teacher:
+    """A trained teacher: ``predict_proba(query, product_ids)`` → (n, 5) level probabilities.
+
+    Loads the base from its package, applies the adapter and merges it (so inference pays no LoRA
+    overhead), and scores in length-bucketed batches under ``torch.inference_mode``.
+    """
+
+    def __init__(self, artifact: str | Path, catalog: Catalog | None = None, *, batch_size: int = 32,
+                 int8: bool = False):
+        import torch
+        from peft import PeftModel
+
+        self.path = Path(artifact)
+        meta_file = self.path / "teacher.json"
+        if not meta_file.exists():
+            raise FileNotFoundError(f"no trained teacher at {self.path} (teacher.json missing); "
+                                    f"train one with `relevance train teacher` or `make train`")
+        self.meta = json.loads(meta_file.read_text())
+        self.cfg = TeacherConfig(**self.meta["config"])
+        self.backbone = get_backbone(self.cfg.backbone)
+        self.name = self.meta.get("name", "teacher")
+        self.catalog = catalog
+        self.batch_size = batch_size
+        base, tok = load_base(self.backbone)
+        model = PeftModel.from_pretrained(base, self.path).merge_and_unload()
+        model.eval()
+        if int8 and device() == "cpu":
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        self.model, self.tok = model, tok
+        self.encoder = PairEncoder(tok, self.backbone, self.cfg.max_length, self.cfg.query_max_tokens)
+        p = self.meta.get("prior")
+        self.prior = CosinePrior(p["mean"], p["std"], p["weight"], p["bias"]) if p else None
+        self._lock = threading.Lock()  # one forward at a time per model object (torch threads do the rest)
+
+    def predict_pairs(self, queries: Sequence[str], products: Sequence[Mapping], batch_size: int | None = None,
+                      progress: bool = False) -> np.ndarray:
+        """Probabilities of levels 1…5 for each (query, product) pair, shape (n, 5)."""
+        import torch
+        from tqdm.auto import tqdm
+
+        n = len(queries)
+        out = np.zeros((n, 5), dtype=np.float32)
+        if n == 0:
+            return out
+        bs = batch_size or self.batch_size
+        # length bucketing: similar lengths share a batch, so padding is small
+        lengths = np.array([len(q) + len(self.encoder.pin_text(p)) for q, p in zip(queries, products)])
+        order = np.argsort(lengths, kind="stable")
+        dev = next(self.model.parameters()).device
+        with self._lock, torch.inference_mode():
+            for i in tqdm(range(0, n, bs), desc="teacher scoring", disable=not progress, leave=False):
+                idx = order[i:i + bs]
+                batch = self.encoder.encode([queries[j] for j in idx], [products[j] for j in idx])
+                logits = self.model(**{k: v.to(dev) for k, v in batch.items()}).logits.float().cpu()
+                if self.prior is not None:
+                    logits = logits + self.prior.logits([queries[j] for j in idx], [products[j] for j in idx])
+                out[idx] = torch.softmax(logits, -1).numpy()
+        return out
+
+    def predict_proba(self, query: str, product_ids: Sequence[str]) -> np.ndarray:
+        if self.catalog is None:
+            raise ValueError("this Teacher has no catalog; pass catalog= or use predict_pairs with product dicts")
+        q = clean_query(query)
+        rows = self.catalog.rows(product_ids).to_dict("records")
+        return self.predict_pairs([q] * len(rows), rows)
+
+    def score(self, query: str, product_ids: Sequence[str]) -> np.ndarray:
+        p = self.predict_proba(query, product_ids)
+        return p @ np.arange(1, 6, dtype=np.float32)
+
+
+def default_artifact() -> Path:
+    return config.path("artifacts_dir") / "teacher"
+
+
+# ------------------------------------------------------------------------------------------ training
+
+@dataclass
+class TrainResult:
+    out: Path
+    metrics: dict = field(default_factory=dict)
+
+
+def _dev_metrics(probs: np.ndarray, dev: pd.DataFrame) -> dict:
+    from core import metrics
+
+    exp = probs @ np.arange(1, 6)
+    run, qrels = {}, {}
+    for (q, p, lv, s) in zip(dev["query_id"], dev["product_id"], dev["level"], exp):
+        run.setdefault(q, {})[p] = float(s)
+        qrels.setdefault(q, {})[p] = int(lv)
+    ndcg = metrics.summarize(metrics.ndcg_per_query(qrels, run, 20, "esci"))
+    cls = metrics.classification_scores(dev["level"].tolist(), (probs.argmax(1) + 1).tolist())
+    return {"ndcg@20_esci": ndcg["mean"], "ndcg@20_esci_ci": [ndcg["ci_low"], ndcg["ci_high"]],
+            "accuracy": cls["accuracy"], "macro_f1": cls["macro_f1"], "dev_queries": ndcg["n_queries"]}
+
+
+def train_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path, cfg: TeacherConfig = TeacherConfig(),
+                  *, resume: bool = True, progress: bool = True, name: str = "teacher") -> TrainResult:
+    """Fine-tune ``cfg.backbone`` on human labels (query_id, query, product_id, level).
+
+    Writes ``out``: the best adapter by dev nDCG@20 (esci), ``teacher.json``, ``metrics.json``;
+    ``out/checkpoint`` holds the last state for ``resume``.
+    """
+    import torch
+    from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+    from tqdm.auto import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    labels = labels[labels["product_id"].isin(catalog.ids)].reset_index(drop=True)
+    dev_q = split_queries(labels["query_id"], cfg.dev_fraction, cfg.seed)
+    dev = labels[labels["query_id"].isin(dev_q)].reset_index(drop=True)
+    train = labels[~labels["query_id"].isin(dev_q)].sample(frac=1.0, random_state=cfg.seed).reset_index(drop=True)
+    if cfg.max_train_pairs:
+        train = train.iloc[:cfg.max_train_pairs]
+    if train.empty or dev.empty:
+        raise ValueError(f"need labelled pairs on both sides of the query split; got {len(train)} train and "
+                         f"{len(dev)} dev pairs from {labels['query_id'].nunique()} queries")
+    backbone = get_backbone(cfg.backbone)
+    model, tok = load_base(backbone, for_training=True)
+    lora = LoraConfig(task_type="SEQ_CLS", r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules=list(backbone.lora_targets) if isinstance(backbone.lora_targets, tuple)
+                      else backbone.lora_targets, modules_to_save=list(backbone.modules_to_save))
+    model = get_peft_model(model, lora)
+    enc = PairEncoder(tok, backbone, cfg.max_length, cfg.query_max_tokens)
+    products = {p: r for p, r in zip(catalog.ids, catalog.products.to_dict("records"))}
+    dev_products = [products[p] for p in dev["product_id"]]
+    dev_dev = next(model.parameters()).device
+
+    prior = None
+    if cfg.prior:
+        if cfg.prior != "e5-cosine":
+            raise ValueError(f"unknown prior {cfg.prior!r}; use e5-cosine or none")
+        prior = CosinePrior()
+        prior.fit(prior.cosines(train["query"].tolist(), [products[p] for p in train["product_id"]]))
+        prior.head.to(next(model.parameters()).device)
+    steps_per_epoch = -(-len(train) // cfg.batch_size)
+    params = [p for p in model.parameters() if p.requires_grad] + (list(prior.head.parameters()) if prior else [])
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = get_linear_schedule_with_warmup(opt, int(cfg.warmup_ratio * steps_per_epoch * cfg.epochs),
+                                            steps_per_epoch * cfg.epochs)
+    weights = None
+    if cfg.balanced:
+        counts = np.bincount(train["level"].to_numpy() - 1, minlength=5).astype(float)
+        weights = torch.tensor(np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / (counts > 0).sum(), 0.0),
+                               dtype=torch.float32, device=dev_dev)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weights, label_smoothing=cfg.label_smoothing)
+
+    state = {"epoch": 0, "step": 0, "best": -1.0, "bad_epochs": 0, "history": []}
+    ckpt = out / "checkpoint"
+    if resume and (ckpt / "state.pt").exists():
+        saved = torch.load(ckpt / "state.pt", weights_only=False)
+        set_peft_model_state_dict(model, saved["adapter"])
+        if prior is not None and saved.get("prior"):
+            prior.load(saved["prior"])  # in place: the optimizer holds these very parameters
+        opt.load_state_dict(saved["opt"])
+        sched.load_state_dict(saved["sched"])
+        state = saved["state"]
+        log.info("resumed from epoch %d step %d", state["epoch"], state["step"])
+
+    def save_checkpoint():
+        from peft import get_peft_model_state_dict
+        ckpt.mkdir(exist_ok=True)
+        tmp = ckpt / "state.pt.tmp"
+        torch.save({"adapter": get_peft_model_state_dict(model), "opt": opt.state_dict(),
+                    "sched": sched.state_dict(), "state": state,
+                    "prior": prior.state() if prior is not None else None}, tmp)
+        tmp.replace(ckpt / "state.pt")
+
+    def predict(frame_products, queries):
+        model.eval()
+        probs = np.zeros((len(queries), 5), dtype=np.float32)
+        with torch.inference_mode():
+            for i in range(0, len(queries), 64):
+                b = enc.encode(queries[i:i + 64], frame_products[i:i + 64])
+                logits = model(**{k: v.to(dev_dev) for k, v in b.items()}).logits.float()
+                if prior is not None:
+                    logits = logits + prior.logits(queries[i:i + 64], frame_products[i:i + 64]).to(dev_dev)
+                probs[i:i + 64] = torch.softmax(logits, -1).cpu().numpy()
+        model.train()
+        return probs
+
+    model.train()
+    while state["epoch"] < cfg.epochs and state["bad_epochs"] <= cfg.patience:
+        epoch = state["epoch"]
+        order = train.sample(frac=1.0, random_state=cfg.seed + epoch).index.to_numpy()
+        bar = tqdm(range(state["step"], steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                   disable=not progress)
+        for step in bar:
+            idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+            rows = train.loc[idx]
+            batch = enc.encode(rows["query"].tolist(), [products[p] for p in rows["product_id"]])
+            target = torch.tensor(rows["level"].to_numpy() - 1, device=dev_dev)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev_dev.type == "cuda"):
+                logits = model(**{k: v.to(dev_dev) for k, v in batch.items()}).logits
+            logits = logits.float()
+            if prior is not None:
+                logits = logits + prior.logits(rows["query"].tolist(), [products[p] for p in rows["product_id"]]).to(dev_dev)
+            loss = loss_fn(logits, target)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+            state["step"] = step + 1
+            if cfg.checkpoint_every and state["step"] % cfg.checkpoint_every == 0:
+                save_checkpoint()
+        m = _dev_metrics(predict(dev_products, dev["query"].tolist()), dev)
+        m["epoch"] = epoch + 1
+        state["history"].append(m)
+        log.info("epoch %d: dev nDCG@20 %.4f, accuracy %.3f", epoch + 1, m["ndcg@20_esci"], m["accuracy"])
+        if m["ndcg@20_esci"] > state["best"]:
+            state["best"], state["bad_epochs"] = m["ndcg@20_esci"], 0
+            _save_adapter(model, out)
+            state["best_prior"] = prior.state() if prior is not None else None
+        else:
+            state["bad_epochs"] += 1
+        state["epoch"], state["step"] = epoch + 1, 0
+        save_checkpoint()
+    best = max(state["history"], key=lambda h: h["ndcg@20_esci"])
+    meta = {"format": ARTIFACT_FORMAT, "name": name, "config": asdict(cfg), "backbone_source": backbone.source,
+            "reads": backbone.reads, "train_pairs": len(train), "train_queries": int(train["query_id"].nunique()),
+            "dev_pairs": len(dev), "dev_queries": int(dev["query_id"].nunique()),
+            "dev_query_ids": sorted(dev_q), "best_epoch": best["epoch"], "prior": state.get("best_prior")}
+    (out / "teacher.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return TrainResult(out, {"best": best, "history": state["history"]})
+
+
+def _save_adapter(model, out: Path) -> None:
+    """Save the trained tensors only, in fp16 (a few MB)."""
+    import torch
+    from peft import get_peft_model_state_dict
+    from safetensors.torch import save_file
+
+    model.save_pretrained(out)  # adapter_config.json (+ fp32 weights, replaced below)
+    (out / "README.md").unlink(missing_ok=True)  # peft's template; the project writes model_card.md
+    sd = {k: v.detach().to(torch.float16).contiguous().cpu() for k, v in get_peft_model_state_dict(model).items()}
+    save_file(sd, str(out / "adapter_model.safetensors"))
+
+
+# ------------------------------------------------------------------------------------------ registry
+
+def _register() -> None:
+    from core.registry import register
+
+    @register("teacher", "the trained cross-encoder teacher (artifacts/teacher; see its model card)")
+    def _teacher(catalog: Catalog, path: str | None = None, int8: bool = False) -> Teacher:
+        return Teacher(path or default_artifact(), catalog, int8=int8)
+
+
+_register()

@@ -1,0 +1,63 @@
+"""The teacher's model card: dev metrics against the cheap baselines on the same dev queries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from core import model_card
+from core.evaluate import Judged, evaluate
+from core.teacher import Teacher
+
+BASELINES = ("bm25", "e5-cosine", "random")
+
+
+def dev_report(out: Path, labels: pd.DataFrame, url: str | None = None) -> dict:
+    """Evaluate the trained teacher and the baselines on the teacher's dev queries (nDCG@20 and @all)."""
+    from core.cache import get_catalog
+
+    meta = json.loads((out / "teacher.json").read_text())
+    dev = labels[labels["query_id"].isin(set(meta["dev_query_ids"]))]
+    pairs = dev[["query_id", "query", "language", "product_id", "level"]].reset_index(drop=True)
+    teacher = Teacher(out, get_catalog(url))
+    return evaluate(Judged("dev split", pairs), ["teacher", *BASELINES], ks=[20, None], gains=["esci", "linear"],
+                    url=url, progress=False, scorers={"teacher": teacher})
+
+
+def write_teacher_card(out: Path, result, labels: pd.DataFrame, *, url: str | None, minutes: float,
+                       command: str, extra_sections: dict[str, str] | None = None) -> str:
+    meta = json.loads((out / "teacher.json").read_text())
+    report = dev_report(out, labels, url)
+    rows = [r for r in report["rows"] if r["language"] == "all"]
+    summary_rows = [{"model": r["model"], "gains": r["gains"], "k": r["k"], "nDCG": r["ndcg"],
+                     "95% CI": f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]",
+                     "accuracy": "—" if r["accuracy"] is None else f"{r['accuracy']:.3f}",
+                     "p (Holm) vs teacher": "—" if r["p_holm"] is None else f"{r['p_holm']:.3g}"} for r in rows]
+    cfg = meta["config"]
+    history = model_card.table([{k: (round(v, 4) if isinstance(v, float) else v) for k, v in h.items()
+                                 if k != "ndcg@20_esci_ci"} for h in result.metrics["history"]],
+                               ["epoch", "ndcg@20_esci", "accuracy", "macro_f1", "dev_queries"])
+    sections = {
+        "Model": (f"Backbone `{cfg['backbone']}` ({meta['backbone_source']}), reads the {meta['reads']} into a "
+                  f"5-way head. LoRA r={cfg['lora_r']}, alpha={cfg['lora_alpha']}, dropout={cfg['lora_dropout']} "
+                  f"on attention and feed-forward layers, head trained in full; only the adapter and head are "
+                  f"stored (fp16). Input: query (≤ {cfg['query_max_tokens']} tokens) [SEP] pin text, "
+                  f"{cfg['max_length']} tokens in all (see core/text.py for the field order)."),
+        "Data": (f"{meta['train_pairs']} human-labelled pairs over {meta['train_queries']} queries for training, "
+                 f"{meta['dev_pairs']} pairs over {meta['dev_queries']} queries for dev (a seeded query-level split: "
+                 f"no query on both sides). Labels: the store's labels in force (imported judgments and "
+                 f"rater consensus)."),
+        "Training": (f"{cfg['epochs']} epoch(s) max, batch {cfg['batch_size']}, AdamW lr {cfg['lr']}, linear "
+                     f"warm-up/decay, label smoothing {cfg['label_smoothing']}, class-balanced loss: "
+                     f"{cfg['balanced']}, early stopping on dev nDCG@20 (esci) with patience {cfg['patience']}; "
+                     f"best epoch {meta['best_epoch']}; {minutes:.1f} minutes.\n\n" + history),
+        "Dev results against the cheap baselines": model_card.table(
+            summary_rows, ["model", "gains", "k", "nDCG", "95% CI", "accuracy", "p (Holm) vs teacher"]),
+    }
+    sections.update(extra_sections or {})
+    model_card.write(out, title=f"Teacher: {cfg['backbone']}", summary="The cross-encoder teacher of Relevance Studio.",
+                     sections=sections, metrics={"dev": report["rows"], "history": result.metrics["history"]},
+                     command=command)
+    return (out / "model_card.md").read_text()

@@ -1,0 +1,260 @@
+"""The app in a real browser: Playwright drives Debian's Chromium against `streamlit run app.py`.
+
+One story, in order (each step's screenshot goes to test-artifacts/browser/): an admin signs in, creates a
+rater (one-time password) and two campaigns; the rater signs in, sets a password, grades ten items with
+the keyboard, undoes one, answers side-by-side comparisons with A/B; a viewer opens the dashboard and sees
+the labels per language; the labels are in the database. Plus: wrong passwords are refused, and a page
+typed as a URL does not get past sign-in.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+import app_store  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "test-artifacts" / "browser"
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                 reason=f"{CHROMIUM} missing (Debian package 'chromium'; `make test` installs it "
+                                        f"as root)")]
+USERS = {"ada": app_store.USERS["ada"], "vic": app_store.USERS["vic"]}
+WAIT_MS = 20_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, _catalog_template):
+    """`streamlit run app.py` on a free port over a temp SQLite store: demo catalog, 4 judged queries,
+    an admin and a viewer (no campaign and no rater: the admin makes them in the browser)."""
+    folder = tmp_path_factory.mktemp("browser")
+    db = folder / "store.db"
+    shutil.copy(_catalog_template, db)
+    url = f"sqlite:///{db}"
+    app_store.prepare(url, folder, campaigns=False, users=USERS)
+    from db.session import dispose
+    dispose(url)
+    port = _free_port()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    log = open(SHOTS / "server.log", "w")
+    env = {**os.environ, "RELEVANCE_DB_URL": url, "RELEVANCE_ARTIFACTS_DIR": str(folder / "artifacts")}
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true",
+                             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while True:
+        try:
+            if urllib.request.urlopen(base + "/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            pytest.fail(f"streamlit did not start; see {SHOTS / 'server.log'}")
+        time.sleep(0.3)
+    yield {"base": base, "url": url}
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu",
+                                                              "--disable-background-networking",
+                                                              "--disable-component-update", "--no-first-run"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(WAIT_MS)
+    yield pg
+    pg.screenshot(path=str(SHOTS / f"last-{request.node.name}.png"), full_page=True)  # the state at the end
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    settle(page)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def settle(page) -> None:
+    """Wait until Streamlit has finished the current run (its 'running' indicator is gone)."""
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
+    errors = page.locator("[data-testid='stException']")
+    assert not errors.count(), errors.first.inner_text()
+
+
+def sign_in(page, base: str, name: str, password: str) -> None:
+    page.goto(base)
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def go(page, title: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    page.get_by_role("heading", name=title, level=1).wait_for()
+    settle(page)
+
+
+def one_text(page, pattern: str) -> str:
+    """The text of the one paragraph matching ``pattern`` (during a rerun Streamlit briefly keeps the
+    previous, stale element next to the new one, so wait until there is exactly one)."""
+    js = ("(pattern) => { const re = new RegExp(pattern);"
+          " const els = [...document.querySelectorAll('p')].filter(p => re.test(p.innerText));"
+          " return els.length === 1 ? els[0].innerText : null; }")
+    return page.wait_for_function(js, arg=pattern).json_value()
+
+
+def task_id(page) -> int:
+    return int(one_text(page, r"^task \d+ · keys").split()[1])
+
+
+def press_and_wait(page, key: str) -> int:
+    """Press a shortcut key and wait until the next task is on screen; returns its id."""
+    before = task_id(page)
+    page.keyboard.press(key)
+    page.wait_for_function("(before) => [...document.querySelectorAll('p')].some("
+                           "p => /^task \\d+ · keys/.test(p.innerText) && !p.innerText.startsWith(`task ${before} `))",
+                           arg=before)
+    return task_id(page)
+
+
+def pick(page, label: str, *options: str) -> None:
+    """Choose options in a selectbox / multiselect by its label."""
+    box = page.get_by_label(label, exact=True)
+    for option in options:
+        box.click()
+        page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")
+
+
+def test_wrong_password_is_refused_and_urls_do_not_skip_sign_in(server, page):
+    sign_in(page, server["base"], "ada", "not-the-password")
+    page.get_by_text("Wrong user name or password.").wait_for()
+    page.goto(server["base"] + "/users")  # a page typed as a URL: a new session, so sign in first
+    page.get_by_label("User name").wait_for()
+    assert page.get_by_role("heading", name="Users").count() == 0
+    shot(page, "00-refused")
+
+
+def test_admin_sets_up_a_rater_who_grades_with_the_keyboard(server, page, browser):
+    base = server["base"]
+    # 1. the admin creates a rater and two campaigns
+    sign_in(page, base, "ada", USERS["ada"][1])
+    page.get_by_role("heading", name="Where to go").wait_for()  # the overview, not the sign-in page
+    settle(page)
+    go(page, "Users")
+    page.get_by_label("User name").fill("rosa")
+    page.get_by_role("button", name="Create user").click()
+    one_time = page.get_by_test_id("stCode").first.inner_text().strip()
+    assert len(one_time) >= 12
+    shot(page, "01-admin-created-rater")
+    go(page, "Data and campaigns")
+    page.get_by_role("tab", name="Campaigns").click()
+    for name, kind, tasks in (("browser-grade", "grade", "14"), ("browser-sbs", "side_by_side", "2")):
+        page.get_by_label("Name", exact=True).fill(name)
+        if kind != "grade":
+            pick(page, "Kind", kind)
+        page.get_by_label("Tasks (pairs; queries for side_by_side)").fill(tasks)
+        if kind == "grade":  # the form keeps its values after a campaign is created
+            pick(page, "Raters", "rosa")
+        page.get_by_role("button", name="Create campaign").click()
+        page.get_by_text(re.compile(f"Created {kind} campaign {name}")).wait_for()
+    shot(page, "02-admin-created-campaigns")
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_label("User name").wait_for()
+
+    # 2. the rater signs in with the one-time password and must choose a new one
+    sign_in(page, base, "rosa", one_time)
+    page.get_by_role("heading", name="Set a new password").wait_for()
+    page.get_by_label("Current password").fill(one_time)
+    page.get_by_label("New password (at least 8 characters)").fill("rosa-own-password")
+    page.get_by_label("Repeat the new password").fill("rosa-own-password")
+    page.get_by_role("button", name="Save password").click()
+    page.get_by_role("heading", name="Rate", level=1).wait_for()
+    task_id(page)
+    shot(page, "03-rate-first-item")
+
+    # 3. ten grades with the keyboard, then undo (U) and grade the returned item again
+    levels = [5, 4, 3, 2, 1, 4, 4, 5, 3, 2]
+    seen = [task_id(page)]
+    timings = []
+    for level in levels:
+        seen.append(press_and_wait(page, str(level)))
+        caption = one_text(page, r"next item ready in \d+ ms")
+        timings.append(int(re.search(r"in (\d+) ms", caption).group(1)))
+    assert len(set(seen)) == 11
+    shot(page, "04-rate-after-ten")
+    page.keyboard.press("u")
+    page.get_by_text("Undone: the previous item is back.").wait_for()
+    assert task_id(page) == seen[9]
+    shot(page, "05-rate-undone")
+    press_and_wait(page, "2")
+
+    # 4. side by side, blind, with A / B
+    go(page, "Compare")
+    task_id(page)  # waits until the lists are drawn
+    assert page.get_by_role("heading", name="A", exact=True).count() == 1
+    assert not page.get_by_text(re.compile(r"\b(bm25|random)\b")).count()  # blind: no model names
+    shot(page, "06-compare")
+    press_and_wait(page, "a")
+    page.keyboard.press("b")
+    page.get_by_text("Nothing left to compare in this campaign").wait_for()
+    shot(page, "07-compare-done")
+
+    # 5. a viewer reads the dashboard: the new labels, per language
+    viewer = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    viewer.set_default_timeout(WAIT_MS * 2)
+    sign_in(viewer, base, "vic", USERS["vic"][1])
+    viewer.get_by_role("heading", name="Dashboard", level=1).wait_for()
+    viewer.get_by_role("heading", name="Label throughput").wait_for()
+    settle(viewer)
+    shot(viewer, "08-dashboard")
+    assert viewer.get_by_text("Rater labels per day").count() or viewer.locator(".js-plotly-plot").count() >= 3
+    viewer.context.close()
+
+    # 6. the labels are in the database: ten in force, one undone (a retraction row), two comparisons
+    from db.models import Comparison, Label
+    from db.session import session_scope
+    with session_scope(server["url"]) as s:
+        rows = s.execute(select(Label.level, Label.supersedes_id).where(Label.rater == "rosa")
+                         .order_by(Label.id)).all()
+        comps = s.scalars(select(Comparison.answer).where(Comparison.rater == "rosa")).all()
+    assert [r.level for r in rows] == levels + [None, 2]
+    assert rows[10].supersedes_id is not None
+    assert sorted(comps) == ["A", "B"]
+    (SHOTS / "keypress_ms.txt").write_text(" ".join(map(str, timings)) + "\n")
+    assert sorted(timings)[len(timings) // 2] < 1000  # the goal is 150 ms; this only catches a broken path

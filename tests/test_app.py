@@ -1,0 +1,375 @@
+"""The Streamlit app through ``streamlit.testing.v1.AppTest``: sign-in, roles on every page (menu and direct
+runs), the rater's loop, side-by-side, dashboards, failures, data, users and models, and empty states."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # the ui package lives next to app.py, like `streamlit run` sees it
+    sys.path.insert(0, str(ROOT))
+
+import app_store  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from core import auth  # noqa: E402
+from core.campaigns import progress  # noqa: E402
+from core.users import add_user, authenticate  # noqa: E402
+from db.models import Campaign, Comparison, Label, Prediction, Task  # noqa: E402
+from db.session import dispose, session_scope  # noqa: E402
+from ui.auth import USER_KEY  # noqa: E402
+
+TIMEOUT = 120
+
+
+@pytest.fixture(scope="session")
+def _app_template(tmp_path_factory, _catalog_template) -> Path:
+    folder = tmp_path_factory.mktemp("app")
+    path = folder / "app.db"
+    shutil.copy(_catalog_template, path)
+    app_store.prepare(f"sqlite:///{path}", folder)
+    dispose(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch, _app_template) -> str:
+    """The app's store (demo catalog, 4 judged queries, users of every role, a grade and a side-by-side
+    campaign) and an empty artifacts folder, both per test."""
+    shutil.copy(_app_template, tmp_path / "app.db")
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("RELEVANCE_DB_URL", url)
+    monkeypatch.setenv("RELEVANCE_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    return url
+
+
+@pytest.fixture
+def empty_store(sqlite_url, tmp_path, monkeypatch) -> str:
+    """No products, labels or campaigns: only users."""
+    monkeypatch.setenv("RELEVANCE_DB_URL", sqlite_url)
+    monkeypatch.setenv("RELEVANCE_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    for name, (role, password) in app_store.USERS.items():
+        add_user(name, role, password, url=sqlite_url)
+    return sqlite_url
+
+
+@pytest.fixture
+def fast_dashboard(monkeypatch):
+    """Skip the nDCG computation (ranx, BM25) where a test only checks that pages open."""
+    import ui.dashboard
+    monkeypatch.setattr(ui.dashboard, "ndcg_table", lambda *a, **k: (pd.DataFrame(), {}, {}))
+
+
+def app(name: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    if name:
+        role = app_store.USERS[name][0]
+        at.session_state[USER_KEY] = auth.SessionUser(name, role)
+    return at.run()
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "info", "success", "warning", "error", "title", "subheader")
+             for e in getattr(at, kind)]
+    return "\n".join(map(str, parts))
+
+
+def sign_in(at: AppTest, name: str, password: str) -> AppTest:
+    at.text_input(key="login_name").input(name)
+    at.text_input(key="login_password").input(password)
+    return at.button(key="FormSubmitter:login_form-Sign in").click().run()
+
+
+# ------------------------------------------------------------------------------------------ sign-in
+
+def test_sign_in_page_is_all_an_anonymous_visitor_gets(store):
+    at = ok(app())
+    assert at.title[0].value == "Relevance Studio"
+    assert {t.key for t in at.text_input} == {"login_name", "login_password"}
+    with pytest.raises(ValueError):
+        at.switch_page("views/rate.py")
+
+
+def test_rater_signs_in_and_lands_on_rate(store):
+    at = ok(sign_in(app(), "rita", "rita-password"))
+    assert at.session_state[USER_KEY] == auth.SessionUser("rita", "rater")
+    assert at.title[0].value == "Rate"
+    assert "rita" in " ".join(m.value for m in at.sidebar.markdown)
+
+
+@pytest.mark.parametrize("name,password", [("rita", "wrong-password"), ("nobody", "rita-password"), ("", "")],
+                         ids=["wrong-password", "unknown-user", "empty"])
+def test_wrong_credentials_are_refused(store, name, password):
+    at = ok(sign_in(app(), name, password))
+    assert USER_KEY not in at.session_state
+    assert at.error[0].value == "Wrong user name or password."
+    assert at.title[0].value == "Relevance Studio"
+
+
+def test_one_time_password_must_be_changed_at_first_sign_in(store):
+    password = auth.create_user_with_one_time_password("newbie", "rater")
+    at = ok(sign_in(app(), "newbie", password))
+    assert at.title[0].value == "Set a new password"
+    with pytest.raises(ValueError):  # nothing else is in the menu until the password is changed
+        at.switch_page("views/rate.py")
+    at.text_input(key="account_current").input("not-it")
+    at.text_input(key="account_new").input("my-own-password")
+    at.text_input(key="account_repeat").input("my-own-password")
+    at = ok(at.button(key="FormSubmitter:account_form-Save password").click().run())
+    assert "current password is wrong" in at.error[0].value
+    at.text_input(key="account_current").input(password)
+    at.text_input(key="account_new").input("my-own-password")
+    at.text_input(key="account_repeat").input("my-own-password")
+    at = ok(at.button(key="FormSubmitter:account_form-Save password").click().run())
+    assert at.title[0].value == "Rate"
+    assert authenticate("newbie", "my-own-password").must_change_password is False
+    assert authenticate("newbie", password) is None
+
+
+def test_a_deactivated_account_is_signed_out_at_the_next_click(store):
+    from db.models import User
+    at = ok(app("rita"))
+    assert at.title[0].value == "Rate"
+    with session_scope() as s:
+        s.scalar(select(User).where(User.name == "rita")).active = False
+    at = ok(at.run())
+    assert at.title[0].value == "Relevance Studio" and USER_KEY not in at.session_state
+
+
+# ------------------------------------------------------------------------------------------ roles
+
+@pytest.mark.parametrize("name", ["rita", "vic", "rex", "ada"])
+def test_each_role_opens_exactly_its_pages(store, fast_dashboard, name):
+    role = app_store.USERS[name][0]
+    at = ok(app(name))
+    assert at.title[0].value == {"rita": "Rate", "vic": "Dashboard"}.get(name, "Relevance Studio")  # the home page
+    for spec in auth.PAGES:
+        if auth.allowed(role, spec.key):
+            at = ok(at.switch_page(spec.path).run())
+            assert at.title, spec.key
+            assert not [e for e in at.error if "is open to" in e.value], spec.key
+        else:
+            with pytest.raises(ValueError, match="Could not find a navigation page"):
+                at.switch_page(spec.path)
+
+
+FORBIDDEN = [(spec.key, name) for spec in auth.PAGES for name in ("rita", "vic", "rex")
+             if not auth.allowed(app_store.USERS[name][0], spec.key)]
+
+
+@pytest.mark.parametrize("key,name", FORBIDDEN, ids=[f"{n}-{k}" for k, n in FORBIDDEN])
+def test_pages_refuse_other_roles_even_when_run_directly(store, key, name):
+    """A page reached without the menu (URL, switch_page, a stale link) checks the role itself."""
+    at = AppTest.from_file(str(ROOT / auth.page(key).path), default_timeout=TIMEOUT)
+    at.session_state[USER_KEY] = auth.SessionUser(name, app_store.USERS[name][0])
+    at = ok(at.run())
+    assert len(at.error) == 1 and "is open to" in at.error[0].value
+    assert not at.title and not at.button and not at.dataframe
+
+
+@pytest.mark.parametrize("key", [s.key for s in auth.PAGES])
+def test_pages_refuse_anonymous_visitors(store, key):
+    at = ok(AppTest.from_file(str(ROOT / auth.page(key).path), default_timeout=TIMEOUT).run())
+    assert at.warning[0].value == "Please sign in first." and not at.title
+
+
+# ------------------------------------------------------------------------------------------ rating
+
+def _labels(url: str, rater: str) -> list[tuple]:
+    with session_scope(url) as s:
+        return s.execute(select(Label.task_id, Label.level, Label.supersedes_id)
+                         .where(Label.rater == rater).order_by(Label.id)).all()
+
+
+def _task_id(at: AppTest) -> int:
+    return int(next(c.value for c in at.caption if c.value.startswith("task ")).split()[1])
+
+
+def test_rater_grades_skips_and_undoes(store):
+    at = ok(app("rita"))
+    first = _task_id(at)
+    assert "Highly relevant" in at.button(key="rate_level_5").label
+    assert "expected" not in texts(at)  # no model prediction is shown before a label is saved
+    seen = [first]
+    for level in (4, 5, 3):
+        at = ok(at.button(key=f"rate_level_{level}").click().run())
+        seen.append(_task_id(at))
+        assert "next item ready in" in texts(at)
+    assert len(set(seen)) == 4
+    at = ok(at.button(key="rate_undo").click().run())
+    assert _task_id(at) == seen[2]  # the last graded item is back
+    assert "Undone" in texts(at)
+    at = ok(at.button(key="rate_skip").click().run())
+    assert _task_id(at) == seen[3]  # the item that was in view before the undo
+    at = ok(at.button(key="rate_level_2").click().run())
+    rows = _labels(store, "rita")
+    assert [r.level for r in rows] == [4, 5, 3, None, 2]
+    assert rows[3].supersedes_id is not None and rows[3].task_id == seen[2]
+    mine = next(r for r in progress(app_store.GRADE).raters if r.rater == "rita")
+    assert (mine.done, mine.skipped) == (3, 1)
+
+
+def test_training_mode_reveals_stored_predictions_only_after_saving(store):
+    at = ok(app("rita"))
+    task = _task_id(at)
+    with session_scope(store) as s:
+        t = s.get(Task, task)
+        s.add(Prediction(model="teacher", query_pk=t.query_pk, product_pk=t.product_pk, p1=0, p2=0, p3=0.1,
+                         p4=0.2, p5=0.7, expected=4.6, argmax=5))
+    at = ok(at.toggle(key="rate_training").set_value(True).run())
+    assert "teacher: 4.60" not in texts(at)
+    at = ok(at.button(key="rate_level_5").click().run())
+    assert "Your last label: **5**. teacher: 4.60 (argmax 5)" in texts(at)
+
+
+def test_rater_without_campaign_gets_a_kind_empty_state(store):
+    add_user("newrater", "rater", "newrater-pass")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.session_state[USER_KEY] = auth.SessionUser("newrater", "rater")
+    at = ok(at.run())
+    assert "not a rater of any active grading campaign" in at.info[0].value
+    at = ok(at.switch_page("views/compare.py").run())
+    assert "not a rater of any active side-by-side campaign" in at.info[0].value
+
+
+def test_side_by_side_is_blind_and_answers_are_stored(store):
+    at = ok(app("rita").switch_page("views/compare.py").run())
+    assert at.title[0].value == "Compare"
+    shown = texts(at)
+    assert "bm25" not in shown and "random" not in shown
+    task = _task_id(at)
+    at = ok(at.button(key="compare_a").click().run())
+    assert _task_id(at) != task
+    at = ok(at.toggle(key="compare_training").set_value(True).run())
+    assert "A was `" in texts(at)
+    at = ok(at.button(key="compare_undo").click().run())
+    assert _task_id(at) == task
+    with session_scope(store) as s:
+        rows = s.execute(select(Comparison.answer, Comparison.retracted).order_by(Comparison.id)).all()
+    assert [tuple(r) for r in rows] == [("A", False), ("A", True)]
+
+
+# ------------------------------------------------------------------------------------------ results
+
+def test_dashboard_shows_ndcg_and_labels_per_language(store):
+    at = ok(app("rita"))
+    for level in (5, 4, 1):
+        at = ok(at.button(key=f"rate_level_{level}").click().run())
+    at = ok(app("vic"))
+    assert at.title[0].value == "Dashboard"
+    langs = at.dataframe[0].value.set_index("language")
+    assert set(langs.index) == {"en", "es", "de"}
+    assert langs["rater labels"].sum() == 3
+    ndcg = at.dataframe[1].value
+    assert set(ndcg["model"]) == {"bm25"} and set(ndcg["gains"]) == {"esci", "linear"}
+    assert {"all", "en", "es", "de"} <= set(ndcg["language"])
+    assert ((ndcg["ci_low"] <= ndcg["ndcg"]) & (ndcg["ndcg"] <= ndcg["ci_high"])).all()
+    shown = texts(at)
+    assert "`teacher` left out" in shown and "`student` left out" in shown
+    assert len(at.get("plotly_chart")) >= 3  # nDCG (esci, linear) and throughput
+    assert {b.key for b in at.get("download_button")} >= {"dash_langs_csv", "dash_ndcg_csv", "dash_thr_csv"}
+
+
+def test_dashboard_replays_stored_predictions(store, tmp_path):
+    app_store.write_predictions(store, tmp_path / "artifacts", models=("teacher",))
+    at = ok(app("vic"))
+    ndcg = at.dataframe[1].value
+    assert set(ndcg["model"]) == {"teacher", "student", "bm25"} - {"student"}
+    assert ndcg.loc[ndcg["model"] == "teacher", "accuracy"].notna().all()
+
+
+def test_failures_lists_disagreements_and_sends_a_selection_to_a_campaign(store, tmp_path, monkeypatch):
+    import ui.cache
+    from core import text
+    monkeypatch.setattr(ui.cache, "pin_text_builder", lambda: (text.whitespace_builder(), "by word counts"))
+    app_store.write_predictions(store, tmp_path / "artifacts")
+    at = ok(app("rex").switch_page("views/failures.py").run())
+    table = at.dataframe[0].value
+    assert len(table) > 50 and table["disagreement"].is_monotonic_decreasing
+    assert {"teacher_expected", "student_expected"} <= set(table.columns)
+    at.multiselect(key="failures_languages").set_value(["es"])
+    at = ok(at.run())
+    assert set(at.dataframe[0].value["language"]) == {"es"}
+    at.session_state["failures_table"] = {"selection": {"rows": [0, 1], "columns": []}}
+    at = ok(at.run())
+    assert "Pin text the teacher read" in texts(at)
+    assert at.code[0].value.startswith("title: ")
+    at.text_input(key="failures_campaign_name").input("hard-es")
+    at.multiselect(key="failures_raters").set_value(["rita"])
+    at = ok(at.button(key="FormSubmitter:failures_send-Create campaign").click().run())
+    assert "Created campaign **hard-es** with 2 tasks" in texts(at)
+    with session_scope(store) as s:
+        c = s.scalar(select(Campaign).where(Campaign.name == "hard-es"))
+        assert c.strategy == "selection"
+
+
+# ------------------------------------------------------------------------------------------ admin
+
+def test_import_shows_the_validation_report_as_a_table(store, fast_dashboard):
+    at = ok(app("ada").switch_page("views/data.py").run())
+    bad = b"query,product_id,level\nred shoes,B0NOPE,5\n  ,B07CXG6C9W,3\nblue shoes,B07CXG6C9W,9\n"
+    at.get("file_uploader")[0].upload("bad.csv", bad, "text/csv")
+    at = ok(at.run())
+    at = ok(at.button(key="data_import_go").click().run())
+    assert "bad.csv: 3 bad row(s); nothing was imported." in at.error[0].value
+    report = at.dataframe[0].value
+    assert list(report.columns) == ["row", "column", "problem"] and len(report) == 3
+    assert "unknown product_id 'B0NOPE'" in " ".join(report["problem"])
+
+
+def test_admin_creates_a_campaign_and_a_user(store):
+    at = ok(app("ada").switch_page("views/users.py").run())
+    at.text_input(key="users_add_name").input("nora")
+    at = ok(at.button(key="FormSubmitter:users_add_form-Create user").click().run())
+    password = at.code[0].value
+    assert authenticate("nora", password).must_change_password is True
+    at = ok(at.switch_page("views/data.py").run())
+    at.text_input(key="data_campaign_name").input("nora-first")
+    at.number_input(key="data_campaign_n").set_value(5)
+    at.multiselect(key="data_campaign_raters").set_value(["nora"])
+    at = ok(at.button(key="FormSubmitter:data_campaign_form-Create campaign").click().run())
+    assert "Created grade campaign **nora-first**: 5 tasks" in texts(at)
+    table = at.dataframe[0].value
+    assert "nora-first" in set(table["name"])
+
+
+def test_models_page_shows_cards_and_an_empty_jobs_list(store, tmp_path):
+    folder = tmp_path / "artifacts" / "student"
+    folder.mkdir(parents=True)
+    (folder / "model_card.md").write_text("# Student\n\nA tiny MLP.\n")
+    (folder / "metrics.json").write_text('{"ndcg@20_esci": 0.71, "accuracy": 0.5}')
+    at = ok(app("rex").switch_page("views/models.py").run())
+    assert "# Student" in texts(at) or "A tiny MLP." in texts(at)
+    assert "No jobs yet." in texts(at)
+    assert at.button(key="models_train_go") and at.button(key="models_score_go")
+
+
+def test_a_store_without_users_says_how_to_create_the_first_admin(sqlite_url, monkeypatch):
+    monkeypatch.setenv("RELEVANCE_DB_URL", sqlite_url)
+    at = ok(app())
+    assert "relevance users add admin --role admin" in at.info[0].value
+
+
+def test_every_page_has_a_kind_empty_state(empty_store):
+    at = ok(app("ada"))
+    assert "The store is empty" in at.info[0].value
+    expected = {"views/rate.py": "not a rater of any active grading campaign",
+                "views/compare.py": "not a rater of any active side-by-side campaign",
+                "views/dashboard.py": "No labels yet", "views/failures.py": "No stored predictions yet",
+                "views/data.py": "No campaigns yet", "views/models.py": "No trained models yet"}
+    for path, message in expected.items():
+        at = ok(at.switch_page(path).run())
+        assert message in "\n".join(i.value for i in at.info), path
+    for path in ("views/users.py", "views/account.py"):
+        ok(at.switch_page(path).run())

@@ -1,0 +1,135 @@
+"""The teacher on tiny randomly initialised models of the real architectures (BERT as e5-small is,
+Llama as the decoder teachers are): input handling, LoRA training with early stopping and resume,
+the artifact, batched scoring, the process-wide cache, resumable and Ray scoring."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from core.backbones import get_backbone, load_base, prepare_tokenizer
+from core.teacher import PairEncoder, Teacher, TeacherConfig, split_queries, train_teacher
+from model_fixtures import labels_for as _labels
+
+
+@pytest.mark.parametrize("which,family,reads", [("tiny_encoder", "encoder", "first token"),
+                                                ("tiny_decoder", "decoder", "last non-pad token")],
+                         ids=["bert", "llama"])
+def test_local_folder_backbones_are_recognised(request, which, family, reads):
+    b = get_backbone(request.getfixturevalue(which))
+    assert (b.family, b.reads) == (family, reads)
+
+
+def test_decoder_scores_the_last_real_token_whatever_the_padding(tiny_decoder):
+    backbone = get_backbone(tiny_decoder)
+    model, tok = load_base(backbone)
+    model.eval()
+    enc = PairEncoder(tok, backbone, max_length=96, query_max_tokens=16)
+    short = ({"product_id": "a", "title": "lamp"}, "desk lamp")
+    long = ({"product_id": "b", "title": "a very long title " * 8, "brand": "Acme"}, "ceiling fan without light")
+    with torch.inference_mode():
+        alone = model(**enc.encode([short[1]], [short[0]])).logits
+        batch = enc.encode([short[1], long[1]], [short[0], long[0]])
+        padded = model(**batch).logits
+    assert batch["attention_mask"][0].sum() < batch["attention_mask"][1].sum(), "the short pair was padded"
+    torch.testing.assert_close(alone[0], padded[0], atol=1e-5, rtol=1e-4)
+    assert tok.padding_side == "right"
+
+
+def test_decoder_without_pad_token_gets_eos(tiny_decoder):
+    backbone = get_backbone(tiny_decoder)
+    model, tok = load_base(backbone)
+    tok.pad_token = None
+    prepare_tokenizer(model, tok, backbone)
+    assert tok.pad_token == tok.eos_token and model.config.pad_token_id == tok.eos_token_id
+
+
+def test_encoder_input_is_query_sep_pin_text(tiny_encoder, tokenizer):
+    enc = PairEncoder(tokenizer, get_backbone(tiny_encoder), max_length=64, query_max_tokens=8)
+    batch = enc.encode(["red shoes"], [{"product_id": "x", "title": "Red running shoes", "brand": "Acme"}])
+    text = tokenizer.decode(batch["input_ids"][0])
+    assert text.startswith("<s> red shoes</s></s> title: Red running shoes | brand: Acme")
+    long_query = "word " * 100
+    assert len(enc.encode([long_query], [{"title": "t"}])["input_ids"][0]) <= 64
+
+
+def test_query_split_is_stable_disjoint_and_seeded():
+    qs = [f"q{i}" for i in range(1000)]
+    dev = split_queries(qs, 0.2, seed=0)
+    assert dev == split_queries(list(reversed(qs)), 0.2, seed=0)
+    assert 150 < len(dev) < 250
+    assert dev != split_queries(qs, 0.2, seed=1)
+
+
+def test_training_writes_a_small_artifact_and_resumes(trained, demo_catalog):
+    result, labels, cfg = trained
+    out = result.out
+    files = {p.name for p in out.iterdir()}
+    assert {"adapter_model.safetensors", "adapter_config.json", "teacher.json", "checkpoint"} <= files
+    assert (out / "adapter_model.safetensors").stat().st_size < 25 * 2**20
+    meta = json.loads((out / "teacher.json").read_text())
+    dev = set(meta["dev_query_ids"])
+    assert dev and dev < set(labels["query_id"]) and meta["train_queries"] + len(dev) == labels["query_id"].nunique()
+    from safetensors.torch import load_file
+    assert all(t.dtype == torch.float16 for t in load_file(out / "adapter_model.safetensors").values())
+    # resume: a second call with more epochs goes on from the saved state instead of starting over
+    more = train_teacher(labels, demo_catalog, out, TeacherConfig(**{**cfg.__dict__, "epochs": 2, "patience": 5}),
+                         progress=False)
+    assert len(more.metrics["history"]) == 2
+    assert more.metrics["history"][0] == result.metrics["history"][0]
+
+
+def test_trained_teacher_scores_pairs_in_any_order(trained, demo_catalog):
+    teacher = Teacher(trained[0].out, demo_catalog, batch_size=4)
+    ids = list(demo_catalog.ids[:9])
+    p = teacher.predict_proba("kindle paperwhite", ids)
+    assert p.shape == (9, 5) and np.allclose(p.sum(1), 1, atol=1e-5)
+    p_rev = teacher.predict_proba("kindle paperwhite", ids[::-1])
+    np.testing.assert_allclose(p_rev[::-1], p, atol=1e-5)
+    np.testing.assert_allclose(teacher.score("kindle paperwhite", ids), p @ np.arange(1, 6), rtol=1e-5)
+
+
+def test_training_learns_the_task(tiny_encoder, demo_catalog, tmp_path):
+    """On its training pairs the tiny teacher learns to tell the relevant products (level 5) from the
+    irrelevant ones (level 1): their expected levels separate, which an untrained head cannot do."""
+    labels = _labels(demo_catalog, n_queries=12)
+    cfg = TeacherConfig(backbone=tiny_encoder, epochs=15, batch_size=8, lr=3e-3, dev_fraction=0.01, max_length=48,
+                        patience=20, label_smoothing=0.0, lora_r=8)
+    untrained_head, _ = load_base(get_backbone(tiny_encoder))
+    out = train_teacher(labels, demo_catalog, tmp_path / "t", cfg, progress=False).out
+    teacher = Teacher(out, demo_catalog)
+    rows = demo_catalog.rows(labels["product_id"].tolist()).to_dict("records")
+    expected = teacher.predict_pairs(labels["query"].tolist(), rows) @ np.arange(1, 6)
+    high, low = expected[labels["level"] == 5].mean(), expected[labels["level"] == 1].mean()
+    assert high > low + 0.15, (high, low)
+    with torch.inference_mode():
+        enc = PairEncoder(teacher.tok, get_backbone(tiny_encoder), 48, 32)
+        before = untrained_head(**enc.encode(labels["query"].tolist(), rows)).logits
+    target = torch.tensor(labels["level"].to_numpy() - 1)
+    after = torch.log(torch.tensor(teacher.predict_pairs(labels["query"].tolist(), rows)))
+    assert torch.nn.functional.nll_loss(after, target) < 0.7 * torch.nn.functional.cross_entropy(before, target)
+
+
+def test_cache_loads_the_teacher_once_across_threads(trained, demo_catalog, monkeypatch, tmp_path):
+    import shutil
+    art = tmp_path / "artifacts"
+    shutil.copytree(trained[0].out, art / "teacher")
+    monkeypatch.setenv("RELEVANCE_ARTIFACTS_DIR", str(art))
+    from core.cache import get_scorer
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(get_scorer("teacher"))) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 6 and all(g is got[0] for g in got)
+
+
+def test_missing_teacher_artifact_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no trained teacher at .*relevance train teacher"):
+        Teacher(tmp_path / "nothing")

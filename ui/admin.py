@@ -1,0 +1,174 @@
+"""Forms of the admin and researcher pages: imports, campaigns, users."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy import select
+
+from core import auth, config, imports, users
+from core.errors import ImportValidationError
+from core.scales import SCALES
+from db.models import Query
+from db.session import session_scope
+
+IMPORTERS = {"products": imports.import_products, "judgments": imports.import_judgments,
+             "queries": imports.import_queries}
+
+
+def import_form() -> None:
+    """Upload a products / judgments / query-log file; a failed validation is shown as a table of bad rows."""
+    kind = st.segmented_control("What", list(IMPORTERS), default="judgments", key="data_import_kind")
+    upload = st.file_uploader("File (CSV, JSONL(.gz) or Parquet)", type=["csv", "jsonl", "gz", "parquet", "json"],
+                              key="data_import_file")
+    c1, c2, c3 = st.columns(3)
+    name = c1.text_input("Import name (labels get source import:NAME)", key="data_import_name",
+                         placeholder="default: the file name")
+    scale = c2.selectbox("Scale (judgments)", ["auto", *SCALES], key="data_import_scale",
+                         disabled=kind != "judgments", help="auto: from the column (level, esci_label)")
+    skip_bad = c3.checkbox("Import the valid rows, skip bad ones", key="data_import_skip")
+    if not st.button("Import", key="data_import_go", type="primary", disabled=upload is None or kind is None):
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(upload.name).name
+        path.write_bytes(upload.getvalue())
+        kwargs = dict(name=name.strip() or None, skip_bad_rows=skip_bad)
+        if kind == "judgments" and scale != "auto":
+            kwargs["scale"] = scale
+        try:
+            with st.spinner(f"Validating and importing {upload.name}…"):
+                report = IMPORTERS[kind](path, **kwargs)
+        except ImportValidationError as exc:
+            st.error(f"{exc.file_name}: {len(exc.errors)} bad row(s); nothing was imported.")
+            validation_table(exc)
+            return
+        except ValueError as exc:
+            st.error(str(exc))
+            return
+    st.success(report.summary())
+    if report.skipped:
+        st.dataframe(pd.DataFrame([e.__dict__ for e in report.skipped]), hide_index=True, width="stretch")
+
+
+def validation_table(exc: ImportValidationError) -> None:
+    df = pd.DataFrame([{"row": e.row or "file", "column": e.column, "problem": e.message} for e in exc.errors])
+    st.dataframe(df, hide_index=True, width="stretch", height=min(400, 40 + 35 * len(df)))
+    st.download_button("Download the validation report (CSV)", df.to_csv(index=False).encode(),
+                       f"{Path(exc.file_name).stem}_errors.csv", "text/csv", key="data_import_errors_csv",
+                       on_click="ignore")
+
+
+def trained(model: str) -> bool:
+    """Whether ``artifacts/<model>`` holds a trained model (its JSON metadata), not just a checkpoint."""
+    folder = config.path("artifacts_dir") / model
+    return folder.is_dir() and any(folder.glob("*.json"))
+
+
+def rater_names() -> list[str]:
+    from core.campaigns import RATER_ROLES
+    return [u.name for u in users.list_users() if u.role in RATER_ROLES and u.active]
+
+
+def stored_languages() -> list[str]:
+    with session_scope() as s:
+        return sorted(s.scalars(select(Query.language).distinct()))
+
+
+def campaign_form(created_by: str) -> None:
+    """Create a campaign (``core.campaigns.create_campaign``); errors say what to change."""
+    from core.campaigns import CampaignError, CampaignSpec, create_campaign
+    from core.registry import available
+    from core.sampling import CANDIDATES, STRATEGIES
+
+    with st.form("data_campaign_form"):
+        c1, c2, c3 = st.columns(3)
+        name = c1.text_input("Name", key="data_campaign_name")
+        kind = c2.selectbox("Kind", ["grade", "side_by_side"], key="data_campaign_kind")
+        strategy = c3.selectbox("Sampling", STRATEGIES, key="data_campaign_strategy",
+                                help="side_by_side: random or language-stratified")
+        c1, c2, c3 = st.columns(3)
+        n_tasks = c1.number_input("Tasks (pairs; queries for side_by_side)", 1, 100_000, 50, key="data_campaign_n")
+        languages = c2.multiselect("Languages (empty: all)", stored_languages(), key="data_campaign_languages")
+        raters = c3.multiselect("Raters", rater_names(), key="data_campaign_raters")
+        c1, c2, c3, c4 = st.columns(4)
+        overlap_k = c1.number_input("Ratings per overlapping task", 1, 10, 1, key="data_campaign_overlap_k")
+        overlap_share = c2.slider("Share of tasks overlapping", 0.0, 1.0, 1.0, key="data_campaign_overlap_share")
+        gold_ratio = c3.slider("Gold share", 0.0, 0.5, 0.0, key="data_campaign_gold")
+        candidates = c4.selectbox("Candidates", CANDIDATES, key="data_campaign_candidates")
+        ready = [m for m in ("teacher", "student") if m in available() and trained(m)]
+        models = st.multiselect("Models (side_by_side, disagreement, uncertainty, pool: first vs second)",
+                                available(), default=ready if len(ready) == 2 else ["bm25", "random"],
+                                key="data_campaign_models")
+        go = st.form_submit_button("Create campaign", type="primary")
+    if not go:
+        return
+    try:
+        spec = CampaignSpec(name=name, kind=kind, strategy=strategy, n_tasks=int(n_tasks), languages=tuple(languages),
+                            raters=tuple(raters), overlap_k=int(overlap_k), overlap_share=float(overlap_share),
+                            gold_ratio=float(gold_ratio), models=tuple(models), candidates=candidates,
+                            created_by=created_by)
+        with st.spinner("Sampling tasks…"):
+            info = create_campaign(spec)
+    except (CampaignError, ValueError, FileNotFoundError, RuntimeError) as exc:  # untrained model, bad spec
+        st.error(f"Campaign not created: {exc}")
+        return
+    st.session_state["data_flash"] = (f"Created {info.kind} campaign **{info.name}**: {info.n_tasks} tasks, "
+                                      f"{info.n_gold} gold; raters: {', '.join(info.raters) or 'none yet'}.")
+    st.rerun()
+
+
+def campaigns_table() -> pd.DataFrame:
+    from core.campaigns import list_campaigns, progress
+
+    rows = []
+    for c in list_campaigns():
+        p = progress(c.id)
+        rows.append({"name": c.name, "kind": c.kind, "strategy": c.strategy,
+                     "languages": ",".join(c.languages) or "all", "tasks": c.n_tasks, "gold": c.n_gold,
+                     "done": p.ratings_done, "required": p.ratings_required, "progress": p.fraction,
+                     "raters": ", ".join(c.raters), "status": c.status, "created by": c.created_by})
+    return pd.DataFrame(rows)
+
+
+def add_raters_form(names: list[str]) -> None:
+    from core.campaigns import CampaignError, add_raters
+
+    with st.form("data_add_raters"):
+        c1, c2 = st.columns(2)
+        campaign = c1.selectbox("Campaign", names, key="data_add_raters_campaign")
+        who = c2.multiselect("Raters to add", rater_names(), key="data_add_raters_who")
+        if st.form_submit_button("Add raters") and campaign and who:
+            try:
+                st.success(f"Raters of {campaign}: {', '.join(add_raters(campaign, who))}")
+            except CampaignError as exc:
+                st.error(str(exc))
+
+
+def add_user_form() -> None:
+    """Create a user with a one-time password, shown once; they set their own at first sign-in."""
+    with st.form("users_add_form", clear_on_submit=True):
+        c1, c2 = st.columns(2)
+        name = c1.text_input("User name", key="users_add_name")
+        role = c2.selectbox("Role", ["rater", "viewer", "researcher", "admin"], key="users_add_role")
+        go = st.form_submit_button("Create user", type="primary", icon=":material/person_add:")
+    if go:
+        try:
+            password = auth.create_user_with_one_time_password(name, role)
+        except users.UserError as exc:
+            st.error(f"User not created: {exc}.")
+            return
+        st.success(f"Created {role} **{name.strip()}**. One-time password (shown once; they must change it at "
+                   f"first sign-in):")
+        st.code(password, language=None)
+
+
+def reset_form(names: list[str]) -> None:
+    with st.form("users_reset_form"):
+        name = st.selectbox("User", names, key="users_reset_name")
+        go = st.form_submit_button("Reset to a one-time password", icon=":material/lock_reset:")
+    if go and name:
+        st.success(f"New one-time password for **{name}** (shown once):")
+        st.code(auth.reset_to_one_time_password(name), language=None)

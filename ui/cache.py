@@ -1,0 +1,48 @@
+"""Server-wide caches: models through ``st.cache_resource`` over ``core.cache`` (one load per server, shared by
+every session), and dashboard figures through ``st.cache_data`` keyed by the store's version."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import cache as core_cache
+from core.catalog import catalog_version
+
+
+@st.cache_resource(show_spinner="Loading {name}…", max_entries=8)
+def _scorer(name: str, url: str, version: tuple):
+    return core_cache.get_scorer(name, url)
+
+
+def scorer(name: str, url: str):
+    """The model ``name`` for this store, loaded once per server and catalog version (GPU when present)."""
+    return _scorer(name, url, catalog_version(url))
+
+
+@st.cache_resource(show_spinner="Loading the teacher's tokenizer…")
+def pin_text_builder():
+    """(function product -> pin text, description) as the trained teacher reads products.
+
+    Uses the teacher's tokenizer and token budgets (``core.teacher.PairEncoder``) without loading its
+    weights; falls back to a word-count builder when the tokenizer is not available on this machine.
+    """
+    import json
+
+    from core import teacher, text
+
+    try:
+        from transformers import AutoTokenizer
+
+        from core.backbones import get_backbone
+
+        meta = teacher.default_artifact() / "teacher.json"
+        cfg = teacher.TeacherConfig(**json.loads(meta.read_text())["config"]) if meta.exists() \
+            else teacher.TeacherConfig()
+        backbone = get_backbone(cfg.backbone)
+        path, _ = backbone.loader()
+        encoder = teacher.PairEncoder(AutoTokenizer.from_pretrained(path), backbone, cfg.max_length,
+                                      cfg.query_max_tokens)
+        how = "trained teacher" if meta.exists() else "default teacher configuration (no trained teacher yet)"
+        return encoder.pin_text, f"as the {how} reads it: {cfg.backbone} tokens, {cfg.max_length}-token input"
+    except Exception as exc:  # offline without the backbone: still show the field order, by words
+        return text.whitespace_builder(), f"by word counts (the teacher's tokenizer is unavailable: {exc})"
