@@ -67,6 +67,11 @@ def _cmd_export(args) -> int:
     from core import export
     from core.evaluate import load_judged, run_models
 
+    if args.kind == "labels":
+        from core.consensus import export_labels
+        n = export_labels(args.out, args.db)
+        print(f"wrote {n} labels (one per pair: level, rater count, agreement) to {args.out}")
+        return 0
     if not args.judgments:
         raise ValueError("export needs --judgments FILE (the pairs to export)")
     judged = load_judged(args.judgments, scale=args.scale, url=args.db)
@@ -138,8 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", help="write the report as JSON (DESIGN.md schema)")
     sp.set_defaults(func=_cmd_evaluate)
 
-    sp = sub.add_parser("export", help="export qrels or a model's run in TREC format")
-    sp.add_argument("kind", choices=["qrels", "run"])
+    sp = sub.add_parser("export", help="export training labels (Parquet/CSV) or qrels / a model's run (TREC)")
+    sp.add_argument("kind", choices=["labels", "qrels", "run"])
     sp.add_argument("--judgments", help="judgments file whose pairs are exported")
     sp.add_argument("--model", help="model for `export run`")
     sp.add_argument("--gains", default="linear", help="qrels relevance values: linear (0-4), esci (100/10/1/0), exp")

@@ -53,7 +53,11 @@ def get_engine(url: str | None = None) -> Engine:
                                                           "check_same_thread": False})
                 _configure_sqlite(engine)
             else:
-                engine = create_engine(url, pool_pre_ping=True)
+                # The app serves every rater from a thread of one process: size the pool for a busy
+                # campaign rather than SQLAlchemy's default 5 + 10 (RELEVANCE_DB_POOL overrides).
+                import os
+                size = int(os.environ.get("RELEVANCE_DB_POOL", "20"))
+                engine = create_engine(url, pool_pre_ping=True, pool_size=size, max_overflow=size)
             _ENGINES[url] = engine
         return engine
 

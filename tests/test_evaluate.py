@@ -117,3 +117,13 @@ def test_export_qrels_and_run_in_trec_format(demo, tmp_path):
     assert main(["export", "run", "--judgments", str(DEMO / "judgments.csv"), "--model", "bm25", "--out", str(run)]) == 0
     first = run.read_text().splitlines()[0].split()
     assert first[1] == "Q0" and first[3] == "1" and first[5] == "bm25"
+
+
+def test_export_labels_writes_training_data(demo, tmp_path):
+    from core.imports import import_judgments
+    import_judgments(DEMO / "judgments.csv", url=demo)
+    out = tmp_path / "labels.parquet"
+    assert main(["export", "labels", "--out", str(out)]) == 0
+    df = pd.read_parquet(out)
+    assert len(df) == 5361 and {"query_id", "product_id", "level", "n_raters"} <= set(df.columns)
+    assert set(df["level"]) == {1, 3, 4, 5}
