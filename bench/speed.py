@@ -7,8 +7,8 @@ Prints the DESIGN.md JSON line, measured in one run:
 "student_p99_ms_1000": …}``.
 
 * pairs: the first ``--pairs`` judged pairs of the teacher's dev queries (artifacts/distill/dev_judgments.csv),
-  or of the store's judgments; the teacher scores them with ``predict_pairs`` (batch 32, length-bucketed),
-  the student query by query with ``predict_proba`` (product embeddings cached, as in serving);
+  or of the store's judgments; both models score them through the same bulk interface, ``predict_pairs``
+  (teacher: batch 32, length-bucketed; student: queries embedded in one batch, product embeddings cached);
 * latency: ``core.serve.rank`` of 1,000 seeded random catalog products for each of ``--latency-queries``
   distinct stored queries (query embedding, language, BM25 and the MLP each time), after 10 warm-up calls.
 
@@ -65,13 +65,10 @@ def measure(n_pairs: int = 512, n_latency: int = 300, url: str | None = None, se
 
     student = get_scorer("student", url)
     student.features.warm()  # every product's embedding, from the disk cache
-    groups = [(g["query"].iat[0], g["product_id"].tolist()) for _, g in pairs.groupby("query_id", sort=False)]
-    for q, ids in groups:  # warm-up: language detection, query parsing
-        student.predict_proba(q, ids)
+    student.predict_pairs(pairs["query"].tolist(), rows)  # warm-up (lingua loads its models lazily)
     reps, t0 = 0, time.perf_counter()
     while reps == 0 or time.perf_counter() - t0 < 2.0:
-        for q, ids in groups:
-            student.predict_proba(q, ids)
+        student.predict_pairs(pairs["query"].tolist(), rows)
         reps += 1
     student_s = (time.perf_counter() - t0) / reps
 
@@ -98,9 +95,10 @@ def record(result: dict, n_latency: int) -> None:
 
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = (f"\n## Teacher vs student speed (bench/speed.py)\n\nRun `.venv/bin/python bench/speed.py` on {now} on "
-            f"{machine()}, nothing else running. Teacher: artifacts/teacher (e5-small-ce LoRA merged, fp32, batch 32, "
-            f"torch CPU threads default); student: artifacts/student (numpy, product embeddings cached); "
-            f"{result['pairs']} pairs of the teacher's dev queries, the same pairs for both. Latency: "
+            f"{machine()}. Teacher: artifacts/teacher (e5-small-ce, LoRA merged, fp32, torch CPU threads default); "
+            f"student: artifacts/student (numpy; product embeddings cached). Throughput: {result['pairs']} pairs of "
+            f"the teacher's dev queries, the same pairs for both, each through its bulk `predict_pairs` (teacher: "
+            f"batch 32, length-bucketed; student: the pairs' queries embedded in one batch). Latency: "
             f"`core.serve.rank` over 1,000 random catalog products, {n_latency} distinct stored queries.\n\n"
             f"```\n{json.dumps(result)}\n```\n\n"
             f"| teacher pairs/s | student pairs/s | ratio | student p50 ms (1,000) | student p99 ms (1,000) |\n"

@@ -265,20 +265,34 @@ def run(*, url: str | None, human: pd.DataFrame, teacher_dir: Path, out: Path, a
     dev_q = dev_query_ids(teacher_dir)
     features = FeatureBuilder(catalog, fcfg, bm25=get_scorer("bm25", url))
     human = human[human["product_id"].isin(catalog.ids)].reset_index(drop=True)
-    queries = stored_queries(url, query_log)
-    pool = candidate_pool(queries, features, k_bm25=cfg.k_bm25, k_embed=cfg.k_embed,
-                          exclude_pairs=set(zip(human["query_id"], human["product_id"])), exclude_queries=dev_q,
-                          seed=cfg.seed, progress=progress)
-    human_train = int((~human["query_id"].isin(dev_q)).sum())
-    budget = pool.iloc[:cfg.budget(len(pool), human_train)]
     fingerprint = teacher_fingerprint(teacher_dir)
     if label:
+        pool = candidate_pool(stored_queries(url, query_log), features, k_bm25=cfg.k_bm25, k_embed=cfg.k_embed,
+                              exclude_pairs=set(zip(human["query_id"], human["product_id"])), exclude_queries=dev_q,
+                              seed=cfg.seed, progress=progress)
+        pool_stats = {"pool_pairs": len(pool), "pool_queries": int(pool["query_id"].nunique()),
+                      "k_bm25": cfg.k_bm25, "k_embed": cfg.k_embed, "retrieval_encoder": fcfg.encoder}
+        human_train = int((~human["query_id"].isin(dev_q)).sum())
         teacher = teacher or Teacher(teacher_dir, catalog, batch_size=cfg.teacher_batch_size)
-        labels, scored = teacher_label(budget, teacher, catalog, out, fingerprint=fingerprint,
-                                       batch_size=cfg.teacher_batch_size, progress=progress)
-    else:
+        labels, scored = teacher_label(pool.iloc[:cfg.budget(len(pool), human_train)], teacher, catalog, out,
+                                       fingerprint=fingerprint, batch_size=cfg.teacher_batch_size, progress=progress)
+    else:  # train on the saved labels; the pool is described as it was when they were made
+        if not (out / LABELS_FILE).exists():
+            raise FileNotFoundError(f"no teacher labels at {out / LABELS_FILE}; run `relevance distill` without "
+                                    f"--no-label first")
         labels = pd.read_parquet(out / LABELS_FILE)
-        scored = {"pairs_scored_now": 0}
+        made_by = json.loads((out / "teacher_labels.json").read_text()).get("teacher") \
+            if (out / "teacher_labels.json").exists() else None
+        if made_by != fingerprint:
+            log.warning("%s was made by teacher %s, the teacher now is %s: relabel with `relevance distill`",
+                        out / LABELS_FILE, made_by, fingerprint)
+        prev = json.loads((out / "distill.json").read_text()) if (out / "distill.json").exists() else {}
+        pool_stats = {"pool_pairs": prev.get("pool_pairs"), "pool_queries": prev.get("pool_queries"),
+                      "k_bm25": prev.get("k_bm25", prev.get("config", {}).get("k_bm25")),
+                      "k_embed": prev.get("k_embed", prev.get("config", {}).get("k_embed")),
+                      "retrieval_encoder": prev.get("retrieval_encoder", "use"),
+                      "labelling": prev.get("labelling", {})}
+        scored = pool_stats.pop("labelling") or {"pairs_scored_now": 0}
     data = build_training_data(labels, human, features, dev_q, progress=progress)
     log.info("training pairs: %d teacher-labelled, %d human (amplification %.2f)", len(data.teacher),
              len(data.human), data.amplification)
@@ -291,8 +305,7 @@ def run(*, url: str | None, human: pd.DataFrame, teacher_dir: Path, out: Path, a
                  "amplification": round(data.amplification, 3) if kind != "student-human" else 0.0}
         students[kind] = save(artifacts / kind, w, features.schema, student_cfg, name=kind, extra=extra)
     curve = amplification_curve(data, features, judged, student_cfg, cfg.curve, seed=cfg.seed, progress=progress)
-    summary = {"config": asdict(cfg), "pool_pairs": len(pool), "pool_queries": int(pool["query_id"].nunique()),
-               "labelled_pairs": len(labels), "teacher_pairs": len(data.teacher), "human_pairs": len(data.human),
+    summary = {"config": asdict(cfg), **pool_stats, "labelled_pairs": len(labels), "teacher_pairs": len(data.teacher), "human_pairs": len(data.human),
                "amplification": data.amplification, "labelling": scored, "curve": curve, "teacher": fingerprint,
                "dev_queries": len(dev_q), "source_counts": labels["source"].value_counts().to_dict()}
     (out / "distill.json").write_text(json.dumps(summary, indent=1, default=float) + "\n")
@@ -329,10 +342,11 @@ def train_command(args) -> int:
     return 0
 
 
-def student_config(args) -> StudentConfig:
+def student_config(args, skip: tuple[str, ...] = ()) -> StudentConfig:
     """StudentConfig from CLI flags (``--epochs``, ``--lr``, ``--temperature``, ``--hidden 128,32`` …)."""
     over = {}
-    for name in ("epochs", "batch_size", "lr", "weight_decay", "temperature", "seed", "threads", "dropout"):
+    names = ("epochs", "batch_size", "lr", "weight_decay", "temperature", "seed", "threads", "dropout")
+    for name in (n for n in names if n not in skip):
         v = getattr(args, name, None)
         if v is not None:
             over[name] = v
@@ -357,7 +371,8 @@ def distill_command(args) -> int:
                         seed=args.seed if args.seed is not None else 0)
     summary = run(url=url, human=human, teacher_dir=Path(args.teacher or teacher_default()),
                   out=Path(args.out or default_out()), artifacts=config.path("artifacts_dir"), cfg=cfg,
-                  student_cfg=student_config(args), fcfg=FeatureConfig(encoder=args.encoder),
+                  student_cfg=student_config(args, skip=("batch_size",)),  # --batch-size is the teacher's
+                  fcfg=FeatureConfig(encoder=args.encoder),
                   query_log=args.query_log, label=not args.no_label, progress=sys.stderr.isatty(),
                   command="relevance " + " ".join(sys.argv[1:]))
     print(f"{summary['teacher_pairs']} teacher-labelled and {summary['human_pairs']} human training pairs "

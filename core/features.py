@@ -143,11 +143,10 @@ def parse_query(text: str) -> ParsedQuery:
 
 
 class _ProductSide:
-    """Per-catalog precomputation: sparse token matrices per field, engagement and language columns."""
+    """Per-catalog precomputation: per-field posting lists (token → product positions), engagement and
+    language columns. A query's overlap counts cost one scatter-add per query word, not a pass over the catalog."""
 
     def __init__(self, catalog: Catalog):
-        from scipy import sparse
-
         df = catalog.products
         n = len(df)
         vocab: dict[str, int] = {}
@@ -160,19 +159,21 @@ class _ProductSide:
                           zip(fields["title"], fields["brand"], fields["color"], df["bullet_points"])]
         fields["num_title"] = [sorted(numbers(t)) for t in df["title"]]
         fields["num_text"] = [sorted(numbers(t) | numbers(b)) for t, b in zip(df["title"], df["bullet_points"])]
-        self.matrix, self.length = {}, {}
+        self.n = n
+        self.postings: dict[str, dict[int, np.ndarray]] = {}
+        self.length = {}
         for name, rows in fields.items():
             r, c = [], []
             for i, toks in enumerate(rows):
                 ids = {vocab.setdefault(t, len(vocab)) for t in toks}
                 r += [i] * len(ids)
                 c += ids
-            self.matrix[name] = (r, c)
+            r_arr, c_arr = np.asarray(r, dtype=np.int32), np.asarray(c, dtype=np.int64)
+            order = np.argsort(c_arr, kind="stable")
+            keys, starts = np.unique(c_arr[order], return_index=True)
+            self.postings[name] = dict(zip(keys.tolist(), np.split(r_arr[order], starts[1:])))
             self.length[name] = np.array([len(set(t)) for t in rows], dtype=np.float32)
         self.vocab = vocab
-        self.matrix = {k: sparse.csc_matrix((np.ones(len(r), dtype=np.float32), (r, c)), shape=(n, len(vocab)))
-                       for k, (r, c) in self.matrix.items()}
-        self.color_words = np.array([bool(set(t) & COLOR_WORDS) for t in fields["color"]])
         self.title_has_number = np.array([any(x.startswith("#") for x in t) for t in fields["num_title"]])
         rating = pd.to_numeric(df["rating"], errors="coerce").to_numpy(dtype=float)
         count = pd.to_numeric(df["rating_count"], errors="coerce").to_numpy(dtype=float)
@@ -185,10 +186,14 @@ class _ProductSide:
 
     def overlap(self, field: str, words: Sequence[str], pos: np.ndarray) -> np.ndarray:
         """How many of ``words`` each product at ``pos`` has in ``field``."""
-        ids = [self.vocab[w] for w in words if w in self.vocab]
-        if not ids:
+        postings = self.postings[field]
+        lists = [postings[self.vocab[w]] for w in words if w in self.vocab and self.vocab[w] in postings]
+        if not lists:
             return np.zeros(len(pos), dtype=np.float32)
-        return np.asarray(self.matrix[field][:, ids].sum(axis=1)).ravel()[pos].astype(np.float32)
+        counts = np.zeros(self.n, dtype=np.float32)
+        for rows in lists:
+            counts[rows] += 1.0  # a product appears once per posting list
+        return counts[pos]
 
 
 class FeatureBuilder:
@@ -270,8 +275,11 @@ class FeatureBuilder:
     def query_language(self, query: str) -> str:
         return _query_language(query)
 
-    def parts(self, query: str, product_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def parts(self, query: str, product_ids: Sequence[str], q: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(dense (n, m), q (dim,), P (n, dim))`` for one query: the serving fast path's input.
+
+        ``q``: the query's embedding when already computed (bulk scoring embeds queries in batches).
 
         Raises:
             EmptyQueryError: the query is empty or whitespace. UnknownProductError: unknown product ids.
@@ -279,7 +287,8 @@ class FeatureBuilder:
         query = clean_query(query)
         pos = self.catalog.positions(product_ids)
         P = self.embeddings(pos)
-        q = self.encoder.encode_queries([query])[0]
+        if q is None:
+            q = self.encoder.encode_queries([query])[0]
         return self._dense(query, pos, q, P), q, P
 
     def transform(self, query: str, product_ids: Sequence[str]) -> np.ndarray:

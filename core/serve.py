@@ -38,9 +38,18 @@ def _student(model: str, url: str | None):
     return get_scorer(model, url)
 
 
+_WARM_QUERIES = ("red running shoes size 10 for men", "zapatillas de mujer", "kaffeemaschine mit mahlwerk",
+                 "chaussures de course", "30 inch ceiling fan without light")
+
+
 def warm(model: str = "student", url: str | None = None) -> None:
-    """Load the student and compute the whole catalog's product side now, so the first call is fast."""
-    _student(model, url).features.warm()
+    """Load the student and compute the whole catalog's product side now, so the first call is fast
+    (product embeddings, token postings, and the language detector's lazily loaded models)."""
+    student = _student(model, url)
+    student.features.warm()
+    ids = list(student.catalog.ids[:10])
+    for q in _WARM_QUERIES:
+        student.score(q, ids)
 
 
 def rank(query: str, product_ids: Sequence[str], *, model: str = "student", url: str | None = None) -> np.ndarray:

@@ -326,6 +326,33 @@ class Student:
     def score(self, query: str, product_ids: Sequence[str]) -> np.ndarray:
         return self.predict_proba(query, product_ids) @ LEVELS
 
+    def predict_pairs(self, queries: Sequence[str], products: Sequence, batch_size: int | None = None,
+                      progress: bool = False) -> np.ndarray:
+        """Bulk scoring, the teacher's interface: level probabilities (n, 5) of (query, product) pairs.
+
+        ``products`` are product dicts (with ``product_id``) or ids. Distinct queries are embedded in one
+        batch, then each query's products go through the fast path together. ``batch_size`` is accepted
+        for interface compatibility and ignored.
+        """
+        from tqdm.auto import tqdm
+
+        from core.queries import clean_query
+
+        ids = [p["product_id"] if isinstance(p, dict) else p for p in products]
+        cleaned = [clean_query(q) for q in queries]
+        out = np.zeros((len(ids), 5), dtype=np.float32)
+        groups: dict[str, list[int]] = {}
+        for i, q in enumerate(cleaned):
+            groups.setdefault(q, []).append(i)
+        if not groups:
+            return out
+        texts = list(groups)
+        Q = self.features.encoder.encode_queries(texts)
+        for q, vec in tqdm(zip(texts, Q), total=len(texts), desc="student scoring", disable=not progress, leave=False):
+            idx = groups[q]
+            out[idx] = softmax(self.logits_from_parts(*self.features.parts(q, [ids[i] for i in idx], q=vec)))
+        return out
+
 
 def feature_config(schema: dict) -> FeatureConfig:
     """The FeatureConfig recorded in a student's schema."""

@@ -141,8 +141,19 @@ def test_distillation_from_a_tiny_trained_teacher(tmp_path, catalog_url, monkeyp
     teacher = Teacher(teacher_dir, catalog)
     student = Student(tmp_path / "artifacts" / "student", catalog)
     dev = set(json.loads((teacher_dir / "teacher.json").read_text())["dev_query_ids"])
-    held = human[human["query_id"].isin(dev)].drop_duplicates("query_id")[["query_id", "query"]]
-    assert _agreement(student.features, teacher, student, held) > 0.3
+    fresh = list(dict.fromkeys(" ".join(str(t).split()[:4]) for t in catalog.products["title"].iloc[2000:2600:20]))
+    held = pd.DataFrame({"query_id": [query_id_for(q) for q in fresh], "query": fresh})  # seen by no one
+    agree = _agreement(student.features, teacher, student, held)
+    data = build_training_data(pd.read_parquet(tmp_path / "artifacts" / "distill" / "teacher_labels.parquet"), human,
+                               student.features, dev)
+    rng = np.random.default_rng(0)
+    shuffled = data.teacher.assign(**{c: data.teacher[c].to_numpy()[rng.permutation(len(data.teacher))]
+                                      for c in PROB_COLS})
+    chance = Student.from_weights(train_kind("student", type(data)(data.X_teacher, shuffled, data.X_human,
+                                                                   data.human), StudentConfig(epochs=30)),
+                                  student.features)
+    by_chance = _agreement(student.features, teacher, chance, held)
+    assert agree > by_chance + 0.15 and agree > 0.2, (agree, by_chance)
 
 
 def test_the_whole_pipeline_writes_students_cards_and_curve(tmp_path, catalog_url, monkeypatch):

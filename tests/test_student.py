@@ -81,6 +81,11 @@ def test_fast_path_equals_the_plain_forward(features, trained):
     np.testing.assert_allclose(fast, slow, atol=1e-5)
     assert fast.shape == (9, 5) and np.allclose(fast.sum(1), 1, atol=1e-5)
     np.testing.assert_allclose(student.score(pairs["query"].iat[0], ids), fast @ np.arange(1, 6), rtol=1e-5)
+    # bulk scoring (the teacher's interface): any order of pairs, queries embedded in one batch
+    sub = pairs.sample(frac=1.0, random_state=1)
+    bulk = student.predict_pairs(sub["query"].tolist(), sub["product_id"].tolist())
+    for q, g in sub.reset_index(drop=True).groupby("query"):
+        np.testing.assert_allclose(bulk[g.index], student.predict_proba(q, g["product_id"].tolist()), atol=1e-5)
 
 
 def test_student_learns_human_labels(trained):
