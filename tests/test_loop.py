@@ -31,7 +31,7 @@ def test_campaign_labels_flow_into_teacher_training(store, tiny_encoder, tmp_pat
         except Exception as exc:  # surfaced below
             errors.append(exc)
 
-    threads = [threading.Thread(target=rater, args=(n, 2 + i % 3)) for i, n in enumerate(RATERS)]
+    threads = [threading.Thread(target=rater, args=(n, 4)) for n in RATERS]
     for t in threads:
         t.start()
     for t in threads:
@@ -39,7 +39,8 @@ def test_campaign_labels_flow_into_teacher_training(store, tiny_encoder, tmp_pat
     assert not errors
     labels = training_labels(store)
     human = labels[labels["source"] == "human"]
-    assert len(human) >= 1 and (human["n_raters"] == 2).all()
+    # overlap 2 on every task and raters who agree: every consensus label has two votes
+    assert len(human) >= 1 and (human["n_raters"] == 2).all() and (human["level"] == 4).all()
 
     out = tmp_path / "teacher"
     rc = main(["train", "teacher", "--backbone", tiny_encoder, "--epochs", "1", "--batch-size", "8",

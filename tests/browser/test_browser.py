@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -156,8 +157,17 @@ def pick(page, label: str, *options: str) -> None:
     """Choose options in a selectbox / multiselect by its label."""
     box = page.get_by_label(label, exact=True)
     for option in options:
-        box.click()
-        page.get_by_role("option", name=option, exact=True).click()
+        # A Streamlit rerun (e.g. after typing in another field) can re-render the list while it opens,
+        # detaching the option: open it again and retry, a few times at most.
+        for attempt in range(4):
+            box.click()
+            try:
+                page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
+                break
+            except PlaywrightTimeout:
+                page.keyboard.press("Escape")
+                if attempt == 3:
+                    raise
     page.keyboard.press("Escape")
 
 
