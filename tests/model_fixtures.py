@@ -72,3 +72,19 @@ def trained(tiny_encoder, demo_catalog, tmp_path):
     return result, labels, cfg
 
 
+
+
+@pytest.fixture
+def hash_student_env(catalog_url, tmp_path, monkeypatch):
+    """The demo catalog with artifacts and caches in tmp_path and the fast, deterministic "hash"
+    encoder registered; returns the catalog."""
+    from core import embeddings
+    from core.cache import get_catalog
+    from student_helpers import HashEncoder
+
+    monkeypatch.setenv("RELEVANCE_DB_URL", catalog_url)
+    monkeypatch.setenv("RELEVANCE_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("RELEVANCE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setitem(embeddings.ENCODERS, "hash", HashEncoder)
+    embeddings.get_encoder.cache_clear()
+    return get_catalog()

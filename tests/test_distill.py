@@ -156,21 +156,14 @@ def test_distillation_from_a_tiny_trained_teacher(tmp_path, catalog_url, monkeyp
     assert agree > by_chance + 0.15 and agree > 0.2, (agree, by_chance)
 
 
-def test_the_whole_pipeline_writes_students_cards_and_curve(tmp_path, catalog_url, monkeypatch):
+def test_the_whole_pipeline_writes_students_cards_and_curve(tmp_path, hash_student_env, monkeypatch):
     """``core.distill.run`` on the demo catalog with the rule teacher and the hash encoder (fast)."""
     from core import embeddings
-    from core.cache import get_catalog
     from core.distill import run
     from core.features import FeatureConfig
     from core.imports import import_queries
-    from core.registry import LevelScorer
 
-    monkeypatch.setenv("RELEVANCE_DB_URL", catalog_url)
-    monkeypatch.setenv("RELEVANCE_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
-    monkeypatch.setenv("RELEVANCE_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setitem(embeddings.ENCODERS, "hash", HashEncoder)
-    embeddings.get_encoder.cache_clear()
-    catalog = get_catalog()
+    catalog = hash_student_env
     ids = list(catalog.ids)
     texts = list(dict.fromkeys(" ".join(str(catalog.products.at[ids[i * 11], "title"]).split()[:3])
                                for i in range(40)))

@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from student_helpers import HashEncoder
 
 from core.errors import EmptyQueryError, UnknownProductError
 from core.student import StudentConfig, StudentWeights, save
 
 
 @pytest.fixture
-def served(catalog_url, tmp_path, monkeypatch):
+def served(hash_student_env, tmp_path, monkeypatch):
     """A random-weight student over the hash encoder, installed as artifacts/student."""
     from core import embeddings
-    from core.cache import get_catalog
     from core.features import FeatureBuilder, FeatureConfig
 
-    monkeypatch.setenv("RELEVANCE_DB_URL", catalog_url)
-    monkeypatch.setenv("RELEVANCE_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
-    monkeypatch.setenv("RELEVANCE_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setitem(embeddings.ENCODERS, "hash", HashEncoder)
-    embeddings.get_encoder.cache_clear()
-    catalog = get_catalog()
+    catalog = hash_student_env
     schema = FeatureBuilder(catalog, FeatureConfig(encoder="hash")).schema
     n, rng = schema["n_features"], np.random.default_rng(0)
     w = StudentWeights([(rng.standard_normal((n, 8)).astype(np.float32), np.zeros(8, np.float32)),
