@@ -21,7 +21,10 @@ from core import config
 log = logging.getLogger(__name__)
 NUM_LABELS = 5
 
-_ENCODER_TARGETS = r".*encoder\.layer\.\d+\.(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)"
+# BERT and XLM-R name the attention projections query/key/value, DeBERTa-v2 query_proj/key_proj/value_proj
+_ENCODER_TARGETS = (r".*encoder\.layer\.\d+\.(attention\.self\.(query|key|value)(_proj)?|attention\.output\.dense"
+                    r"|intermediate\.dense|output\.dense)")
+_T5_HEAD = ("classification_head",)  # T5ForSequenceClassification's head: not peft's default classifier/score
 _DECODER_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -114,7 +117,8 @@ BACKBONES: dict[str, Backbone] = {b.name: b for b in (
              _hub("microsoft/mdeberta-v3-base", "mdeberta-v3-base"), modules_to_save=("classifier", "pooler")),
     Backbone("mbert-base", "encoder", _ENCODER_TARGETS, "google-bert/bert-base-multilingual-cased",
              _hub("google-bert/bert-base-multilingual-cased", "mbert-base"), modules_to_save=("classifier", "pooler")),
-    Backbone("t5-base", "encoder-decoder", ("q", "k", "v", "o"), "google-t5/t5-base", _hub("google-t5/t5-base", "t5-base")),
+    Backbone("t5-base", "encoder-decoder", ("q", "k", "v", "o"), "google-t5/t5-base", _hub("google-t5/t5-base", "t5-base"),
+             modules_to_save=_T5_HEAD),
 )}
 
 
@@ -138,7 +142,7 @@ def get_backbone(name: str) -> Backbone:
             return Backbone(name, "decoder", _DECODER_TARGETS, f"local folder ({model_type})", lambda: (name, {}))
         if model_type in ("t5", "mt5"):
             return Backbone(name, "encoder-decoder", ("q", "k", "v", "o"), f"local folder ({model_type})",
-                            lambda: (name, {}))
+                            lambda: (name, {}), modules_to_save=_T5_HEAD)
         return Backbone(name, "encoder", _ENCODER_TARGETS, f"local folder ({model_type})", lambda: (name, {}),
                         modules_to_save=("classifier", "pooler"))
     raise ValueError(f"unknown backbone {name!r}; available: {', '.join(sorted(BACKBONES))}, "
