@@ -35,7 +35,14 @@ DECODER_PROMPT = ("Search query: {query}\nProduct: {pin}\n"
 
 @dataclass(frozen=True)
 class TeacherConfig:
-    """Hyper-parameters of ``relevance train teacher`` (saved in ``teacher.json``)."""
+    """Hyper-parameters of ``relevance train teacher`` (saved in ``teacher.json``).
+
+    ``prior``: ``features``, ``e5-cosine`` or none (see ``FeaturePrior``); ``prior_lr``: learning rate of
+    the prior's head (default ``lr``; 0 keeps the warm start frozen, so the cross-encoder learns only what
+    the prior misses). ``listwise``: weight of a pairwise ranking loss (RankNet on the expected level,
+    pairs of one query with different levels, weighted by their esci gain difference) added to the 5-class
+    cross-entropy; when > 0 every batch holds products of a single query.
+    """
 
     backbone: str = "e5-small-ce"
     max_length: int = 128
@@ -56,7 +63,9 @@ class TeacherConfig:
     max_train_pairs: int | None = None
     checkpoint_every: int = 100
     threads: int | None = None
-    prior: str | None = "e5-cosine"
+    prior: str | None = "features"
+    prior_lr: float | None = None
+    listwise: float = 0.0
 
 
 def split_queries(query_ids: Sequence[str], dev_fraction: float, seed: int) -> set[str]:
@@ -155,6 +164,112 @@ class CosinePrior:
                 "weight": self.head.weight.detach().cpu().tolist(), "bias": self.head.bias.detach().cpu().tolist()}
 
 
+class FeaturePrior:
+    """A feature prior for the cross-encoder: ``logits += W · z + b`` with ``z`` the standardised dense
+    student features of the pair (``core.features``: e5 cosine, BM25, title/brand/colour overlap, numbers
+    and units, negation cues, engagement, language; no embedding blocks).
+
+    ``fit`` standardises the features on the training pairs and warm-starts ``W, b`` with a multinomial
+    logistic regression on them, so training starts from a ranker that already beats the bi-encoder
+    cosine (bake-off in the model card) and the cross-encoder learns what the features miss. The
+    features are pure functions of the pair and the catalog, so scores do not depend on the batch.
+    """
+
+    kind = "features"
+
+    def __init__(self, catalog: Catalog, state: dict | None = None):
+        import torch
+
+        from core.features import FeatureConfig, shared_builder
+
+        if catalog is None:
+            raise ValueError("the teacher's feature prior needs the catalog; pass catalog=")
+        cfg = FeatureConfig(**{**(state or {}).get("feature_config", {}), "encoder": "e5", "embedding_blocks": ()})
+        self.builder = shared_builder(catalog, FeatureConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                                               for k, v in asdict(cfg).items()}))
+        self.names = list(self.builder.dense_names)
+        d = len(self.names)
+        self.mean, self.std = np.zeros(d, np.float32), np.ones(d, np.float32)
+        self.head = torch.nn.Linear(d, 5)
+        with torch.no_grad():
+            self.head.weight.zero_()
+            self.head.bias.zero_()
+        self._cache: dict[tuple[str, str], np.ndarray] = {}
+        if state:
+            self.load(state)
+
+    def features(self, queries: Sequence[str], products: Sequence[Mapping]) -> np.ndarray:
+        keys = [(clean_query(q), str(p["product_id"])) for q, p in zip(queries, products)]
+        todo: dict[str, list[str]] = {}
+        for q, pid in keys:
+            if (q, pid) not in self._cache:
+                todo.setdefault(q, []).append(pid)
+        for q, pids in todo.items():
+            pids = list(dict.fromkeys(pids))
+            dense, _, _ = self.builder.parts(q, pids)
+            self._cache.update({(q, pid): row for pid, row in zip(pids, dense)})
+        return np.stack([self._cache[k] for k in keys]) if keys else np.zeros((0, len(self.names)), np.float32)
+
+    def fit(self, queries: Sequence[str], products: Sequence[Mapping], levels: Sequence[int]) -> None:
+        import torch
+        from sklearn.linear_model import LogisticRegression
+
+        X = self.features(queries, products)
+        self.mean, self.std = X.mean(0), X.std(0)
+        self.std[self.std < 1e-6] = 1.0
+        y = np.asarray(levels) - 1
+        lr = LogisticRegression(C=0.1, max_iter=3000).fit((X - self.mean) / self.std, y)
+        W, b = np.zeros((5, len(self.names))), np.full(5, -5.0)
+        if len(lr.classes_) == 2:  # binary: sklearn keeps one row for the second class
+            W[lr.classes_[1]], b[lr.classes_[1]] = lr.coef_[0], lr.intercept_[0]
+            b[lr.classes_[0]] = 0.0
+        else:
+            W[lr.classes_], b[lr.classes_] = lr.coef_, lr.intercept_
+        with torch.no_grad():
+            self.head.weight.copy_(torch.tensor(W, dtype=torch.float32))
+            self.head.bias.copy_(torch.tensor(b, dtype=torch.float32))
+
+    def logits(self, queries: Sequence[str], products: Sequence[Mapping]):
+        import torch
+
+        z = (self.features(queries, products) - self.mean) / self.std
+        return self.head(torch.tensor(z, dtype=torch.float32))
+
+    def load(self, state: dict) -> None:
+        import torch
+
+        if state.get("names") and list(state["names"]) != self.names:
+            raise ValueError(f"the teacher's feature prior was trained on features {state['names']}, "
+                             f"this version computes {self.names}")
+        self.mean = np.asarray(state["mean"], np.float32)
+        self.std = np.asarray(state["std"], np.float32)
+        with torch.no_grad():
+            self.head.weight.copy_(torch.tensor(state["weight"]))
+            self.head.bias.copy_(torch.tensor(state["bias"]))
+
+    def state(self) -> dict:
+        return {"kind": self.kind, "names": self.names, "feature_config": asdict(self.builder.cfg),
+                "mean": self.mean.tolist(), "std": self.std.tolist(),
+                "weight": self.head.weight.detach().cpu().tolist(), "bias": self.head.bias.detach().cpu().tolist()}
+
+
+PRIORS = ("features", "e5-cosine")
+
+
+def make_prior(kind: str | None, catalog: Catalog | None, state: dict | None = None):
+    """The prior named ``kind`` (``features``, ``e5-cosine``, or None for none), loaded from ``state``."""
+    if not kind or kind == "none":
+        return None
+    if kind == "features":
+        return FeaturePrior(catalog, state)
+    if kind == "e5-cosine":
+        prior = CosinePrior()
+        if state:
+            prior.load(state)
+        return prior
+    raise ValueError(f"unknown prior {kind!r}; use one of {', '.join(PRIORS)} or none")
+
+
 class Teacher:
     """A trained teacher: ``predict_proba(query, product_ids)`` → (n, 5) level probabilities.
 
@@ -186,7 +301,7 @@ class Teacher:
         self.model, self.tok = model, tok
         self.encoder = PairEncoder(tok, self.backbone, self.cfg.max_length, self.cfg.query_max_tokens)
         p = self.meta.get("prior")
-        self.prior = CosinePrior(p["mean"], p["std"], p["weight"], p["bias"]) if p else None
+        self.prior = make_prior(p.get("kind", "e5-cosine"), catalog, p) if p else None
         self._lock = threading.Lock()  # one forward at a time per model object (torch threads do the rest)
 
     def predict_pairs(self, queries: Sequence[str], products: Sequence[Mapping], batch_size: int | None = None,
@@ -289,16 +404,22 @@ def train_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path, cfg: 
     dev_products = [products[p] for p in dev["product_id"]]
     dev_dev = next(model.parameters()).device
 
-    prior = None
-    if cfg.prior:
-        if cfg.prior != "e5-cosine":
-            raise ValueError(f"unknown prior {cfg.prior!r}; use e5-cosine or none")
-        prior = CosinePrior()
+    prior = make_prior(cfg.prior, catalog)
+    if isinstance(prior, CosinePrior):
         prior.fit(prior.cosines(train["query"].tolist(), [products[p] for p in train["product_id"]]))
-        prior.head.to(next(model.parameters()).device)
-    steps_per_epoch = -(-len(train) // cfg.batch_size)
-    params = [p for p in model.parameters() if p.requires_grad] + (list(prior.head.parameters()) if prior else [])
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    elif prior is not None:
+        prior.fit(train["query"].tolist(), [products[p] for p in train["product_id"]], train["level"].tolist())
+    if prior is not None:
+        prior.head.to(dev_dev)
+    batches = _batches(train, cfg, 0)
+    steps_per_epoch = len(batches)
+    groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": cfg.lr}]
+    prior_lr = cfg.lr if cfg.prior_lr is None else cfg.prior_lr
+    if prior is not None:
+        prior.head.requires_grad_(prior_lr > 0)
+        if prior_lr > 0:
+            groups.append({"params": list(prior.head.parameters()), "lr": prior_lr})
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = get_linear_schedule_with_warmup(opt, int(cfg.warmup_ratio * steps_per_epoch * cfg.epochs),
                                             steps_per_epoch * cfg.epochs)
     weights = None
@@ -342,15 +463,23 @@ def train_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path, cfg: 
         model.train()
         return probs
 
+    if prior is not None and not state["history"]:
+        # epoch 0: the warm-started prior with the untrained head, so the card shows what training adds
+        m = _dev_metrics(predict(dev_products, dev["query"].tolist()), dev)
+        m["epoch"] = 0
+        state["history"].append(m)
+        state["best"] = m["ndcg@20_esci"]
+        _save_adapter(model, out)
+        state["best_prior"] = prior.state()
+        log.info("epoch 0 (prior only): dev nDCG@20 %.4f, accuracy %.3f", m["ndcg@20_esci"], m["accuracy"])
     model.train()
     while state["epoch"] < cfg.epochs and state["bad_epochs"] <= cfg.patience:
         epoch = state["epoch"]
-        order = train.sample(frac=1.0, random_state=cfg.seed + epoch).index.to_numpy()
+        batches = _batches(train, cfg, epoch)
         bar = tqdm(range(state["step"], steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}",
                    disable=not progress)
         for step in bar:
-            idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            rows = train.loc[idx]
+            rows = train.loc[batches[step]]
             batch = enc.encode(rows["query"].tolist(), [products[p] for p in rows["product_id"]])
             target = torch.tensor(rows["level"].to_numpy() - 1, device=dev_dev)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev_dev.type == "cuda"):
@@ -359,6 +488,8 @@ def train_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path, cfg: 
             if prior is not None:
                 logits = logits + prior.logits(rows["query"].tolist(), [products[p] for p in rows["product_id"]]).to(dev_dev)
             loss = loss_fn(logits, target)
+            if cfg.listwise > 0:
+                loss = loss + cfg.listwise * pairwise_rank_loss(logits, target)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
@@ -387,6 +518,36 @@ def train_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path, cfg: 
             "dev_query_ids": sorted(dev_q), "best_epoch": best["epoch"], "prior": state.get("best_prior")}
     (out / "teacher.json").write_text(json.dumps(meta, indent=1) + "\n")
     return TrainResult(out, {"best": best, "history": state["history"]})
+
+
+def _batches(train: pd.DataFrame, cfg: TeacherConfig, epoch: int) -> list[np.ndarray]:
+    """Row indices of each training step of ``epoch``: a seeded shuffle cut into ``batch_size`` pieces, or,
+    with ``cfg.listwise``, each query's products shuffled and cut into pieces, the pieces shuffled."""
+    rng = np.random.default_rng(cfg.seed + epoch)
+    if cfg.listwise <= 0:
+        order = train.index.to_numpy()[rng.permutation(len(train))]
+        return [order[i:i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
+    pieces = []
+    for _, idx in sorted(train.groupby("query_id").indices.items()):
+        idx = train.index.to_numpy()[idx][rng.permutation(len(idx))]
+        pieces += [idx[i:i + cfg.batch_size] for i in range(0, len(idx), cfg.batch_size)]
+    return [pieces[i] for i in rng.permutation(len(pieces))]
+
+
+def pairwise_rank_loss(logits, target):
+    """RankNet loss on the expected level of one query's products: mean over pairs (i, j) with
+    level_i > level_j of ``softplus(-(s_i - s_j))``, weighted by the esci gain difference (so exact
+    against the rest counts most); 0 when the batch has a single level."""
+    import torch
+
+    from core.metrics import gain
+
+    s = torch.softmax(logits, -1) @ torch.arange(1, 6, dtype=logits.dtype, device=logits.device)
+    g = torch.tensor([gain(int(t) + 1, "esci") for t in target.tolist()], dtype=logits.dtype, device=logits.device)
+    w = (g[:, None] - g[None, :]).clamp(min=0)
+    if not bool((w > 0).any()):
+        return logits.sum() * 0.0
+    return (w * torch.nn.functional.softplus(-2.0 * (s[:, None] - s[None, :]))).sum() / w.sum()
 
 
 def _save_adapter(model, out: Path) -> None:

@@ -80,8 +80,9 @@ def test_training_writes_a_small_artifact_and_resumes(trained, demo_catalog):
     # resume: a second call with more epochs goes on from the saved state instead of starting over
     more = train_teacher(labels, demo_catalog, out, TeacherConfig(**{**cfg.__dict__, "epochs": 2, "patience": 5}),
                          progress=False)
-    assert len(more.metrics["history"]) == 2
-    assert more.metrics["history"][0] == result.metrics["history"][0]
+    epochs = [h["epoch"] for h in more.metrics["history"]]
+    assert epochs == [0, 1, 2], "epoch 0 (the warm-started prior alone), then the two trained epochs"
+    assert more.metrics["history"][:2] == result.metrics["history"][:2]
 
 
 def test_trained_teacher_scores_pairs_in_any_order(trained, demo_catalog):
@@ -133,3 +134,78 @@ def test_cache_loads_the_teacher_once_across_threads(trained, demo_catalog, monk
 def test_missing_teacher_artifact_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no trained teacher at .*relevance train teacher"):
         Teacher(tmp_path / "nothing")
+
+
+def test_feature_prior_is_saved_with_the_adapter_and_scores_the_same_after_loading(trained, demo_catalog):
+    result, labels, cfg = trained
+    meta = json.loads((result.out / "teacher.json").read_text())
+    assert meta["prior"]["kind"] == "features" and len(meta["prior"]["names"]) == len(meta["prior"]["mean"])
+    a = Teacher(result.out, demo_catalog).predict_proba("kindle paperwhite", list(demo_catalog.ids[:5]))
+    b = Teacher(result.out, demo_catalog).predict_proba("kindle paperwhite", list(demo_catalog.ids[:5]))
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_feature_prior_warm_start_ranks_the_labelled_products(demo_catalog):
+    """The prior's logistic-regression warm start alone separates the level-5 products from the level-1
+    ones on its training pairs (their mean P(level 5) differs), before any cross-encoder training."""
+    from core.teacher import FeaturePrior
+
+    labels = _labels(demo_catalog, n_queries=12)
+    rows = demo_catalog.rows(labels["product_id"].tolist()).to_dict("records")
+    prior = FeaturePrior(demo_catalog)
+    untrained = torch.softmax(prior.logits(labels["query"].tolist(), rows), -1)[:, 4].detach().numpy()
+    assert np.allclose(untrained, untrained[0]), "an unfitted prior says nothing"
+    prior.fit(labels["query"].tolist(), rows, labels["level"].tolist())
+    p5 = torch.softmax(prior.logits(labels["query"].tolist(), rows), -1)[:, 4].detach().numpy()
+    assert p5[labels["level"].to_numpy() == 5].mean() > p5[labels["level"].to_numpy() == 1].mean() + 0.2
+
+
+def test_unknown_prior_is_a_clear_error(demo_catalog):
+    from core.teacher import make_prior
+
+    with pytest.raises(ValueError, match="unknown prior 'bm42'"):
+        make_prior("bm42", demo_catalog)
+    assert make_prior("none", demo_catalog) is None and make_prior(None, demo_catalog) is None
+
+
+def test_listwise_batches_hold_one_query_each_and_cover_every_pair_once(demo_catalog):
+    from core.teacher import _batches
+
+    labels = _labels(demo_catalog, n_queries=7, per_query=11)
+    cfg = TeacherConfig(batch_size=4, listwise=1.0)
+    batches = _batches(labels, cfg, epoch=0)
+    assert all(labels.loc[b, "query_id"].nunique() == 1 and len(b) <= 4 for b in batches)
+    assert sorted(np.concatenate(batches).tolist()) == list(labels.index)
+    assert [b.tolist() for b in batches] != [b.tolist() for b in _batches(labels, cfg, epoch=1)], "reshuffled per epoch"
+    plain = _batches(labels, TeacherConfig(batch_size=4), epoch=0)
+    assert sorted(np.concatenate(plain).tolist()) == list(labels.index) and max(len(b) for b in plain) == 4
+
+
+def test_pairwise_rank_loss_by_hand():
+    from core.teacher import pairwise_rank_loss
+
+    sure = 30.0  # logits so peaked that the expected level is the level itself
+    logits = torch.full((2, 5), 0.0)
+    logits[0, 4] = logits[1, 0] = sure  # pair 0 at level 5, pair 1 at level 1: s = 5 and 1
+    target = torch.tensor([4, 0])  # truly level 5 (E) and level 1 (I): the right order
+    right = float(pairwise_rank_loss(logits, target))
+    assert right == pytest.approx(np.log1p(np.exp(-2.0 * 4)), rel=1e-4)  # softplus(-2 (5 - 1))
+    wrong = float(pairwise_rank_loss(logits, target.flip(0)))
+    assert wrong == pytest.approx(np.log1p(np.exp(2.0 * 4)), rel=1e-4)
+    assert float(pairwise_rank_loss(logits, torch.tensor([4, 4]))) == 0.0, "one level: nothing to rank"
+
+
+def test_frozen_prior_keeps_its_warm_start(tiny_encoder, demo_catalog, tmp_path):
+    from core.teacher import FeaturePrior
+
+    labels = _labels(demo_catalog)
+    cfg = TeacherConfig(backbone=tiny_encoder, epochs=1, batch_size=8, lr=3e-3, dev_fraction=0.3, max_length=48,
+                        prior_lr=0.0, listwise=1.0, checkpoint_every=0)
+    out = train_teacher(labels, demo_catalog, tmp_path / "t", cfg, progress=False).out
+    saved = torch.load(out / "checkpoint" / "state.pt", weights_only=False)["prior"]
+    dev_q = split_queries(labels["query_id"], cfg.dev_fraction, cfg.seed)
+    train = labels[~labels["query_id"].isin(dev_q)]
+    fresh = FeaturePrior(demo_catalog)
+    fresh.fit(train["query"].tolist(), demo_catalog.rows(train["product_id"].tolist()).to_dict("records"),
+              train["level"].tolist())
+    np.testing.assert_allclose(saved["weight"], fresh.state()["weight"], atol=1e-3)
