@@ -92,6 +92,7 @@ def add_commands(sub) -> None:
                          "and --max-pairs allow)")
     sp.add_argument("--curve", default=None, help="amplification points of the curve (default 0.25,0.5,1,2,5,10)")
     sp.add_argument("--batch-size", type=int, default=32, help="teacher batch size")
+    sp.add_argument("--int8", action="store_true", help="teacher: dynamic int8 on CPU (bench/teacher_int8.py measures what it costs)")
     sp.add_argument("--no-label", action="store_true", help="train from the saved teacher labels only")
     for flag, typ in (("--epochs", int), ("--lr", float), ("--weight-decay", float), ("--seed", int),
                       ("--threads", int)):

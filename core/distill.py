@@ -48,6 +48,7 @@ class DistillConfig:
     amplify: float | None = None
     curve: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
     teacher_batch_size: int = 32
+    int8: bool = False
     seed: int = 0
 
     def budget(self, pool: int, human_train: int) -> int:
@@ -131,7 +132,7 @@ def candidate_pool(queries: pd.DataFrame, features: FeatureBuilder, *, k_bm25: i
 
 
 def teacher_label(pool: pd.DataFrame, teacher, catalog: Catalog, out_dir: Path, *, fingerprint: str,
-                  batch_size: int = 32, progress: bool = False) -> tuple[pd.DataFrame, dict]:
+                  batch_size: int = 32, progress: bool = False, precision: str = "fp32") -> tuple[pd.DataFrame, dict]:
     """Teacher probabilities for every pair of ``pool``, reusing ``out_dir/teacher_labels.parquet``.
 
     Returns the labels of ``pool``'s pairs (columns of the pool + p1…p5, expected, argmax) and a
@@ -168,7 +169,8 @@ def teacher_label(pool: pd.DataFrame, teacher, catalog: Catalog, out_dir: Path, 
         old = both
     seconds = time.perf_counter() - t0
     scored = {"pairs_scored_now": len(todo), "seconds": round(seconds, 1),
-              "pairs_per_s": round(len(todo) / seconds, 2) if len(todo) and seconds > 0 else None}
+              "pairs_per_s": round(len(todo) / seconds, 2) if len(todo) and seconds > 0 else None,
+              "precision": precision}
     runs = meta.get("runs", []) + ([scored] if len(todo) else [])
     meta = {"teacher": fingerprint, "pairs": len(old), "runs": runs}
     meta_file.write_text(json.dumps(meta, indent=1) + "\n")
@@ -273,9 +275,10 @@ def run(*, url: str | None, human: pd.DataFrame, teacher_dir: Path, out: Path, a
         pool_stats = {"pool_pairs": len(pool), "pool_queries": int(pool["query_id"].nunique()),
                       "k_bm25": cfg.k_bm25, "k_embed": cfg.k_embed, "retrieval_encoder": fcfg.encoder}
         human_train = int((~human["query_id"].isin(dev_q)).sum())
-        teacher = teacher or Teacher(teacher_dir, catalog, batch_size=cfg.teacher_batch_size)
+        teacher = teacher or Teacher(teacher_dir, catalog, batch_size=cfg.teacher_batch_size, int8=cfg.int8)
         labels, scored = teacher_label(pool.iloc[:cfg.budget(len(pool), human_train)], teacher, catalog, out,
-                                       fingerprint=fingerprint, batch_size=cfg.teacher_batch_size, progress=progress)
+                                       fingerprint=fingerprint, batch_size=cfg.teacher_batch_size, progress=progress,
+                                       precision="int8" if cfg.int8 else "fp32")
     else:  # train on the saved labels; the pool is described as it was when they were made
         if not (out / LABELS_FILE).exists():
             raise FileNotFoundError(f"no teacher labels at {out / LABELS_FILE}; run `relevance distill` without "
@@ -367,7 +370,7 @@ def distill_command(args) -> int:
     curve = tuple(float(x) for x in args.curve.split(",")) if args.curve else DistillConfig.curve
     cfg = DistillConfig(k_bm25=args.k_bm25, k_embed=args.k_embed,
                         max_pairs=None if args.max_pairs in (None, 0) else args.max_pairs, amplify=args.amplify,
-                        curve=curve, teacher_batch_size=args.batch_size,
+                        curve=curve, teacher_batch_size=args.batch_size, int8=args.int8,
                         seed=args.seed if args.seed is not None else 0)
     summary = run(url=url, human=human, teacher_dir=Path(args.teacher or teacher_default()),
                   out=Path(args.out or default_out()), artifacts=config.path("artifacts_dir"), cfg=cfg,

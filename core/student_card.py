@@ -129,11 +129,10 @@ def _encoder_section(encoder: str) -> str:
     if not parts:
         return f"Encoder `{encoder}`; no measurement recorded (run `bench/encoders.py`, `bench/student_encoders.py`)."
     parts.append(f"This student uses **{encoder}**. " + (
-        "The e5 student copies this teacher far better (its ranking is e5's cosine prior, see the teacher's card) "
-        "and scores higher on dev, but the difference is not significant on 34 queries, and only the USE student "
-        "meets the speed goals (≥ 1000× the teacher's pairs/s, p99 ≤ 20 ms for 1,000 candidates on 2 cores); "
-        "`relevance distill --no-label --encoder e5` builds the e5 students from the same labels." if encoder == "use"
-        else "Chosen for quality; see the speed figures above."))
+        "Only the USE student meets the speed goals (≥ 1000× the teacher's pairs/s, p99 ≤ 20 ms for 1,000 "
+        "candidates on 2 cores); the quality figures above were measured on the teacher labels of their date, "
+        "and `relevance distill --no-label --encoder e5` builds the e5 students from the current labels."
+        if encoder == "use" else "Chosen for quality; see the speed figures above."))
     return "\n\n".join(parts)
 
 
@@ -215,7 +214,8 @@ def write_cards(summary: dict, judged, students: dict[str, Path], features, *, t
 
 def _labels_card(out: Path, summary: dict, command: str) -> None:
     lab = json.loads((out / "teacher_labels.json").read_text()) if (out / "teacher_labels.json").exists() else {}
-    runs = model_card.table(lab["runs"], ["pairs_scored_now", "seconds", "pairs_per_s"]) if lab.get("runs") else "—"
+    runs = model_card.table([{"precision": "fp32", **r} for r in lab["runs"]],
+                            ["pairs_scored_now", "seconds", "pairs_per_s", "precision"]) if lab.get("runs") else "—"
     model_card.write(out, title="Teacher labels for distillation",
                      summary="`teacher_labels.parquet`: the teacher's level probabilities (p1…p5, expected, argmax) "
                              "on unlabeled (query, product) pairs; the students' training data.",

@@ -38,7 +38,7 @@ class TeacherConfig:
     """Hyper-parameters of ``relevance train teacher`` (saved in ``teacher.json``).
 
     ``prior``: ``features``, ``e5-cosine`` or none (see ``FeaturePrior``); ``prior_lr``: learning rate of
-    the prior's head (default ``lr``; 0 keeps the warm start frozen, so the cross-encoder learns only what
+    the prior's head (``None``: ``lr``; 0, the default, keeps the warm start frozen, so the cross-encoder learns only what
     the prior misses). ``listwise``: weight of a pairwise ranking loss (RankNet on the expected level,
     pairs of one query with different levels, weighted by their esci gain difference) added to the 5-class
     cross-entropy; when > 0 every batch holds products of a single query.
@@ -64,8 +64,8 @@ class TeacherConfig:
     checkpoint_every: int = 100
     threads: int | None = None
     prior: str | None = "features"
-    prior_lr: float | None = None
-    listwise: float = 0.0
+    prior_lr: float | None = 0.0
+    listwise: float = 1.0
 
 
 def split_queries(query_ids: Sequence[str], dev_fraction: float, seed: int) -> set[str]:

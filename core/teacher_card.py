@@ -16,8 +16,8 @@ PRIOR_TEXT = {
     "features": (" The head's logits are added to a feature prior: a 5-way linear layer over the pair's "
                  "standardised dense student features (e5 cosine, BM25, title/brand/colour overlap, numbers and "
                  "units, negation cues, engagement, language; core/features.py), warm-started by a multinomial "
-                 "logistic regression on the training pairs and trained jointly with the adapter. Epoch 0 in "
-                 "the table below is that warm start alone, so the gain of the cross-encoder is visible."),
+                 "logistic regression on the training pairs and then {prior_training}. Epoch 0 in the table below "
+                 "is that warm start alone, so the gain of the cross-encoder is visible."),
     "e5-cosine": (" The head's logits are added to a learned 5-way linear term on the standardised "
                   "multilingual-e5-small cosine of query and product (title, brand)."),
 }
@@ -54,7 +54,10 @@ def write_teacher_card(out: Path, result, labels: pd.DataFrame, *, url: str | No
                   f"on attention and feed-forward layers, head trained in full; only the adapter and head are "
                   f"stored (fp16). Input: query (≤ {cfg['query_max_tokens']} tokens) [SEP] pin text, "
                   f"{cfg['max_length']} tokens in all (see core/text.py for the field order)."
-                  + PRIOR_TEXT.get(cfg.get("prior") or "none", "")),
+                  + PRIOR_TEXT.get(cfg.get("prior") or "none", "").format(prior_training=(
+                      "kept frozen (`--prior-lr 0`)" if cfg.get("prior_lr") == 0 else "trained jointly with the adapter"))
+                  + (f" Loss: 5-class cross-entropy + {cfg['listwise']} × a pairwise ranking loss (RankNet on the "
+                     f"expected level within a query)." if cfg.get("listwise") else "")),
         "Data": (f"{meta['train_pairs']} human-labelled pairs over {meta['train_queries']} queries for training, "
                  f"{meta['dev_pairs']} pairs over {meta['dev_queries']} queries for dev (a seeded query-level split: "
                  f"no query on both sides). Labels: the store's labels in force (imported judgments and "
@@ -67,7 +70,13 @@ def write_teacher_card(out: Path, result, labels: pd.DataFrame, *, url: str | No
             summary_rows, ["model", "gains", "k", "nDCG", "95% CI", "accuracy", "p (Holm) vs teacher"]),
     }
     sections.update(extra_sections or {})
-    model_card.write(out, title=f"Teacher: {cfg['backbone']}", summary="The cross-encoder teacher of Relevance Studio.",
+    for title, name in (("Bake-off", "bakeoff.md"), ("Cross-lingual probe", "probe.md")):
+        if (out / name).exists():  # hand-kept records of runs that are not this one (see the files)
+            sections.setdefault(title, (out / name).read_text().strip())
+    summary = "The cross-encoder teacher of Relevance Studio."
+    if (out / "status.md").exists():  # the honest one-paragraph verdict, kept by hand next to the artifact
+        summary = (out / "status.md").read_text().strip() + "\n\n" + summary
+    model_card.write(out, title=f"Teacher: {cfg['backbone']}", summary=summary,
                      sections=sections, metrics={"dev": report["rows"], "history": result.metrics["history"]},
                      command=command)
     return (out / "model_card.md").read_text()
