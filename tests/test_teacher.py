@@ -100,7 +100,7 @@ def test_training_learns_the_task(tiny_encoder, demo_catalog, tmp_path):
     irrelevant ones (level 1): their expected levels separate, which an untrained head cannot do."""
     labels = _labels(demo_catalog, n_queries=12)
     cfg = TeacherConfig(backbone=tiny_encoder, epochs=15, batch_size=8, lr=3e-3, dev_fraction=0.01, max_length=48,
-                        patience=20, label_smoothing=0.0, lora_r=8, prior=None)  # the cross-encoder alone
+                        patience=20, label_smoothing=0.0, lora_r=8, prior=None, listwise=0.0)  # CE, no prior
     untrained_head, _ = load_base(get_backbone(tiny_encoder))
     out = train_teacher(labels, demo_catalog, tmp_path / "t", cfg, progress=False).out
     teacher = Teacher(out, demo_catalog)
