@@ -60,13 +60,14 @@ def test_teacher_labelling_resumes_and_never_scores_a_pair_twice(features, tmp_p
     first, scored = teacher_label(pool.iloc[:40], teacher, features.catalog, tmp_path, fingerprint="t1")
     assert teacher.scored == 40 and scored["pairs_scored_now"] == 40 and len(first) == 40
     assert np.allclose(first[PROB_COLS].sum(1), 1, atol=1e-5)
-    labels, scored = teacher_label(pool, teacher, features.catalog, tmp_path, fingerprint="t1")
+    labels, scored = teacher_label(pool, teacher, features.catalog, tmp_path, fingerprint="t1", precision="int8")
     assert teacher.scored == len(pool), "only the pairs not labelled yet"
     assert len(labels) == len(pool) and len(pd.read_parquet(tmp_path / "teacher_labels.parquet")) == len(pool)
     teacher_label(pool, teacher, features.catalog, tmp_path, fingerprint="t1")
     assert teacher.scored == len(pool), "a rerun scores nothing"
     meta = json.loads((tmp_path / "teacher_labels.json").read_text())
     assert meta["teacher"] == "t1" and meta["pairs"] == len(pool) and len(meta["runs"]) == 2
+    assert [r["precision"] for r in meta["runs"]] == ["fp32", "int8"], "each run says how the teacher ran"
     teacher_label(pool, teacher, features.catalog, tmp_path, fingerprint="t2")
     assert teacher.scored == 2 * len(pool), "another teacher's labels are not reused"
     assert not (tmp_path / "new_labels.parquet.parts").exists()
