@@ -279,13 +279,14 @@ def summarize(per_query: Mapping[str, float], seed: int = 0) -> dict:
     """Mean of per-query values with its 95% percentile-bootstrap interval (see ``bootstrap_ci``).
 
     Args:
-        per_query: query_id -> value (e.g. from ``ndcg_per_query``).
+        per_query: query_id -> value (e.g. from ``ndcg_per_query``); the order does not matter.
         seed: bootstrap seed.
 
     Returns:
         ``{"mean", "ci_low", "ci_high", "n_queries"}``; the figures are NaN when there is no query.
     """
-    values = np.fromiter(per_query.values(), dtype=float, count=len(per_query))
+    # in query-id order, so the same values give the same interval whatever order they came in
+    values = np.array([per_query[q] for q in sorted(per_query)], dtype=float)
     if values.size == 0:
         return {"mean": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n_queries": 0}
     low, high = bootstrap_ci(values, seed=seed)

@@ -243,3 +243,11 @@ def test_summarize():
     assert 0.5 <= out["ci_low"] <= 0.75 <= out["ci_high"] <= 1.0
     empty = summarize({})
     assert empty["n_queries"] == 0 and math.isnan(empty["mean"])
+
+
+def test_summarize_does_not_depend_on_the_order_of_the_queries():
+    rng = np.random.default_rng(3)
+    values = {f"q{i}": float(v) for i, v in enumerate(rng.random(40))}
+    shuffled = dict(sorted(values.items(), key=lambda kv: kv[1]))
+    assert list(shuffled) != list(values)
+    assert summarize(values, seed=1) == summarize(shuffled, seed=1)
