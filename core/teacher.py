@@ -142,7 +142,9 @@ class CosinePrior:
         keys = [str(p.get("product_id") or t) for p, t in zip(products, texts)]
         return (q * self._embed(keys, texts, "passage: ")).sum(1)
 
-    def fit(self, cos: np.ndarray) -> None:
+    def fit(self, queries: Sequence[str], products: Sequence[Mapping], levels: Sequence[int] | None = None) -> None:
+        """Standardise the cosine on the training pairs; the head keeps its monotone start (levels unused)."""
+        cos = self.cosines(queries, products)
         self.mean, self.std = float(cos.mean()), float(cos.std() or 1.0)
 
     def logits(self, queries: Sequence[str], products: Sequence[Mapping]):
@@ -162,6 +164,9 @@ class CosinePrior:
     def state(self) -> dict:
         return {"kind": "e5-cosine", "mean": self.mean, "std": self.std,
                 "weight": self.head.weight.detach().cpu().tolist(), "bias": self.head.bias.detach().cpu().tolist()}
+
+
+FEATURE_CACHE_PAIRS = 200_000  # a training set's pairs are re-read every epoch; ~26 MB at 33 features
 
 
 class FeaturePrior:
@@ -184,9 +189,10 @@ class FeaturePrior:
 
         if catalog is None:
             raise ValueError("the teacher's feature prior needs the catalog; pass catalog=")
-        cfg = FeatureConfig(**{**(state or {}).get("feature_config", {}), "encoder": "e5", "embedding_blocks": ()})
+        saved = {**(state or {}).get("feature_config", {}), "encoder": "e5", "embedding_blocks": ()}
+        # JSON gave lists back; FeatureConfig is hashable (shared_builder's key) only with tuples
         self.builder = shared_builder(catalog, FeatureConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                                               for k, v in asdict(cfg).items()}))
+                                                               for k, v in saved.items()}))
         self.names = list(self.builder.dense_names)
         d = len(self.names)
         self.mean, self.std = np.zeros(d, np.float32), np.ones(d, np.float32)
@@ -200,6 +206,8 @@ class FeaturePrior:
 
     def features(self, queries: Sequence[str], products: Sequence[Mapping]) -> np.ndarray:
         keys = [(clean_query(q), str(p["product_id"])) for q, p in zip(queries, products)]
+        if len(self._cache) > FEATURE_CACHE_PAIRS:  # bounded: a scoring process may see millions of pairs
+            self._cache.clear()
         todo: dict[str, list[str]] = {}
         for q, pid in keys:
             if (q, pid) not in self._cache:
@@ -405,11 +413,8 @@ def train_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path, cfg: 
     dev_dev = next(model.parameters()).device
 
     prior = make_prior(cfg.prior, catalog)
-    if isinstance(prior, CosinePrior):
-        prior.fit(prior.cosines(train["query"].tolist(), [products[p] for p in train["product_id"]]))
-    elif prior is not None:
-        prior.fit(train["query"].tolist(), [products[p] for p in train["product_id"]], train["level"].tolist())
     if prior is not None:
+        prior.fit(train["query"].tolist(), [products[p] for p in train["product_id"]], train["level"].tolist())
         prior.head.to(dev_dev)
     batches = _batches(train, cfg, 0)
     steps_per_epoch = len(batches)
