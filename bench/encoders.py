@@ -17,11 +17,12 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.results import append, utc_now  # noqa: E402 (needs ROOT on the path)
 
 
 def main() -> None:
@@ -74,7 +75,7 @@ def main() -> None:
     reason = (f"cosine alone: USE {use['ndcg20_esci'] - e5['ndcg20_esci']:+.4f} nDCG@20 against e5 (95% CIs "
               f"[{use['ci_low']:.3f}, {use['ci_high']:.3f}] and [{e5['ci_low']:.3f}, {e5['ci_high']:.3f}]); USE "
               f"embeds a query {use['queries_per_s'] / e5['queries_per_s']:.1f}× faster. Neither imports transformers.")
-    doc = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
+    doc = {"date": utc_now(), "machine": machine(),
            "judgments": Path(args.judgments).name, "n_queries": int(judged.pairs["query_id"].nunique()),
            "n_pairs": len(judged.pairs), "encoders": out, "cosine_leader": choice, "reason": reason,
            "e5_c_engine_vs_transformers_min_cosine": same}
@@ -86,8 +87,7 @@ def main() -> None:
         rows = "\n".join(f"| {r['encoder']} ({r['version']}, {r['dim']}-d) | {r['ndcg20_esci']:.4f} "
                          f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {r['queries_per_s']} | {r['products_per_s']} | "
                          f"{r['imports_transformers']} |" for r in out)
-        with open(ROOT / "bench" / "RESULTS.md", "a") as f:
-            f.write(f"\n## Student encoder: USE against e5 (bench/encoders.py)\n\n"
+        append(f"\n## Student encoder: USE against e5 (bench/encoders.py)\n\n"
                     f"Run `.venv/bin/python bench/encoders.py`"
                     f" on {doc['date']} on {doc['machine']}. Cosine ranker over title + brand, "
                     f"{doc['n_queries']} judged queries ({doc['n_pairs']} pairs) of {doc['judgments']}, esci gains, "

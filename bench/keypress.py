@@ -32,6 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.results import append  # noqa: E402 (needs ROOT on the path)
 DEMO = ROOT / "data" / "esci_us"
 
 
@@ -141,8 +143,7 @@ Goal: median page time ≤ 150 ms. Nothing on this path loads a model or compute
 test (tests/browser) reads the same page figure from the screen for ten keyboard grades
 (test-artifacts/browser/keypress_ms.txt); in a browser the websocket round trip and drawing come on top.
 """
-        with open(ROOT / "bench" / "RESULTS.md", "a", encoding="utf-8") as f:
-            f.write(text)
+        append(text)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.results import append, utc_now  # noqa: E402 (needs ROOT on the path)
 
 
 def _pairs(n: int, url: str | None) -> pd.DataFrame:
@@ -93,7 +94,7 @@ def measure(n_pairs: int = 512, n_latency: int = 300, url: str | None = None, se
 def record(result: dict, n_latency: int) -> None:
     from core.model_card import machine
 
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = utc_now()
     text = (f"\n## Teacher vs student speed (bench/speed.py)\n\nRun `.venv/bin/python bench/speed.py` on {now} on "
             f"{machine()}. Teacher: artifacts/teacher (e5-small-ce, LoRA merged, fp32, torch CPU threads default); "
             f"student: artifacts/student (numpy; product embeddings cached). Throughput: {result['pairs']} pairs of "
@@ -104,8 +105,7 @@ def record(result: dict, n_latency: int) -> None:
             f"| teacher pairs/s | student pairs/s | ratio | student p50 ms (1,000) | student p99 ms (1,000) |\n"
             f"|---|---|---|---|---|\n| {result['teacher_pairs_per_s']} | {result['student_pairs_per_s']} | "
             f"{result['ratio']}× | {result['student_p50_ms_1000']} | {result['student_p99_ms_1000']} |\n")
-    with open(ROOT / "bench" / "RESULTS.md", "a") as f:
-        f.write(text)
+    append(text)
 
 
 def main() -> None:

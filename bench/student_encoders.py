@@ -17,7 +17,6 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.results import append, utc_now  # noqa: E402 (needs ROOT on the path)
 
 
 def main() -> None:
@@ -94,7 +95,7 @@ def main() -> None:
         m = by_model[f"student-{r['encoder']}"]
         r.update(ndcg20_esci=round(m["ndcg"], 4), ci_low=m["ci_low"], ci_high=m["ci_high"],
                  p_holm_vs_use=m["p_holm"])
-    doc = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
+    doc = {"date": utc_now(), "machine": machine(),
            "teacher_pairs_per_s": round(teacher_pps, 2), "teacher_ndcg20_esci": round(by_model["teacher"]["ndcg"], 4),
            "bm25_ndcg20_esci": round(by_model["bm25"]["ndcg"], 4), "dev_queries": len(dev_q),
            "teacher_pairs": int((~labels["query_id"].isin(dev_q)).sum()), "students": results}
@@ -104,8 +105,7 @@ def main() -> None:
         lines = "\n".join(f"| {r['encoder']} ({r['version']}) | {r['ndcg20_esci']:.4f} [{r['ci_low']:.3f}, "
                           f"{r['ci_high']:.3f}] | {r['best_val_kl']:.4f} | {r['student_pairs_per_s']} | {r['ratio']}× | "
                           f"{r['p50_ms_1000']} | {r['p99_ms_1000']} |" for r in results)
-        with open(ROOT / "bench" / "RESULTS.md", "a") as f:
-            f.write(f"\n## Student encoder on the student itself (bench/student_encoders.py)\n\n"
+        append(f"\n## Student encoder on the student itself (bench/student_encoders.py)\n\n"
                     f"Run `.venv/bin/python bench/student_encoders.py` on {doc['date']} on {doc['machine']}. "
                     f"`student` trained on the same {doc['teacher_pairs']} teacher-labelled pairs with each encoder "
                     f"(default StudentConfig), evaluated on the teacher's {doc['dev_queries']} dev queries "

@@ -15,13 +15,14 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.results import append, utc_now  # noqa: E402 (needs ROOT on the path)
 
 
 def measure(teacher_dir: Path, url: str | None = None) -> dict:
@@ -60,7 +61,7 @@ def measure(teacher_dir: Path, url: str | None = None) -> dict:
 def record(result: dict, teacher_dir: Path) -> None:
     from core.model_card import machine
 
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = utc_now()
     text = (f"\n## Teacher fp32 against dynamic int8 (bench/teacher_int8.py)\n\nRun on {now} on {machine()}; "
             f"teacher {teacher_dir.name} ({result['max_length']} tokens), all {result['pairs']} judged pairs of its "
             f"dev queries, batch 32, length-bucketed, torch CPU threads default.\n\n```\n{json.dumps(result)}\n```\n\n"
@@ -69,8 +70,7 @@ def record(result: dict, teacher_dir: Path) -> None:
             f"| int8 | {result['int8_pairs_per_s']} | {result['int8_ndcg@20_esci']} |\n\n"
             f"int8/fp32 speed {result['speedup']}×; argmax level agrees on {result['argmax_agreement']:.1%} of pairs; "
             f"largest probability difference {result['max_abs_prob_diff']}.\n")
-    with open(ROOT / "bench" / "RESULTS.md", "a") as f:
-        f.write(text)
+    append(text)
 
 
 def main() -> None:
