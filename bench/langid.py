@@ -192,7 +192,7 @@ def _core_batch(probe) -> dict:
         best = float("inf")
         for _ in range(3):
             t0 = time.perf_counter()
-            out = fn()
+            fn()
             best = min(best, time.perf_counter() - t0)
         res[label] = best / len(texts) * 1000
     res["batch_equals_single"] = detect_languages(texts[:len(probe)]) == [detect_language(t) for t in texts[:len(probe)]]

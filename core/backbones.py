@@ -79,6 +79,11 @@ def _gemma() -> tuple[str, dict]:
     log.info("converting %s once into %s (about a minute)", gguf.name, cache)
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = Gemma3TextForSequenceClassification.from_pretrained(gguf.parent, gguf_file=gguf.name, num_labels=NUM_LABELS)
+    # the loader de-quantises every tensor to fp32 but still marks the model as GGUF-quantised, which
+    # save_pretrained refuses ("not serializable"): drop the mark, the weights are plain floats
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
     tmp = cache.with_name(cache.name + ".tmp")
     tok.save_pretrained(tmp)
     model.save_pretrained(tmp)

@@ -24,6 +24,7 @@ import pandas as pd
 from core import config
 from core.backbones import Backbone, device, get_backbone, load_base
 from core.catalog import Catalog
+from core.layer_cache import LayerCache, lora_targets
 from core.queries import clean_query
 from core.text import tokenizer_builder
 
@@ -41,7 +42,9 @@ class TeacherConfig:
     the prior's head (``None``: ``lr``; 0, the default, keeps the warm start frozen, so the cross-encoder learns only what
     the prior misses). ``listwise``: weight of a pairwise ranking loss (RankNet on the expected level,
     pairs of one query with different levels, weighted by their esci gain difference) added to the 5-class
-    cross-entropy; when > 0 every batch holds products of a single query.
+    cross-entropy; when > 0 every batch holds products of a single query. ``freeze_layers``: the bottom
+    K transformer layers get no adapter and are computed once per pair, then replayed every epoch
+    (``core.layer_cache``), so an epoch costs only the top layers (0: adapt every layer).
     """
 
     backbone: str = "e5-small-ce"
@@ -66,6 +69,7 @@ class TeacherConfig:
     prior: str | None = "features"
     prior_lr: float | None = 0.0
     listwise: float = 1.0
+    freeze_layers: int = 0
 
 
 def split_queries(query_ids: Sequence[str], dev_fraction: float, seed: int) -> set[str]:
@@ -403,14 +407,29 @@ def train_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path, cfg: 
                          f"{len(dev)} dev pairs from {labels['query_id'].nunique()} queries")
     backbone = get_backbone(cfg.backbone)
     model, tok = load_base(backbone, for_training=True)
+    targets = list(backbone.lora_targets) if isinstance(backbone.lora_targets, tuple) else backbone.lora_targets
+    if cfg.freeze_layers:
+        targets = lora_targets(model, backbone.lora_targets, cfg.freeze_layers)
     lora = LoraConfig(task_type="SEQ_CLS", r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=list(backbone.lora_targets) if isinstance(backbone.lora_targets, tuple)
-                      else backbone.lora_targets, modules_to_save=list(backbone.modules_to_save))
+                      target_modules=targets, modules_to_save=list(backbone.modules_to_save))
     model = get_peft_model(model, lora)
     enc = PairEncoder(tok, backbone, cfg.max_length, cfg.query_max_tokens)
     products = {p: r for p, r in zip(catalog.ids, catalog.products.to_dict("records"))}
     dev_products = [products[p] for p in dev["product_id"]]
     dev_dev = next(model.parameters()).device
+    cache = LayerCache(model, cfg.freeze_layers) if cfg.freeze_layers else None
+
+    def forward(queries: list[str], prods: list[Mapping]):
+        """The model's logits for the pairs, through the layer cache when the bottom is frozen."""
+        batch = enc.encode(queries, prods)
+        if cache is None:
+            return model(**{k: v.to(dev_dev) for k, v in batch.items()}).logits
+        keys = [(q, p["product_id"]) for q, p in zip(queries, prods)]
+        todo = [i for i, k in enumerate(keys) if k not in cache]
+        if todo:
+            cache.fill([keys[i] for i in todo], enc.encode([queries[i] for i in todo], [prods[i] for i in todo]))
+        with cache.replay(keys, batch):
+            return model(**{k: v.to(dev_dev) for k, v in batch.items()}).logits
 
     prior = make_prior(cfg.prior, catalog)
     if prior is not None:
@@ -460,8 +479,7 @@ def train_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path, cfg: 
         probs = np.zeros((len(queries), 5), dtype=np.float32)
         with torch.inference_mode():
             for i in range(0, len(queries), 64):
-                b = enc.encode(queries[i:i + 64], frame_products[i:i + 64])
-                logits = model(**{k: v.to(dev_dev) for k, v in b.items()}).logits.float()
+                logits = forward(queries[i:i + 64], frame_products[i:i + 64]).float()
                 if prior is not None:
                     logits = logits + prior.logits(queries[i:i + 64], frame_products[i:i + 64]).to(dev_dev)
                 probs[i:i + 64] = torch.softmax(logits, -1).cpu().numpy()
@@ -485,10 +503,9 @@ def train_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path, cfg: 
                    disable=not progress)
         for step in bar:
             rows = train.loc[batches[step]]
-            batch = enc.encode(rows["query"].tolist(), [products[p] for p in rows["product_id"]])
             target = torch.tensor(rows["level"].to_numpy() - 1, device=dev_dev)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev_dev.type == "cuda"):
-                logits = model(**{k: v.to(dev_dev) for k, v in batch.items()}).logits
+                logits = forward(rows["query"].tolist(), [products[p] for p in rows["product_id"]])
             logits = logits.float()
             if prior is not None:
                 logits = logits + prior.logits(rows["query"].tolist(), [products[p] for p in rows["product_id"]]).to(dev_dev)

@@ -51,7 +51,10 @@ def write_teacher_card(out: Path, result, labels: pd.DataFrame, *, url: str | No
     sections = {
         "Model": (f"Backbone `{cfg['backbone']}` ({meta['backbone_source']}), reads the {meta['reads']} into a "
                   f"5-way head. LoRA r={cfg['lora_r']}, alpha={cfg['lora_alpha']}, dropout={cfg['lora_dropout']} "
-                  f"on attention and feed-forward layers, head trained in full; only the adapter and head are "
+                  f"on attention and feed-forward layers"
+                  + (f" of layers {cfg['freeze_layers']} and up (the frozen bottom was computed once per pair and "
+                     f"replayed every epoch)" if cfg.get("freeze_layers") else "")
+                  + f", head trained in full; only the adapter and head are "
                   f"stored (fp16). Input: query (≤ {cfg['query_max_tokens']} tokens) [SEP] pin text, "
                   f"{cfg['max_length']} tokens in all (see core/text.py for the field order)."
                   + PRIOR_TEXT.get(cfg.get("prior") or "none", "").format(prior_training=(

@@ -199,3 +199,65 @@ def test_unknown_backbone_is_a_clear_error(tmp_path):
         get_backbone("llama-9")
     with pytest.raises(ValueError, match="unknown backbone .*or a folder with a transformers model"):
         get_backbone(str(tmp_path))  # a folder, but no config.json in it
+
+
+@pytest.mark.parametrize("name", NAMES, ids=NAMES)
+def test_layer_cache_replays_the_frozen_bottom_exactly(name, fresh_base, tokenizer):
+    """core.layer_cache: states kept at the input of layer 1 and replayed (in another batch order, so
+    with other padding) give the logits of the full forward."""
+    from core.layer_cache import LayerCache, lora_targets
+
+    model, tok = fresh_base(name)
+    backbone = get_backbone(model.name_or_path)
+    if FAMILIES[name].family == "encoder-decoder":
+        with pytest.raises(ValueError, match="not encoder-decoders"):
+            lora_targets(model, backbone.lora_targets, 1)
+        return
+    targets = lora_targets(model, backbone.lora_targets, 1)
+    assert targets and all(".1." in t for t in targets), targets  # the adapter skips the frozen layer 0
+    model = _peft_model(model, dataclasses.replace(backbone, lora_targets=tuple(targets)))
+    model.eval()
+    enc = PairEncoder(tok, backbone, 64, 16)
+    pairs = [("lamp", {"product_id": "a", "title": "desk lamp"}),
+             ("ceiling fan without light", {"product_id": "b", "title": "a long title of a ceiling fan " * 3}),
+             ("usb c cable", {"product_id": "c", "title": "braided usb c cable 2 m", "brand": "Acme"})]
+    keys = [(q, p["product_id"]) for q, p in pairs]
+    batch = enc.encode([q for q, _ in pairs], [p for _, p in pairs])
+    with torch.no_grad():
+        full = model(**batch).logits
+    cache = LayerCache(model, 1)
+    cache.fill(keys, batch)
+    order = [2, 0, 1]
+    again = enc.encode([pairs[i][0] for i in order], [pairs[i][1] for i in order])
+    with torch.no_grad(), cache.replay([keys[i] for i in order], again):
+        replayed = model(**again).logits
+    torch.testing.assert_close(replayed, full[order], atol=1e-4, rtol=1e-4)
+    with torch.no_grad():  # the bottom layer is back after the block
+        torch.testing.assert_close(model(**batch).logits, full)
+    with pytest.raises(ValueError, match="freeze_layers must be between 1 and 1"):
+        LayerCache(model, 2)
+
+
+@pytest.mark.parametrize("name", ["xlm-r", "gemma3"])
+def test_frozen_bottom_training_matches_full_inference(name, tiny_folder, demo_catalog, tmp_path):
+    """Training with freeze_layers evaluates dev through the cache; the saved teacher, run in full, must
+    reproduce the recorded dev nDCG, and its adapter holds nothing of the frozen layer."""
+    from safetensors.torch import load_file
+
+    from core.teacher import _dev_metrics
+    folder = tiny_folder(name)
+    labels = labels_for(demo_catalog, n_queries=8)
+    cfg = TeacherConfig(backbone=folder, epochs=2, batch_size=4, lr=1e-2, dev_fraction=0.25, max_length=64,
+                        query_max_tokens=16, label_smoothing=0.0, lora_r=4, lora_alpha=8, lora_dropout=0.0,
+                        prior="none", checkpoint_every=0, threads=1, freeze_layers=1, patience=5)
+    res = train_teacher(labels, demo_catalog, tmp_path / "teacher", cfg, progress=False)
+    keys = list(load_file(str(res.out / "adapter_model.safetensors")))
+    assert any("lora" in k for k in keys) and not any(".0." in k and "lora" in k for k in keys), keys
+    dev_ids = set(__import__("json").loads((res.out / "teacher.json").read_text())["dev_query_ids"])
+    dev = labels[labels["query_id"].isin(dev_ids)].reset_index(drop=True)
+    probs = Teacher(res.out, demo_catalog).predict_pairs(dev["query"].tolist(),
+                                                         demo_catalog.rows(dev["product_id"].tolist()).to_dict("records"))
+    best = res.metrics["best"]
+    assert best["epoch"] >= 1, res.metrics["history"]
+    assert _dev_metrics(probs, dev)["ndcg@20_esci"] == pytest.approx(best["ndcg@20_esci"], abs=1e-6)
+    assert _dev_metrics(probs, dev)["accuracy"] == pytest.approx(best["accuracy"], abs=1e-9)

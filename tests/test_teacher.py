@@ -8,7 +8,6 @@ import json
 import threading
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
