@@ -32,20 +32,28 @@ def find_layers(model):
 
     n = getattr(getattr(model, "config", None), "num_hidden_layers", None)
     found = [(name, m) for name, m in model.named_modules()
-             if isinstance(m, torch.nn.ModuleList) and re.search(r"(^|\.)(layer|layers|block)$", name)
+             if isinstance(m, torch.nn.ModuleList) and re.search(r"(^|\.)(layer|layers)$", name)
              and (n is None or len(m) == n)]
     if not found:
         raise ValueError(f"found no stack of {n} transformer layers in {type(model).__name__}")
     return found[0]
 
 
+def frozen_split(model, k: int):
+    """``find_layers(model)`` after checking that its bottom ``k`` layers can be frozen and replayed."""
+    if getattr(model.config, "is_encoder_decoder", False):
+        raise ValueError("freeze_layers works for encoder and decoder backbones, not encoder-decoders (T5's first "
+                         "layer computes the position bias that the layers above it reuse)")
+    prefix, layers = find_layers(model)
+    if not 0 < k < len(layers):
+        raise ValueError(f"freeze_layers must be between 1 and {len(layers) - 1} for this model; got {k}")
+    return prefix, layers
+
+
 def lora_targets(model, targets: tuple[str, ...] | str, from_layer: int) -> list[str]:
     """Full names of the modules that ``targets`` (peft ``target_modules``: suffixes or one regex) picks,
     keeping only those in layers ``from_layer`` and up: the adapter of a frozen-bottom teacher."""
-    _check_supported(model)
-    prefix, layers = find_layers(model)
-    if not 0 < from_layer < len(layers):
-        raise ValueError(f"freeze_layers must be between 1 and {len(layers) - 1} for this model; got {from_layer}")
+    prefix, layers = frozen_split(model, from_layer)
     top = tuple(f"{prefix}.{i}." for i in range(from_layer, len(layers)))
     names = []
     for name, _ in model.named_modules():
@@ -58,40 +66,26 @@ def lora_targets(model, targets: tuple[str, ...] | str, from_layer: int) -> list
     return names
 
 
-def _check_supported(model) -> None:
-    if getattr(model.config, "is_encoder_decoder", False):
-        raise ValueError("freeze_layers works for encoder and decoder backbones, not encoder-decoders (T5's first "
-                         "layer computes the position bias that the layers above it reuse)")
+def _skip_layer(tuple_len: int):
+    """A module that stands in for a bottom layer during replay: returns the hidden states it was given,
+    in the layer's own output structure (a tensor, or a tuple whose first item is the hidden states)."""
+    import torch
 
+    class Skip(torch.nn.Module):
+        def forward(self, hidden_states, *args, **kwargs):
+            return hidden_states if tuple_len == 0 else (hidden_states,) + (None,) * (tuple_len - 1)
 
-class _Skip:
-    """Stands in for a bottom layer during replay: returns the hidden states it was given, in the
-    layer's own output structure (a tensor, or a tuple whose first item is the hidden states)."""
-
-    def __new__(cls, tuple_len: int):
-        import torch
-
-        class Skip(torch.nn.Module):
-            def forward(self, hidden_states, *args, **kwargs):
-                return hidden_states if tuple_len == 0 else (hidden_states,) + (None,) * (tuple_len - 1)
-
-        return Skip()
+    return Skip()
 
 
 class LayerCache:
     """Hidden states at the input of layer ``k`` for each key (one key per (query, product) pair)."""
 
     def __init__(self, model, k: int):
-        _check_supported(model)
         self.model, self.k = model, k
-        self.prefix, self.layers = find_layers(model)
-        if not 0 < k < len(self.layers):
-            raise ValueError(f"freeze_layers must be between 1 and {len(self.layers) - 1}; got {k}")
+        self.prefix, self.layers = frozen_split(model, k)
         self.states: dict[Hashable, object] = {}
         self._tuple_len = 0
-
-    def __len__(self) -> int:
-        return len(self.states)
 
     def __contains__(self, key: Hashable) -> bool:
         return key in self.states
@@ -160,7 +154,7 @@ class LayerCache:
 
         bottom = [self.layers[i] for i in range(self.k)]
         for i in range(self.k):
-            self.layers[i] = _Skip(self._tuple_len)
+            self.layers[i] = _skip_layer(self._tuple_len)
         hook = self.layers[self.k].register_forward_pre_hook(feed, with_kwargs=True)
         try:
             yield

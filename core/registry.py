@@ -51,7 +51,7 @@ def register(name: str, description: str, *, needs_catalog: bool = True):
 def _load_builtin() -> None:
     import core.rankers  # noqa: F401  (registers bm25, random)
     import core.teacher  # noqa: F401  (registers teacher)
-    import core.student  # noqa: F401 (registers student, student-human, student-mixed)
+    import core.student  # noqa: F401  (registers student, student-human, student-mixed)
 
 
 def available() -> list[str]:

@@ -426,8 +426,9 @@ def train_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path, cfg: 
             return model(**{k: v.to(dev_dev) for k, v in batch.items()}).logits
         keys = [(q, p["product_id"]) for q, p in zip(queries, prods)]
         todo = [i for i, k in enumerate(keys) if k not in cache]
-        if todo:
-            cache.fill([keys[i] for i in todo], enc.encode([queries[i] for i in todo], [prods[i] for i in todo]))
+        if todo:  # usually the whole batch (each pair once per epoch): then its encoding serves as it is
+            new = batch if len(todo) == len(keys) else enc.encode([queries[i] for i in todo], [prods[i] for i in todo])
+            cache.fill([keys[i] for i in todo], new)
         with cache.replay(keys, batch):
             return model(**{k: v.to(dev_dev) for k, v in batch.items()}).logits
 

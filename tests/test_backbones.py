@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -253,7 +254,7 @@ def test_frozen_bottom_training_matches_full_inference(name, tiny_folder, demo_c
     res = train_teacher(labels, demo_catalog, tmp_path / "teacher", cfg, progress=False)
     keys = list(load_file(str(res.out / "adapter_model.safetensors")))
     assert any("lora" in k for k in keys) and not any(".0." in k and "lora" in k for k in keys), keys
-    dev_ids = set(__import__("json").loads((res.out / "teacher.json").read_text())["dev_query_ids"])
+    dev_ids = set(json.loads((res.out / "teacher.json").read_text())["dev_query_ids"])
     dev = labels[labels["query_id"].isin(dev_ids)].reset_index(drop=True)
     probs = Teacher(res.out, demo_catalog).predict_pairs(dev["query"].tolist(),
                                                          demo_catalog.rows(dev["product_id"].tolist()).to_dict("records"))
