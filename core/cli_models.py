@@ -43,6 +43,8 @@ def _train_teacher(args) -> int:
                  if getattr(args, f.name, None) is not None}
     cfg = teacher.TeacherConfig(**overrides)
     labels = pd.read_parquet(args.labels) if args.labels else human_labels(args.db)
+    if args.cv:
+        return _cross_validate_teacher(args, cfg, labels)
     out = Path(args.out) if args.out else teacher.default_artifact()
     t0 = time.perf_counter()
     result = teacher.train_teacher(labels, get_catalog(args.db), out, cfg, resume=not args.no_resume,
@@ -51,6 +53,29 @@ def _train_teacher(args) -> int:
     card = write_teacher_card(out, result, labels, url=args.db, minutes=minutes,
                               command="relevance " + " ".join(sys.argv[1:]))
     print(card)
+    return 0
+
+
+def _cross_validate_teacher(args, cfg, labels) -> int:
+    from core.cache import get_catalog
+    from core.teacher import default_artifact
+    from core.teacher_cv import cross_validate
+
+    in_set = labels["source"].str.split(",").map(lambda s: f"import:{args.cv_set}" in s)
+    if not in_set.any():
+        raise SystemExit(f"no labels imported as {args.cv_set!r}; run `relevance init` or "
+                         f"`relevance import judgments FILE --name {args.cv_set}`")
+    out = Path(args.out) if args.out else default_artifact() / "cv"
+    langs = [x for x in (args.train_languages or "").split(",") if x]
+    folds = [int(x) for x in args.folds.split(",")] if args.folds else None
+    doc = cross_validate(labels[~in_set], labels[in_set], get_catalog(args.db), out, cfg, n_folds=args.cv,
+                         folds=folds, train_languages=langs or None, max_train_queries=args.max_train_queries,
+                         progress=_progress(), name=args.cv_name)
+    import pandas as pd
+    rows = pd.DataFrame(doc["rows"])[["model", "language", "accuracy", "macro_f1", "auc", "n_pairs", "p_holm",
+                                      "p_holm_auc"]]
+    print(rows.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(f"written: {out / (args.cv_name + '.json')}")
     return 0
 
 
@@ -75,6 +100,14 @@ def add_commands(sub) -> None:
         else:
             sp.add_argument(flag, dest=f.name, type=kind or _int_or_none, default=None,
                             help=f"teacher: default {f.default}")
+    sp.add_argument("--cv", type=int, default=0, metavar="N",
+                    help="teacher: N-fold query-grouped cross-validation over --cv-set instead of one training")
+    sp.add_argument("--cv-set", default="esci_multilingual", help="teacher: the pointwise data set to fold")
+    sp.add_argument("--cv-name", default="cv", help="teacher: name of the results (<out>/<name>.json)")
+    sp.add_argument("--folds", help="teacher: run only these folds, e.g. 0,1")
+    sp.add_argument("--train-languages", help="teacher --cv: train on pointwise pairs of these languages only")
+    sp.add_argument("--max-train-queries", type=int, default=None,
+                    help="teacher --cv: at most this many pointwise training queries per fold (learning curve)")
     _student_options(sp)
     sp.add_argument("--kind", choices=["student", "student-human", "student-mixed"], default=None,
                     help="student: which student to retrain from the saved teacher labels (default student)")

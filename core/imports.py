@@ -128,9 +128,11 @@ def import_products(path: str | Path, *, name: str | None = None, url: str | Non
     path = Path(path)
     name = name or path.name.split(".")[0]
     errors, seen, products, total = _Errors(), {}, {}, 0
+    present: set[str] = set()  # fields the file has: a re-import leaves the others as they are
     for chunk in readers.iter_chunks(path):
         if total == 0:
             readers.require_columns(path.name, chunk.columns, ["product_id", "title"])
+        present.update(f for f in PRODUCT_FIELDS if f in chunk.columns)
         total += len(chunk)
         pids = _str_col(chunk, "product_id")
         for row, rec in zip(chunk.index, chunk.to_dict("records")):
@@ -164,8 +166,10 @@ def import_products(path: str | Path, *, name: str | None = None, url: str | Non
             old = existing.get(pid)
             if old is None:
                 new.append(dict(product_id=pid, **values))
-            elif any(getattr(old, f) != v for f, v in values.items()):
-                changed.append(dict(id=old.id, **values))
+                continue
+            given = {f: v for f, v in values.items() if f in present}
+            if any(getattr(old, f) != v for f, v in given.items()):
+                changed.append(dict(id=old.id, **given))
         for i in range(0, len(new), WRITE_BATCH):
             s.execute(insert(Product), new[i:i + WRITE_BATCH])
         if changed:

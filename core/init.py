@@ -10,11 +10,15 @@ from sqlalchemy import func, select
 from core import config
 from core.imports import ImportReport, import_judgments, import_products, import_queries
 from db.migrate import upgrade
-from db.models import Product
+from db.models import ImportRecord, Product
 from db.session import session_scope
 
 log = logging.getLogger(__name__)
 DEMO_NAME = "esci_us"
+# The bundled data sets, each imported under its own name (labels get source ``import:<name>``):
+# esci_us (120 English queries, ~45 judged products each: listwise) and esci_multilingual (2,127 pairs
+# over 2,084 en/es/ja queries with products in their own language: pointwise).
+DEMO_SETS = (DEMO_NAME, "esci_multilingual")
 
 
 @dataclass
@@ -33,17 +37,25 @@ class InitReport:
 
 
 def init(url: str | None = None, *, demo: bool | None = None) -> InitReport:
-    """Migrate to the latest schema; import ``data/esci_us`` into an empty store (idempotent)."""
+    """Migrate to the latest schema; import the bundled data sets (``DEMO_SETS``) into an empty store, or
+    the ones a demo store still lacks (idempotent: a set is imported once, recorded by its name)."""
     url = url or config.db_url()
     upgrade(url)
     report = InitReport(url)
     demo = config.get("demo") not in ("0", "false", "no") if demo is None else demo
     with session_scope(url) as s:
         empty = s.execute(select(func.count(Product.id))).scalar_one() == 0
-    if demo and empty:
-        folder = config.path("data_dir") / DEMO_NAME
-        report.imported.append(import_products(folder / "products.jsonl.gz", name=DEMO_NAME, url=url))
-        report.imported.append(import_judgments(folder / "judgments.csv", name=DEMO_NAME, url=url))
-        # The demo query log has one empty query; the demo skips it (reported) rather than refusing the file.
-        report.imported.append(import_queries(folder / "query_log.csv", name=DEMO_NAME, url=url, skip_bad_rows=True))
+        done = set(s.scalars(select(ImportRecord.name).where(ImportRecord.kind == "judgments")))
+    if not demo or not (empty or DEMO_NAME in done):  # never add demo data to a store of one's own
+        return report
+    for name in DEMO_SETS:
+        folder = config.path("data_dir") / name
+        if name in done or not (folder / "judgments.csv").exists():
+            continue
+        report.imported.append(import_products(folder / "products.jsonl.gz", name=name, url=url))
+        # the judgments' language column (when the file has one) overrides detection
+        report.imported.append(import_judgments(folder / "judgments.csv", name=name, url=url))
+        if (folder / "query_log.csv").exists():
+            # The demo query log has one empty query; the demo skips it (reported) rather than refusing the file.
+            report.imported.append(import_queries(folder / "query_log.csv", name=name, url=url, skip_bad_rows=True))
     return report

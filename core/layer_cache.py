@@ -87,6 +87,13 @@ class LayerCache:
         self.states: dict[Hashable, object] = {}
         self._tuple_len = 0
 
+    def attach(self, model) -> LayerCache:
+        """Serve ``model`` (a fresh copy of the same backbone with the same bottom layers, e.g. the next
+        cross-validation fold) with the states kept so far; returns self."""
+        self.model = model
+        self.prefix, self.layers = frozen_split(model, self.k)
+        return self
+
     def __contains__(self, key: Hashable) -> bool:
         return key in self.states
 

@@ -374,3 +374,27 @@ def _finite_1d(values, name: str) -> np.ndarray:
 def _abs_signed_sums(d: np.ndarray, flips: np.ndarray) -> np.ndarray:
     """|sum_q s_q d_q| per row of flips, where s_q = -1 where flips is set and +1 elsewhere."""
     return np.abs(d.sum() - 2.0 * (flips.astype(float) @ d))
+
+
+LISTWISE_MIN = 3  # judged products a query needs for nDCG to mean something (fewer: a pointwise query)
+
+
+def exact_vs_irrelevant_auc(levels: Sequence[int], scores: Sequence[float]) -> float:
+    r"""ROC-AUC of ``scores`` separating exact pairs (level 5) from irrelevant ones (levels 1–2), by
+    scikit-learn; substitutes and complements (4, 3) are left out. It is the probability that a random
+    exact pair outscores a random irrelevant one (ties count half):
+    $$
+    \mathrm{AUC} = \frac{1}{|E|\,|I|} \sum_{e \in E} \sum_{i \in I} \big([s_e > s_i] + \tfrac12 [s_e = s_i]\big)
+    $$
+
+    Returns:
+        The AUC, or NaN when either side has no pair.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    lv, s = np.asarray(levels), np.asarray(scores, dtype=float)
+    keep = (lv == 5) | (lv <= 2)
+    y = lv[keep] == 5
+    if y.all() or not y.any():
+        return math.nan
+    return float(roc_auc_score(y, s[keep]))

@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -44,7 +44,11 @@ class TeacherConfig:
     pairs of one query with different levels, weighted by their esci gain difference) added to the 5-class
     cross-entropy; when > 0 every batch holds products of a single query. ``freeze_layers``: the bottom
     K transformer layers get no adapter and are computed once per pair, then replayed every epoch
-    (``core.layer_cache``), so an epoch costs only the top layers (0: adapt every layer).
+    (``core.layer_cache``), so an epoch costs only the top layers (0: adapt every layer). ``head_lr``:
+    learning rate of the new classification head (and pooler) when it should differ from ``lr``.
+    ``select``: which epoch is kept: ``ndcg`` (best dev nDCG@20 over the dev queries with several judged
+    products), ``accuracy`` (best dev 5-class accuracy) or ``last`` (no early stopping: every epoch runs
+    and the last is kept; what cross-validation uses, so no test fold ever picks an epoch).
     """
 
     backbone: str = "e5-small-ce"
@@ -70,6 +74,8 @@ class TeacherConfig:
     prior_lr: float | None = 0.0
     listwise: float = 1.0
     freeze_layers: int = 0
+    head_lr: float | None = None
+    select: str = "ndcg"
 
 
 def split_queries(query_ids: Sequence[str], dev_fraction: float, seed: int) -> set[str]:
@@ -361,30 +367,73 @@ def default_artifact() -> Path:
 
 @dataclass
 class TrainResult:
+    """What ``train_teacher`` made: the artifact folder, the per-epoch dev metrics, the dev pairs (and each
+    epoch's dev probabilities when asked for), and the layer cache a further run can reuse."""
+
     out: Path
     metrics: dict = field(default_factory=dict)
+    dev: pd.DataFrame | None = None
+    dev_probs: dict[int, np.ndarray] = field(default_factory=dict)
+    layer_cache: LayerCache | None = None
+
+
+SELECTIONS = ("ndcg", "accuracy", "last")
 
 
 def _dev_metrics(probs: np.ndarray, dev: pd.DataFrame) -> dict:
+    """nDCG@20 (esci) over the dev queries with ``LISTWISE_MIN`` or more judged products; 5-class accuracy
+    and macro-F1 over all dev pairs; over the pointwise ones (fewer products per query) their accuracy and
+    the AUC of the expected level separating exact (5) from irrelevant (1–2) pairs, also per language."""
     from core import metrics
 
     exp = probs @ np.arange(1, 6)
+    listwise = (dev.groupby("query_id")["product_id"].transform("size") >= metrics.LISTWISE_MIN).to_numpy()
     run, qrels = {}, {}
-    for (q, p, lv, s) in zip(dev["query_id"], dev["product_id"], dev["level"], exp):
+    for (q, p, lv, s) in zip(dev["query_id"][listwise], dev["product_id"][listwise], dev["level"][listwise],
+                             exp[listwise]):
         run.setdefault(q, {})[p] = float(s)
         qrels.setdefault(q, {})[p] = int(lv)
     ndcg = metrics.summarize(metrics.ndcg_per_query(qrels, run, 20, "esci"))
-    cls = metrics.classification_scores(dev["level"].tolist(), (probs.argmax(1) + 1).tolist())
-    return {"ndcg@20_esci": ndcg["mean"], "ndcg@20_esci_ci": [ndcg["ci_low"], ndcg["ci_high"]],
-            "accuracy": cls["accuracy"], "macro_f1": cls["macro_f1"], "dev_queries": ndcg["n_queries"]}
+    pred = probs.argmax(1) + 1
+    cls = metrics.classification_scores(dev["level"].tolist(), pred.tolist())
+    out = {"ndcg@20_esci": ndcg["mean"], "ndcg@20_esci_ci": [ndcg["ci_low"], ndcg["ci_high"]],
+           "accuracy": cls["accuracy"], "macro_f1": cls["macro_f1"], "dev_queries": ndcg["n_queries"]}
+    point = ~listwise
+    if point.any():
+        langs = dev["language"].to_numpy() if "language" in dev else np.full(len(dev), "all")
+        for lang in ["all", *sorted(set(langs[point]))]:
+            sel = point & ((langs == lang) if lang != "all" else True)
+            lv = dev["level"].to_numpy()[sel]
+            suffix = "" if lang == "all" else f"_{lang}"
+            out[f"pointwise_accuracy{suffix}"] = float((pred[sel] == lv).mean())
+            out[f"pointwise_auc{suffix}"] = metrics.exact_vs_irrelevant_auc(lv, exp[sel])
+            out[f"pointwise_pairs{suffix}"] = int(sel.sum())
+    return out
+
+
+def _selection_score(m: dict, select: str) -> float:
+    """The figure early stopping maximises (``TeacherConfig.select``); ``last`` always prefers the newer."""
+    if select == "last":
+        return float(m["epoch"])
+    if select == "ndcg" and m["dev_queries"]:
+        return m["ndcg@20_esci"]
+    return m["accuracy"]
 
 
 def train_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path, cfg: TeacherConfig = TeacherConfig(),
-                  *, resume: bool = True, progress: bool = True, name: str = "teacher") -> TrainResult:
-    """Fine-tune ``cfg.backbone`` on human labels (query_id, query, product_id, level).
+                  *, resume: bool = True, progress: bool = True, name: str = "teacher",
+                  dev_query_ids: Collection[str] | None = None, layer_cache: LayerCache | None = None,
+                  keep_dev_predictions: bool = False) -> TrainResult:
+    """Fine-tune ``cfg.backbone`` on human labels (query_id, query, product_id, level; optional language).
 
-    Writes ``out``: the best adapter by dev nDCG@20 (esci), ``teacher.json``, ``metrics.json``;
+    Writes ``out``: the kept adapter (``cfg.select``), ``teacher.json``, ``metrics.json``;
     ``out/checkpoint`` holds the last state for ``resume``.
+
+    Args:
+        dev_query_ids: the dev queries (default: a seeded ``cfg.dev_fraction`` of the queries).
+        layer_cache: a ``LayerCache`` of an earlier run with the same backbone and ``freeze_layers`` whose
+            kept states this run reuses and extends (cross-validation folds share one).
+        keep_dev_predictions: also return each epoch's dev probabilities (``result.dev_probs``).
     """
     import torch
     from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
@@ -396,8 +445,11 @@ def train_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path, cfg: 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
+    if cfg.select not in SELECTIONS:
+        raise ValueError(f"select must be one of {', '.join(SELECTIONS)}; got {cfg.select!r}")
     labels = labels[labels["product_id"].isin(catalog.ids)].reset_index(drop=True)
-    dev_q = split_queries(labels["query_id"], cfg.dev_fraction, cfg.seed)
+    dev_q = (set(dev_query_ids) & set(labels["query_id"]) if dev_query_ids is not None
+             else split_queries(labels["query_id"], cfg.dev_fraction, cfg.seed))
     dev = labels[labels["query_id"].isin(dev_q)].reset_index(drop=True)
     train = labels[~labels["query_id"].isin(dev_q)].sample(frac=1.0, random_state=cfg.seed).reset_index(drop=True)
     if cfg.max_train_pairs:
@@ -417,7 +469,9 @@ def train_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path, cfg: 
     products = {p: r for p, r in zip(catalog.ids, catalog.products.to_dict("records"))}
     dev_products = [products[p] for p in dev["product_id"]]
     dev_dev = next(model.parameters()).device
-    cache = LayerCache(model, cfg.freeze_layers) if cfg.freeze_layers else None
+    cache = None
+    if cfg.freeze_layers:
+        cache = layer_cache.attach(model) if layer_cache is not None else LayerCache(model, cfg.freeze_layers)
 
     def forward(queries: list[str], prods: list[Mapping]):
         """The model's logits for the pairs, through the layer cache when the bottom is frozen."""
@@ -438,7 +492,10 @@ def train_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path, cfg: 
         prior.head.to(dev_dev)
     batches = _batches(train, cfg, 0)
     steps_per_epoch = len(batches)
-    groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": cfg.lr}]
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    head = [p for n, p in trainable if "modules_to_save" in n]
+    groups = [{"params": [p for n, p in trainable if "modules_to_save" not in n], "lr": cfg.lr},
+              {"params": head, "lr": cfg.head_lr if cfg.head_lr is not None else cfg.lr}]
     prior_lr = cfg.lr if cfg.prior_lr is None else cfg.prior_lr
     if prior is not None:
         prior.head.requires_grad_(prior_lr > 0)
@@ -457,7 +514,7 @@ def train_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path, cfg: 
     state = {"epoch": 0, "step": 0, "best": -1.0, "bad_epochs": 0, "history": []}
     ckpt = out / "checkpoint"
     if resume and (ckpt / "state.pt").exists():
-        saved = torch.load(ckpt / "state.pt", weights_only=False)
+        saved = torch.load(ckpt / "state.pt", weights_only=True)  # a planted file cannot run code
         set_peft_model_state_dict(model, saved["adapter"])
         if prior is not None and saved.get("prior"):
             prior.load(saved["prior"])  # in place: the optimizer holds these very parameters
@@ -487,17 +544,22 @@ def train_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path, cfg: 
         model.train()
         return probs
 
+    dev_probs: dict[int, np.ndarray] = {}
     if prior is not None and not state["history"]:
         # epoch 0: the warm-started prior with the untrained head, so the card shows what training adds
-        m = _dev_metrics(predict(dev_products, dev["query"].tolist()), dev)
+        probs = predict(dev_products, dev["query"].tolist())
+        m = _dev_metrics(probs, dev)
         m["epoch"] = 0
+        if keep_dev_predictions:
+            dev_probs[0] = probs
         state["history"].append(m)
-        state["best"] = m["ndcg@20_esci"]
+        state["best"] = _selection_score(m, cfg.select)
         _save_adapter(model, out)
         state["best_prior"] = prior.state()
-        log.info("epoch 0 (prior only): dev nDCG@20 %.4f, accuracy %.3f", m["ndcg@20_esci"], m["accuracy"])
+        log.info("epoch 0 (prior only): dev nDCG@20 %.4f, accuracy %.3f, pointwise AUC %s", m["ndcg@20_esci"],
+                 m["accuracy"], m.get("pointwise_auc"))
     model.train()
-    while state["epoch"] < cfg.epochs and state["bad_epochs"] <= cfg.patience:
+    while state["epoch"] < cfg.epochs and (state["bad_epochs"] <= cfg.patience or cfg.select == "last"):
         epoch = state["epoch"]
         batches = _batches(train, cfg, epoch)
         bar = tqdm(range(state["step"], steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}",
@@ -512,7 +574,7 @@ def train_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path, cfg: 
                 logits = logits + prior.logits(rows["query"].tolist(), [products[p] for p in rows["product_id"]]).to(dev_dev)
             loss = loss_fn(logits, target)
             if cfg.listwise > 0:
-                loss = loss + cfg.listwise * pairwise_rank_loss(logits, target)
+                loss = loss + cfg.listwise * pairwise_rank_loss(logits, target, rows["query_id"].tolist())
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
@@ -522,45 +584,64 @@ def train_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path, cfg: 
             state["step"] = step + 1
             if cfg.checkpoint_every and state["step"] % cfg.checkpoint_every == 0:
                 save_checkpoint()
-        m = _dev_metrics(predict(dev_products, dev["query"].tolist()), dev)
+        probs = predict(dev_products, dev["query"].tolist())
+        m = _dev_metrics(probs, dev)
         m["epoch"] = epoch + 1
+        if keep_dev_predictions:
+            dev_probs[epoch + 1] = probs
         state["history"].append(m)
-        log.info("epoch %d: dev nDCG@20 %.4f, accuracy %.3f", epoch + 1, m["ndcg@20_esci"], m["accuracy"])
-        if m["ndcg@20_esci"] > state["best"]:
-            state["best"], state["bad_epochs"] = m["ndcg@20_esci"], 0
+        log.info("epoch %d: dev nDCG@20 %.4f, accuracy %.3f, pointwise AUC %s", epoch + 1, m["ndcg@20_esci"],
+                 m["accuracy"], m.get("pointwise_auc"))
+        if _selection_score(m, cfg.select) > state["best"]:
+            state["best"], state["bad_epochs"] = _selection_score(m, cfg.select), 0
             _save_adapter(model, out)
             state["best_prior"] = prior.state() if prior is not None else None
         else:
             state["bad_epochs"] += 1
         state["epoch"], state["step"] = epoch + 1, 0
         save_checkpoint()
-    best = max(state["history"], key=lambda h: h["ndcg@20_esci"])
+    best = max(state["history"], key=lambda h: _selection_score(h, cfg.select))
     meta = {"format": ARTIFACT_FORMAT, "name": name, "config": asdict(cfg), "backbone_source": backbone.source,
             "reads": backbone.reads, "train_pairs": len(train), "train_queries": int(train["query_id"].nunique()),
             "dev_pairs": len(dev), "dev_queries": int(dev["query_id"].nunique()),
             "dev_query_ids": sorted(dev_q), "best_epoch": best["epoch"], "prior": state.get("best_prior")}
     (out / "teacher.json").write_text(json.dumps(meta, indent=1) + "\n")
-    return TrainResult(out, {"best": best, "history": state["history"]})
+    return TrainResult(out, {"best": best, "history": state["history"]}, dev=dev, dev_probs=dev_probs,
+                       layer_cache=cache)
 
 
 def _batches(train: pd.DataFrame, cfg: TeacherConfig, epoch: int) -> list[np.ndarray]:
     """Row indices of each training step of ``epoch``: a seeded shuffle cut into ``batch_size`` pieces, or,
-    with ``cfg.listwise``, each query's products shuffled and cut into pieces, the pieces shuffled."""
+    with ``cfg.listwise``, each listwise query's products (a query with ``LISTWISE_MIN`` or more judged
+    products) shuffled and cut into pieces, the pairs of pointwise queries pooled, shuffled and cut into
+    pieces of their own (the ranking loss has nothing to compare there), all pieces shuffled."""
+    from core.metrics import LISTWISE_MIN
+
     rng = np.random.default_rng(cfg.seed + epoch)
+    index = train.index.to_numpy()
+
+    def cut(idx: np.ndarray) -> list[np.ndarray]:
+        idx = idx[rng.permutation(len(idx))]
+        return [idx[i:i + cfg.batch_size] for i in range(0, len(idx), cfg.batch_size)]
+
     if cfg.listwise <= 0:
-        order = train.index.to_numpy()[rng.permutation(len(train))]
-        return [order[i:i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
-    pieces = []
+        return cut(index)
+    pieces, pooled = [], []
     for _, idx in sorted(train.groupby("query_id").indices.items()):
-        idx = train.index.to_numpy()[idx][rng.permutation(len(idx))]
-        pieces += [idx[i:i + cfg.batch_size] for i in range(0, len(idx), cfg.batch_size)]
+        if len(idx) >= LISTWISE_MIN:
+            pieces += cut(index[idx])
+        else:
+            pooled.append(index[idx])
+    if pooled:
+        pieces += cut(np.concatenate(pooled))
     return [pieces[i] for i in rng.permutation(len(pieces))]
 
 
-def pairwise_rank_loss(logits, target):
-    """RankNet loss on the expected level of one query's products: mean over pairs (i, j) with
-    level_i > level_j of ``softplus(-(s_i - s_j))``, weighted by the esci gain difference (so exact
-    against the rest counts most); 0 when the batch has a single level."""
+def pairwise_rank_loss(logits, target, groups: Sequence[Hashable] | None = None):
+    """RankNet loss on the expected level of one query's products: mean over pairs (i, j) of the same
+    query (``groups``: each row's query; None: one query) with level_i > level_j of
+    ``softplus(-(s_i - s_j))``, weighted by the esci gain difference (so exact against the rest counts
+    most); 0 when no such pair is in the batch."""
     import torch
 
     from core.metrics import gain
@@ -568,6 +649,9 @@ def pairwise_rank_loss(logits, target):
     s = torch.softmax(logits, -1) @ torch.arange(1, 6, dtype=logits.dtype, device=logits.device)
     g = torch.tensor([gain(int(t) + 1, "esci") for t in target.tolist()], dtype=logits.dtype, device=logits.device)
     w = (g[:, None] - g[None, :]).clamp(min=0)
+    if groups is not None:
+        codes = torch.tensor(pd.factorize(pd.Series(list(groups)))[0], device=logits.device)
+        w = w * (codes[:, None] == codes[None, :])
     if not bool((w > 0).any()):
         return logits.sum() * 0.0
     return (w * torch.nn.functional.softplus(-2.0 * (s[:, None] - s[None, :]))).sum() / w.sum()
