@@ -51,11 +51,17 @@ def _cmd_evaluate(args) -> int:
         metrics.gain(5, g)  # validates the scheme name before any work
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     judged = load_judged(args.judgments, scale=args.scale, url=args.db)
-    report = evaluate(judged, models, ks=ks, gains=gains, by_language=args.by == "language", url=args.db,
-                      seed=args.seed, progress=sys.stderr.isatty())
-    print(f"{judged.name}: {judged.pairs['query_id'].nunique()} queries, {len(judged.pairs)} judged pairs; "
-          f"gains {', '.join(gains)}; 95% bootstrap CIs over queries; paired randomization test vs "
-          f"{models[0]}, Holm-corrected")
+    report = evaluate(judged, models, ks=ks, gains=gains, url=args.db, seed=args.seed,
+                      by_language=None if args.by is None else args.by == "language",
+                      progress=sys.stderr.isatty(), mode=args.mode)
+    head = f"{judged.name}: {judged.pairs['query_id'].nunique()} queries, {len(judged.pairs)} judged pairs; "
+    if report["mode"] == "pointwise":
+        print(head + "pointwise (about one judged product per query): 5-class accuracy and macro-F1 of the "
+              "predicted level, AUC of the score separating exact from irrelevant pairs; 95% bootstrap CIs over "
+              f"queries; paired bootstrap test vs {models[0]}, Holm-corrected")
+    else:
+        print(head + f"gains {', '.join(gains)}; 95% bootstrap CIs over queries; paired randomization test vs "
+              f"{models[0]}, Holm-corrected")
     print(format_table(report))
     if args.json:
         write_json(report, args.json)
@@ -137,7 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--models", default="bm25,random")
     sp.add_argument("--k", default="20", help="cut-offs, e.g. 20,all (all = whole judged list, ESCI protocol)")
     sp.add_argument("--gains", default="esci,linear", help="gain schemes: esci, linear, exp")
-    sp.add_argument("--by", choices=["language"], default=None)
+    sp.add_argument("--by", choices=["language", "none"], default=None,
+                    help="per-language rows (default: by language for a pointwise file, else none)")
+    sp.add_argument("--mode", choices=["listwise", "pointwise"], default=None,
+                    help="listwise (nDCG) or pointwise (accuracy, macro-F1, AUC); default: pointwise when the "
+                         "median query has fewer than 3 judged products")
     sp.add_argument("--scale", help="scale of a 'grade' column")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--json", help="write the report as JSON (DESIGN.md schema)")

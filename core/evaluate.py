@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from core import metrics
 from core.cache import get_catalog, get_scorer
 from core.imports import read_judgments
+from core.pointwise import ModelOutput, holm_in_place, is_pointwise, pointwise_rows
 from core.language import detect_languages
 from core.registry import LevelScorer
 from db.models import Query
@@ -28,6 +29,7 @@ from db.session import session_scope
 
 log = logging.getLogger(__name__)
 DEFAULT_GAINS = ("esci", "linear")
+MODES = ("listwise", "pointwise")
 
 
 @dataclass(frozen=True)
@@ -97,12 +99,27 @@ def run_models(judged: Judged, models: Sequence[str], url: str | None = None, pr
 
 
 def evaluate(judged: Judged, models: Sequence[str], *, ks: Sequence[int | None] = (20,),
-             gains: Sequence[str] = DEFAULT_GAINS, by_language: bool = False, url: str | None = None,
-             seed: int = 0, progress: bool = True, scorers: dict | None = None) -> dict:
-    """Evaluate ``models`` on ``judged``; returns the DESIGN.md JSON document ``{"judgments", "rows"}``."""
+             gains: Sequence[str] = DEFAULT_GAINS, by_language: bool | None = False, url: str | None = None,
+             seed: int = 0, progress: bool = True, scorers: dict | None = None, mode: str | None = None) -> dict:
+    """Evaluate ``models`` on ``judged``; returns the DESIGN.md JSON document ``{"judgments", "mode", "rows"}``.
+
+    ``mode``: ``listwise`` (rerank each query's judged products: nDCG@k per gain scheme) or ``pointwise``
+    (grade single pairs: accuracy, macro-F1, exact-vs-irrelevant AUC; ``core.pointwise``); None picks
+    pointwise when the median query has fewer than ``metrics.LISTWISE_MIN`` judged products.
+    ``by_language`` None: per language in pointwise mode, not in listwise mode.
+    """
     if not models:
         raise ValueError("give at least one model, e.g. --models bm25,random")
+    if mode is None:
+        mode = "pointwise" if is_pointwise(judged.pairs["query_id"]) else "listwise"
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+    if by_language is None:
+        by_language = mode == "pointwise"
     runs, preds = run_models(judged, models, url, progress, scorers)
+    if mode == "pointwise":
+        return {"judgments": judged.name, "mode": mode, "rows": _pointwise(judged, models, runs, preds,
+                                                                        by_language, seed)}
     qrels = judged.qrels()
     qlang = dict(zip(judged.queries["query_id"], judged.queries["language"]))
     groups = [("all", None)]
@@ -128,21 +145,36 @@ def evaluate(judged: Judged, models: Sequence[str], *, ks: Sequence[int | None] 
                         common = sorted(set(first) & set(per_model[m]))
                         p = metrics.paired_p_value([first[q] for q in common], [per_model[m][q] for q in common],
                                                    seed=seed) if common else None
-                    rows.append({"model": m, "language": g_name, "gains": scheme, "k": "all" if k is None else str(k),
+                    rows.append({"model": m, "language": g_name, "mode": "listwise", "gains": scheme,
+                                 "k": "all" if k is None else str(k),
                                  "ndcg": summary["mean"], "ci_low": summary["ci_low"], "ci_high": summary["ci_high"],
                                  "accuracy": acc, "n_queries": summary["n_queries"],
                                  "n_pairs": int(in_group.sum()), "p_value_vs_first": p, "p_holm": None})
     tested = [i for i, r in enumerate(rows) if r["p_value_vs_first"] is not None]
     for i, adj in zip(tested, metrics.holm([rows[i]["p_value_vs_first"] for i in tested])):
         rows[i]["p_holm"] = adj
-    return {"judgments": judged.name, "rows": rows}
+    return {"judgments": judged.name, "mode": mode, "rows": rows}
+
+
+def _pointwise(judged: Judged, models: Sequence[str], runs: dict, preds: dict, by_language: bool,
+               seed: int) -> list[dict]:
+    """Pointwise rows (``core.pointwise``) from the scored runs and predicted levels."""
+    pairs = judged.pairs
+    outputs = {m: ModelOutput(np.array([runs[m][q][p] for q, p in zip(pairs["query_id"], pairs["product_id"])]),
+                              None if preds[m] is None else preds[m].to_numpy())
+               for m in models}
+    rows = pointwise_rows(pairs, outputs, by_language=by_language, seed=seed)
+    holm_in_place(rows)
+    return rows
 
 
 def format_table(report: dict) -> str:
-    """The printed table: one line per model × language × gains × k."""
+    """The printed table: one line per model × language × gains × k (pointwise: per model × language)."""
     df = pd.DataFrame(report["rows"])
     if df.empty:
         return "(no rows)"
+    if report.get("mode") == "pointwise":
+        return _format_pointwise(df)
     out = pd.DataFrame({
         "model": df["model"], "lang": df["language"], "gains": df["gains"], "k": df["k"],
         "nDCG": df["ndcg"].map("{:.4f}".format),
@@ -150,6 +182,24 @@ def format_table(report: dict) -> str:
         "acc": df["accuracy"].map(lambda v: "—" if v is None or pd.isna(v) else f"{v:.3f}"),
         "queries": df["n_queries"], "pairs": df["n_pairs"],
         "p(Holm) vs first": df["p_holm"].map(lambda v: "—" if v is None or pd.isna(v) else f"{v:.3g}"),
+    })
+    return out.to_string(index=False)
+
+
+def _format_pointwise(df: pd.DataFrame) -> str:
+    def fig(v, lo, hi):
+        return "—" if v is None or pd.isna(v) else f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
+
+    def p(v):
+        return "—" if v is None or pd.isna(v) else f"{v:.3g}"
+
+    out = pd.DataFrame({
+        "model": df["model"], "lang": df["language"],
+        "accuracy [95% CI]": [fig(*t) for t in zip(df["accuracy"], df["accuracy_ci_low"], df["accuracy_ci_high"])],
+        "macro-F1": [fig(*t) for t in zip(df["macro_f1"], df["macro_f1_ci_low"], df["macro_f1_ci_high"])],
+        "AUC E vs I [95% CI]": [fig(*t) for t in zip(df["auc"], df["auc_ci_low"], df["auc_ci_high"])],
+        "queries": df["n_queries"], "pairs": df["n_pairs"],
+        "p(Holm) acc": df["p_holm"].map(p), "p(Holm) AUC": df["p_holm_auc"].map(p),
     })
     return out.to_string(index=False)
 
@@ -162,5 +212,5 @@ def _jsonable(v):
 
 def write_json(report: dict, path: str | Path) -> None:
     """Strict JSON (NaN, e.g. a group with no scorable query, becomes null)."""
-    doc = {"judgments": report["judgments"], "rows": [{k: _jsonable(v) for k, v in r.items()} for r in report["rows"]]}
+    doc = {"judgments": report["judgments"], "mode": report.get("mode", "listwise"), "rows": [{k: _jsonable(v) for k, v in r.items()} for r in report["rows"]]}
     Path(path).write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n", encoding="utf-8")

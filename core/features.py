@@ -31,6 +31,7 @@ import pandas as pd
 
 from core.catalog import Catalog
 from core.queries import clean_query
+from core.tokenize import words
 
 FEATURE_VERSION = 1
 
@@ -60,7 +61,6 @@ _UNITS = {
 _UNIT_OF = {alias: unit for unit, aliases in _UNITS.items() for alias in aliases}
 _NUM_UNIT = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d+)?)[\s-]*(" + "|".join(
     re.escape(a) for a in sorted(_UNIT_OF, key=len, reverse=True)) + r")?(?![a-z0-9])", re.IGNORECASE)
-_WORD = re.compile(r"\w+")
 
 DENSE = (
     "cosine", "bm25_log", "bm25_rel",
@@ -95,10 +95,11 @@ def _stem(t: str) -> str:
 
 
 def tokens(text: object) -> list[str]:
-    """Case-folded word tokens with a crude plural strip (``towels`` → ``towel``), in order."""
+    """Case-folded word tokens (``core.tokenize.words``: CJK runs as character bigrams) with a crude
+    plural strip (``towels`` → ``towel``), in order."""
     if text is None or (isinstance(text, float) and text != text):
         return []
-    return [_stem(t) for t in _WORD.findall(str(text).casefold())]
+    return [_stem(t) for t in words(str(text))]
 
 
 def numbers(text: object) -> set[str]:

@@ -12,6 +12,7 @@ import numpy as np
 from core.catalog import Catalog
 from core.queries import clean_query
 from core.registry import register
+from core.tokenize import bm25_tokenize, bm25_words
 
 BM25_FIELDS = ("title", "brand", "bullet_points", "description")
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
@@ -25,6 +26,8 @@ class BM25Ranker:
     """Okapi BM25 (bm25s, Lucene variant, k1=1.5, b=0.75) with IDF over the whole catalog.
 
     Fields: title, brand, bullet points and description, concatenated; English stop words removed.
+    Tokens: ``core.tokenize`` (word runs, CJK runs as character bigrams: bench/RESULTS.md measured
+    Japanese exact-vs-irrelevant AUC 0.667 → 0.800 against bm25s's own tokenizer, English unchanged).
     """
 
     name = "bm25"
@@ -34,12 +37,11 @@ class BM25Ranker:
         self.stopwords = stopwords
         texts = [product_text(r, fields) for r in catalog.products.to_dict("records")]
         self.retriever = bm25s.BM25()
-        self.retriever.index(bm25s.tokenize(texts, stopwords=stopwords, show_progress=False), show_progress=False)
+        self.retriever.index(bm25_tokenize(texts, stopwords=stopwords), show_progress=False)
 
     def score_all(self, query: str) -> np.ndarray:
         """BM25 of ``query`` against every product of the catalog, in catalog order."""
-        tokens = bm25s.tokenize([clean_query(query)], stopwords=self.stopwords, return_ids=False,
-                                show_progress=False)[0]
+        tokens = bm25_words(clean_query(query), self.stopwords)
         vocab = self.retriever.vocab_dict
         known = [t for t in tokens if t in vocab]
         if not known:

@@ -5,8 +5,9 @@ Korean text has no spaces between words (or, in Korean, particles glued to them)
 there is a whole phrase (``取っ手なし``) that matches almost nothing. Here every run of CJK characters
 (Han, Hiragana, Katakana, Hangul) becomes its overlapping character bigrams (``取っ っ手 手な なし``); a
 one-character run stays a unigram. That is the CJK bigram scheme of Lucene's ``CJKAnalyzer``: no
-dictionary, no model, linear time, and on the Japanese ESCI pairs it separates exact matches from
-irrelevant products as well as the morphological analysers do (bench/ja_tokenize.py, bench/RESULTS.md).
+dictionary, no model, linear time. On the Japanese ESCI pairs BM25 with bigrams separates exact matches
+from irrelevant products better (ROC-AUC 0.80) than with \w+ runs (0.67) or with the Sudachi, Janome
+or MeCab analysers (0.74-0.76), and English is unchanged (bench/ja_tokenize.py, bench/RESULTS.md).
 
 Text is NFKC-normalised first when it is not pure ASCII, so full-width ``ｉＰｈｏｎｅ１５`` and
 half-width ``ｹｰｽ`` match ``iphone15`` and ``ケース``; then case-folded.
@@ -19,6 +20,7 @@ Standard library only; bm25s is imported (lazily) only to look up a named stop-w
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Collection, Iterable
@@ -87,7 +89,7 @@ def words(text: str) -> list[str]:
             return []
         text = str(text)
     text = normalize(text)
-    if _HAS_CJK.search(text) is None:  # most text: exactly the old \w+ runs
+    if _HAS_CJK.search(text) is None:  # most text: plain \w+ runs, as before
         return _WORD.findall(text)
     out: list[str] = []
     for cjk, other in _RUN.findall(text):
@@ -98,13 +100,18 @@ def words(text: str) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=32)
+def _named_stopwords(name: str | bool) -> frozenset[str]:
+    from bm25s.tokenization import _infer_stopwords  # the same named lists bm25s.tokenize uses
+
+    return frozenset(_infer_stopwords(name))
+
+
 def _stopword_set(stopwords: str | Collection[str] | None) -> frozenset[str]:
     if stopwords is None or stopwords is False:
         return frozenset()
     if isinstance(stopwords, str) or stopwords is True:
-        from bm25s.tokenization import _infer_stopwords  # the same named lists bm25s.tokenize uses
-
-        return frozenset(_infer_stopwords(stopwords))
+        return _named_stopwords(stopwords)
     return frozenset(stopwords)
 
 
@@ -113,7 +120,7 @@ def bm25_words(text: str, stopwords: str | Collection[str] | None = "en") -> lis
     ``\\w\\w+``), one-character tokens dropped unless they are CJK (``靴``, ``本`` are whole words).
 
     ``stopwords``: a bm25s list name (``"en"``, ``"de"``…), a collection of words, or None.
-    For English text the result equals ``bm25s.tokenize(text, stopwords=...)``.
+    For ASCII text the result equals ``bm25s.tokenize(text, stopwords=...)``.
     """
     stop = _stopword_set(stopwords)
     return [t for t in words(text) if t not in stop and (len(t) > 1 or _HAS_CJK.match(t))]
