@@ -8,6 +8,9 @@
 - ``failure_pairs``: DuckDB over the Parquet predictions joined with the labels: the pairs where the
   models and the humans disagree most, filtered by language, query text, level.
 - ``label_throughput`` and ``labels_by_language``: counts for the dashboard.
+- ``datasets``: the store's data sets (``core.stats``: an import's name, or ``raters``) with their queries,
+  pairs, languages and whether they are listwise or pointwise; ``select_labels`` and ``split_modes`` cut
+  the labelled pairs by data set and language, and into the listwise and the pointwise part.
 """
 
 from __future__ import annotations
@@ -22,13 +25,15 @@ from sqlalchemy import func, select
 
 from core import config
 from core.queries import clean_query
+from core.stats import RATERS, dataset_of, datasets_of, pair_datasets, sort_datasets
 from db.models import Comparison, Label, Prediction, Product, Query
 from db.session import session_scope
 
 log = logging.getLogger(__name__)
 PROB_COLS = ["p1", "p2", "p3", "p4", "p5"]
 LABEL_COLUMNS = ["query_pk", "product_pk", "query_id", "query", "language", "product_id", "level", "n_raters",
-                 "source"]
+                 "source", "datasets"]
+MODES = ("listwise", "pointwise")
 
 
 def store_version(url: str | None = None, artifacts_dir: str | Path | None = None) -> tuple:
@@ -42,22 +47,67 @@ def store_version(url: str | None = None, artifacts_dir: str | Path | None = Non
 
 
 def labels_frame(url: str | None = None) -> pd.DataFrame:
-    """One row per labelled pair (``LABEL_COLUMNS``): gold first, then the raters' consensus, then imports."""
+    """One row per labelled pair (``LABEL_COLUMNS``): gold first, then the raters' consensus, then imports.
+
+    ``datasets`` lists (comma-joined, raters last) every data set with a label in force on the pair.
+    """
     from core.consensus import labels_in_force
 
     df = labels_in_force(url)
-    return df[LABEL_COLUMNS].copy() if not df.empty else pd.DataFrame(columns=LABEL_COLUMNS)
+    if df.empty:
+        return pd.DataFrame(columns=LABEL_COLUMNS)
+    with session_scope(url) as s:
+        member = pair_datasets(s)
+    joined = member.groupby(["query_pk", "product_pk"])["dataset"].agg(lambda x: ",".join(sort_datasets(x)))
+    df = df.merge(joined.rename("datasets").reset_index(), on=["query_pk", "product_pk"], how="left")
+    return with_datasets(df)[LABEL_COLUMNS].copy()
 
 
-def store_judged(url: str | None = None, labels: pd.DataFrame | None = None):
-    """The store's labels in force as ``core.evaluate.Judged`` (None when there are none)."""
-    from core.evaluate import Judged
+def with_datasets(labels: pd.DataFrame) -> pd.DataFrame:
+    """``labels`` with a ``datasets`` column (filled from ``source`` where missing)."""
+    from_source = labels["source"].map(lambda v: ",".join(datasets_of(v))) if "source" in labels else ""
+    if "datasets" not in labels:
+        return labels.assign(datasets=from_source)
+    return labels.assign(datasets=labels["datasets"].where(labels["datasets"].notna() & (labels["datasets"] != ""),
+                                                           from_source))
 
-    labels = labels_frame(url) if labels is None else labels
-    if labels.empty:
-        return None
-    pairs = labels[["query_id", "query", "language", "product_id", "level"]].reset_index(drop=True)
-    return Judged("labels in the store", pairs.astype({"level": "int64"}))
+
+def select_labels(labels: pd.DataFrame, datasets: Sequence[str] = (), languages: Sequence[str] = ()) -> pd.DataFrame:
+    """The labelled pairs in any of ``datasets`` and of a query in ``languages`` (empty: no restriction)."""
+    labels = with_datasets(labels)
+    keep = np.ones(len(labels), bool)
+    if datasets:
+        wanted = set(datasets)
+        keep &= labels["datasets"].map(lambda v: not wanted.isdisjoint(str(v).split(","))).to_numpy(bool)
+    if languages:
+        keep &= labels["language"].isin(list(languages)).to_numpy(bool)
+    return labels[keep]
+
+
+def dataset_names(labels: pd.DataFrame) -> list[str]:
+    """The data sets among ``labels`` (imports by name, ``raters`` last)."""
+    labels = with_datasets(labels)
+    return sort_datasets(n for v in labels["datasets"].unique() for n in str(v).split(",") if n)
+
+
+def dataset_modes(labels: pd.DataFrame, datasets: Sequence[str] = ()) -> dict[str, str]:
+    """``listwise`` or ``pointwise`` for each data set among ``labels`` (only ``datasets`` when given), on
+    those labels: pointwise when its median query has fewer than 3 judged products
+    (``core.pointwise.is_pointwise``), where an nDCG per query would mean nothing."""
+    from core.pointwise import is_pointwise
+
+    labels = with_datasets(labels)
+    names = [n for n in dataset_names(labels) if not datasets or n in datasets]
+    return {n: "pointwise" if is_pointwise(select_labels(labels, [n])["query_id"]) else "listwise" for n in names}
+
+
+def split_modes(labels: pd.DataFrame, datasets: Sequence[str] = ()) -> dict[str, pd.DataFrame]:
+    """``{"listwise": pairs, "pointwise": pairs}``: a pair is listwise when any of its data sets (among
+    ``datasets`` when given) is listwise (``dataset_modes``), else pointwise."""
+    labels = with_datasets(labels)
+    listwise = [n for n, m in dataset_modes(labels, datasets).items() if m == "listwise"]
+    mask = labels.index.isin(select_labels(labels, listwise).index) if listwise else np.zeros(len(labels), bool)
+    return {"listwise": labels[mask], "pointwise": labels[~mask]}
 
 
 # ------------------------------------------------------------------------------------------ predictions
@@ -147,8 +197,14 @@ class StoredPredictionScorer:
 
 def evaluate_store(url: str | None = None, *, models: Sequence[str] = ("teacher", "student", "bm25"),
                    ks: Sequence[int | None] = (20,), gains: Sequence[str] = ("esci", "linear"),
-                   live_scorers: dict | None = None, artifacts_dir: str | Path | None = None) -> dict:
+                   live_scorers: dict | None = None, artifacts_dir: str | Path | None = None,
+                   labels: pd.DataFrame | None = None, mode: str | None = None) -> dict:
     """nDCG per language with CIs and 5-class accuracy of ``models`` on the store's labels in force.
+
+    ``labels``: a selection of ``labels_frame`` (``select_labels``) instead of all labels in force.
+    ``mode``: ``listwise`` (nDCG@k) or ``pointwise`` (accuracy, macro-F1, AUC per language:
+    ``core.pointwise``, as ``relevance evaluate`` computes them); None picks by the median judged products
+    per query (``core.evaluate.evaluate``).
 
     Models with stored predictions are replayed (``StoredPredictionScorer``); others come from
     ``live_scorers`` or the registry (cheap rankers such as bm25). Models that have neither predictions
@@ -160,7 +216,7 @@ def evaluate_store(url: str | None = None, *, models: Sequence[str] = ("teacher"
     """
     from core.evaluate import evaluate
 
-    judged = store_judged(url)
+    judged = store_judged(url, labels)
     if judged is None:
         return {"report": None, "coverage": {}, "skipped": {}, "n_pairs": 0}
     have = set(models_with_predictions(url, artifacts_dir))
@@ -174,7 +230,8 @@ def evaluate_store(url: str | None = None, *, models: Sequence[str] = ("teacher"
         use.append(m)
     if not use:
         return {"report": None, "coverage": {}, "skipped": skipped, "n_pairs": len(judged.pairs)}
-    report = evaluate(judged, use, ks=ks, gains=gains, by_language=True, url=url, progress=False, scorers=scorers)
+    report = evaluate(judged, use, ks=ks, gains=gains, by_language=True, url=url, progress=False, scorers=scorers,
+                      mode=mode)
     coverage = {m: s.coverage for m, s in scorers.items() if isinstance(s, StoredPredictionScorer)}
     return {"report": report, "coverage": coverage, "skipped": skipped, "n_pairs": len(judged.pairs)}
 
@@ -183,7 +240,7 @@ def evaluate_store(url: str | None = None, *, models: Sequence[str] = ("teacher"
 
 def failure_pairs(labels: pd.DataFrame, files: dict[str, list[Path]], models: Sequence[str], *,
                   languages: Sequence[str] = (), query: str | None = None, levels: Sequence[int] = (),
-                  limit: int = 500) -> pd.DataFrame:
+                  datasets: Sequence[str] = (), limit: int = 500) -> pd.DataFrame:
     """Labelled pairs where ``models`` and the humans disagree most (DuckDB over the Parquet predictions).
 
     ``disagreement`` is the largest gap between any two of: the human level and each model's expected
@@ -196,6 +253,7 @@ def failure_pairs(labels: pd.DataFrame, files: dict[str, list[Path]], models: Se
     import duckdb
 
     models = [m for m in models if files.get(m)]
+    labels = select_labels(labels, datasets)
     if labels.empty or not models:
         return pd.DataFrame(columns=LABEL_COLUMNS + ["disagreement"])
     with duckdb.connect() as con:
@@ -248,16 +306,24 @@ def label_throughput(url: str | None = None, freq: str | None = None) -> pd.Data
     return out.sort_values(["period", "rater"], ignore_index=True)
 
 
-def labels_by_language(url: str | None = None) -> pd.DataFrame:
-    """Per language: raters' labels in force, imported labels in force, raters, pairs labelled by either."""
+def labels_by_language(url: str | None = None, datasets: Sequence[str] = (),
+                       languages: Sequence[str] = ()) -> pd.DataFrame:
+    """Per language: raters' labels in force, imported labels in force, raters, pairs labelled by either;
+    only pairs in ``datasets`` and queries in ``languages`` when given."""
     from core.imports import current_labels
 
     with session_scope(url) as s:
         cur = current_labels(s)
+        member = pair_datasets(s) if datasets else None
         lang = pd.DataFrame(s.execute(select(Query.id, Query.language)).all(), columns=["query_pk", "language"])
+    cur = cur.merge(lang, on="query_pk")
+    if member is not None:
+        keys = member[member["dataset"].isin(list(datasets))][["query_pk", "product_pk"]].drop_duplicates()
+        cur = cur.merge(keys, on=["query_pk", "product_pk"])
+    if languages:
+        cur = cur[cur["language"].isin(list(languages))]
     if cur.empty:
         return pd.DataFrame(columns=["language", "rater labels", "imported labels", "raters", "pairs"])
-    cur = cur.merge(lang, on="query_pk")
     human = cur["source"].isin(["human", "gold"])
     cur["pair"] = cur["query_pk"].astype(str) + ":" + cur["product_pk"].astype(str)
     out = pd.DataFrame({
@@ -267,3 +333,51 @@ def labels_by_language(url: str | None = None) -> pd.DataFrame:
         "pairs": cur.groupby("language")["pair"].nunique(),
     }).fillna(0).astype("int64")
     return out.rename_axis("language").reset_index().sort_values("pairs", ascending=False, ignore_index=True)
+
+
+# ------------------------------------------------------------------------------------------ data sets
+
+DATASET_COLUMNS = ["dataset", "languages", "queries", "pairs", "labels", "products per query", "mode"]
+
+
+def datasets(url: str | None = None, *, by_language: bool = False) -> pd.DataFrame:
+    """The store's data sets (``core.stats``: each import's name, and ``raters``), imports first.
+
+    Columns: dataset, languages (comma-joined; with ``by_language`` one row per data set × language and a
+    ``language`` column instead), queries, pairs and labels in force, products per query (median judged
+    products of its queries) and mode (``listwise``, or ``pointwise`` when that median is below 3, for the
+    whole data set). Empty (with these columns) when the store has no labels.
+    """
+    from core.imports import current_labels
+    from core.metrics import LISTWISE_MIN
+
+    with session_scope(url) as s:
+        cur = current_labels(s)
+        lang = dict(s.execute(select(Query.id, Query.language)).tuples().all())
+    cols = [c if c != "languages" or not by_language else "language" for c in DATASET_COLUMNS]
+    if cur.empty:
+        return pd.DataFrame(columns=cols)
+    cur = cur.assign(dataset=cur["source"].map(dataset_of), language=cur["query_pk"].map(lang).fillna(""))
+    per_query = (cur.drop_duplicates(["dataset", "query_pk", "product_pk"])
+                 .groupby(["dataset", "language", "query_pk"]).size().rename("n").reset_index())
+    mode = per_query.groupby("dataset")["n"].median().map(lambda m: "pointwise" if m < LISTWISE_MIN else "listwise")
+    keys = ["dataset", "language"] if by_language else ["dataset"]
+    by = per_query.groupby(keys)
+    out = pd.DataFrame({"queries": by["query_pk"].nunique(), "pairs": by["n"].sum(), "labels": cur.groupby(keys).size(),
+                        "products per query": by["n"].median()}).reset_index()
+    if not by_language:
+        langs = per_query.groupby("dataset")["language"].agg(lambda x: ", ".join(sorted(set(x) - {""})))
+        out["languages"] = out["dataset"].map(langs)
+    out["mode"] = out["dataset"].map(mode)
+    out = out.astype({"queries": "int64", "pairs": "int64", "labels": "int64", "products per query": "float64"})
+    order = {n: i for i, n in enumerate(sort_datasets(out["dataset"]))}
+    out = out.assign(_order=out["dataset"].map(order)).sort_values(["_order", "pairs"], ascending=[True, False])
+    return out[cols].reset_index(drop=True)
+
+
+def empty_selection_message(datasets: Sequence[str] = (), languages: Sequence[str] = ()) -> str:
+    """What to say when a selection holds no labels, e.g. "No labels in esci_multilingual for ja yet."."""
+    where = f" in {', '.join(datasets)}" if datasets else ""
+    langs = f" for {', '.join(languages)}" if languages else ""
+    tip = (" Raters' labels appear under `raters` once a campaign is graded." if RATERS in datasets else "")
+    return f"No labels{where}{langs} yet.{tip}"

@@ -17,6 +17,11 @@ Strategies (``STRATEGIES``):
 Candidate pairs for ``random`` and ``language-stratified`` are the stored queries × products that the
 store has labels or predictions for (``candidates="store"``), or BM25's top ``bm25_k`` products of every
 stored query (``"bm25"``); ``"auto"`` uses the store's pairs and falls back to BM25 when there are none.
+Products that BM25 (and ``pool``, side-by-side) draw from the catalog are those of the query's language
+when the catalog has any (a product without a ``language`` counts as the catalog's default language,
+``RELEVANCE_DEFAULT_LANGUAGE``), else all products: a Japanese query gets Japanese products.
+``languages`` restricts the queries to those languages and ``dataset`` to the queries labelled in one data
+set (``core.stats``: an import's name, or ``raters``).
 ``disagreement`` and ``uncertainty`` read model probabilities from the ``predictions`` table.
 Side-by-side campaigns sample queries the same way (random or stratified) and store each model's top
 ``sbs_k`` over BM25's top ``rerank_depth``, with the sides drawn at random.
@@ -87,12 +92,14 @@ class CampaignSpec:
     unlabelled_only: bool = False
     seed: int = 0
     created_by: str | None = None
+    dataset: str | None = None
 
     def __post_init__(self):
         for name in ("languages", "raters", "gold_sources", "models"):
             value = getattr(self, name)
             object.__setattr__(self, name, tuple(x.strip() for x in ([value] if isinstance(value, str) else value)
                                                  if x and x.strip()))
+        object.__setattr__(self, "dataset", (self.dataset or "").strip() or None)
         checks = [
             (bool(self.name and self.name.strip()) and len(self.name) <= 200, "name must be 1–200 characters",
              self.name),
@@ -123,7 +130,7 @@ class CampaignSpec:
         """The sampling settings kept in ``campaigns.config``."""
         return {k: getattr(self, k) for k in ("n_tasks", "models", "measure", "candidates", "bm25_k", "rerank_depth",
                                               "pool_depth", "sbs_k", "gold_sources", "n_gold", "unlabelled_only",
-                                              "seed")}
+                                              "seed", "dataset")}
 
 
 
@@ -177,12 +184,54 @@ def sample(df: pd.DataFrame, n: int, rng: np.random.Generator, strategy: str) ->
 
 # ------------------------------------------------------------------------------------------ the store
 
-def stored_queries(s: Session, languages) -> pd.DataFrame:
-    """Stored queries (query_pk, query_id, text, language), restricted to ``languages`` when given."""
+def stored_queries(s: Session, languages, dataset: str | None = None) -> pd.DataFrame:
+    """Stored queries (query_pk, query_id, text, language), restricted to ``languages`` when given and to the
+    queries with a label in force from ``dataset`` (``core.stats``) when given.
+
+    Raises SamplingError when ``dataset`` has no labels, naming the data sets that have.
+    """
     stmt = select(Query.id, Query.query_id, Query.text, Query.language).order_by(Query.id)
     if languages:
         stmt = stmt.where(Query.language.in_(list(languages)))
-    return pd.DataFrame(s.execute(stmt).all(), columns=["query_pk", "query_id", "text", "language"])
+    df = pd.DataFrame(s.execute(stmt).all(), columns=["query_pk", "query_id", "text", "language"])
+    if dataset:
+        from core.stats import pair_datasets, sort_datasets
+
+        member = pair_datasets(s)
+        in_set = set(member.loc[member["dataset"] == dataset, "query_pk"])
+        if not in_set:
+            raise SamplingError(f"no labels of data set {dataset!r}; data sets in the store: "
+                                f"{', '.join(sort_datasets(member['dataset'])) or 'none'}")
+        df = df[df["query_pk"].isin(in_set)].reset_index(drop=True)
+    return df
+
+
+def language_mask(catalog, language: str) -> np.ndarray | None:
+    """Which catalog products are in ``language`` (a product without a language counts as the catalog's
+    default language); None when none is, meaning every product is a candidate."""
+    from core import config
+
+    langs = catalog.products["language"].fillna("").astype(str).str.strip().str.lower()
+    langs = langs.where(langs != "", config.get("default_language").strip().lower()).to_numpy()
+    mask = langs == str(language).strip().lower()
+    return mask if mask.any() else None
+
+
+class _LanguageMasks:
+    """``language_mask`` per language, computed once per sampling run."""
+
+    def __init__(self, catalog):
+        self.catalog, self._masks = catalog, {}
+
+    def __call__(self, language: str) -> np.ndarray | None:
+        if language not in self._masks:
+            self._masks[language] = language_mask(self.catalog, language)
+        return self._masks[language]
+
+
+def _in_language(scores: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """``scores`` with the products outside ``mask`` pushed below every other (-inf); unchanged without a mask."""
+    return np.asarray(scores, dtype=float) if mask is None else np.where(mask, scores, -np.inf)
 
 
 def store_pairs(s: Session, queries: pd.DataFrame) -> pd.DataFrame:
@@ -195,14 +244,15 @@ def store_pairs(s: Session, queries: pd.DataFrame) -> pd.DataFrame:
 
 
 def bm25_pairs(s: Session, queries: pd.DataFrame, k: int, url: str | None) -> pd.DataFrame:
-    """BM25's top ``k`` products (positive scores only) of each query: query_pk, product_pk, language."""
+    """BM25's top ``k`` products (positive scores only) of each query, among the products of the query's
+    language when the catalog has any (``language_mask``): query_pk, product_pk, language."""
     from core.cache import get_catalog, get_scorer
 
     catalog, scorer = get_catalog(url), get_scorer("bm25", url)
-    pk = _product_pks(s)
+    pk, masks = _product_pks(s), _LanguageMasks(catalog)
     rows = []
     for q in queries.itertuples():
-        scores = scorer.score_all(q.text)
+        scores = _in_language(scorer.score_all(q.text), masks(q.language))
         top = np.argsort(-scores, kind="stable")[:k]
         rows += [(q.query_pk, pk[pid], q.language) for pid, sc in zip(catalog.ids[top], scores[top]) if sc > 0]
     return pd.DataFrame(rows, columns=["query_pk", "product_pk", "language"])
@@ -258,8 +308,10 @@ def _ranked(scorer, text: str, pids: list[str], k: int) -> list[str]:
     return [pids[i] for i in order[:k]]
 
 
-def _bm25_candidates(scorer, catalog, text: str, depth: int) -> list[str]:
-    scores = scorer.score_all(text)
+def _bm25_candidates(scorer, catalog, text: str, depth: int, mask: np.ndarray | None = None) -> list[str]:
+    """BM25's top ``depth`` products of ``text`` (within ``mask`` when given)."""
+    scores = _in_language(scorer.score_all(text), mask)
+    depth = depth if mask is None else min(depth, int(mask.sum()))
     return [str(p) for p in catalog.ids[np.argsort(-scores, kind="stable")[:depth]]]
 
 
@@ -290,10 +342,10 @@ def plan_tasks(s: Session, spec: CampaignSpec, url: str | None) -> list[dict]:
 def plan_grade_pairs(s: Session, spec: CampaignSpec, url: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(regular pairs, gold pairs) of a grade campaign; regular: query_pk, product_pk, language."""
     rng = np.random.default_rng(spec.seed)
-    queries = stored_queries(s, spec.languages)
+    queries = stored_queries(s, spec.languages, spec.dataset)
     if queries.empty:
-        raise SamplingError(f"no stored queries{_in(spec.languages)}; import judgments or a query log first "
-                            f"(`relevance import judgments FILE`)")
+        raise SamplingError(f"no stored queries{_in(spec.languages, spec.dataset)}; import judgments or a query log "
+                            f"first (`relevance import judgments FILE`)")
     gold = gold_pairs(s, spec.gold_sources, queries) if spec.gold_ratio > 0 else None
     if gold is not None and gold.empty:
         raise SamplingError(f"gold_ratio is {spec.gold_ratio} but no labels of sources {', '.join(spec.gold_sources)}"
@@ -332,8 +384,9 @@ def plan_grade_pairs(s: Session, spec: CampaignSpec, url: str | None) -> tuple[p
     else:
         regular = keep(_pool(s, spec, queries, url, rng))
     if regular.empty:
-        raise SamplingError(f"no candidate pairs{_in(spec.languages)} for strategy {spec.strategy!r}; import "
-                            f"judgments, run `relevance score MODEL`, or use candidates='bm25'")
+        raise SamplingError(f"no candidate pairs{_in(spec.languages, spec.dataset)} for strategy "
+                            f"{spec.strategy!r}; import judgments, run `relevance score MODEL`, or use "
+                            f"candidates='bm25'")
     if len(regular) < spec.n_tasks and spec.strategy != "pool":
         log.warning("asked for %d tasks, found %d candidate pairs", spec.n_tasks, len(regular))
     regular = regular[["query_pk", "product_pk", "language"]].astype({"query_pk": int, "product_pk": int})
@@ -345,9 +398,9 @@ def _pool(s: Session, spec: CampaignSpec, queries: pd.DataFrame, url, rng) -> pd
 
     catalog, bm25 = get_catalog(url), get_scorer("bm25", url)
     scorers = [get_scorer(m, url) for m in spec.models]
-    pk, rows = _product_pks(s), []
+    pk, rows, masks = _product_pks(s), [], _LanguageMasks(catalog)
     for q in queries.iloc[rng.permutation(len(queries))].itertuples():
-        cands = _bm25_candidates(bm25, catalog, q.text, spec.rerank_depth)
+        cands = _bm25_candidates(bm25, catalog, q.text, spec.rerank_depth, masks(q.language))
         pool = sorted({p for sc in scorers for p in _ranked(sc, q.text, cands, spec.pool_depth)})
         if rows and len(rows) + len(pool) > spec.n_tasks:
             break
@@ -362,16 +415,17 @@ def plan_side_by_side(s: Session, spec: CampaignSpec, url: str | None) -> list[d
     from core.cache import get_catalog, get_scorer
 
     rng = np.random.default_rng(spec.seed)
-    queries = stored_queries(s, spec.languages)
+    queries = stored_queries(s, spec.languages, spec.dataset)
     if queries.empty:
-        raise SamplingError(f"no stored queries{_in(spec.languages)}; import judgments or a query log first")
+        raise SamplingError(f"no stored queries{_in(spec.languages, spec.dataset)}; import judgments or a query log "
+                            f"first")
     chosen = sample(queries, spec.n_tasks, rng, spec.strategy)
     catalog, bm25 = get_catalog(url), get_scorer("bm25", url)
     first, second = spec.models[:2]
     scorers = {m: get_scorer(m, url) for m in (first, second)}
-    tasks = []
+    tasks, masks = [], _LanguageMasks(catalog)
     for q in chosen.itertuples():
-        cands = _bm25_candidates(bm25, catalog, q.text, spec.rerank_depth)
+        cands = _bm25_candidates(bm25, catalog, q.text, spec.rerank_depth, masks(q.language))
         lists = {m: _ranked(sc, q.text, cands, spec.sbs_k) for m, sc in scorers.items()}
         a, b = (second, first) if rng.random() < 0.5 else (first, second)
         tasks.append({"query_pk": int(q.query_pk), "language": q.language,
@@ -380,5 +434,6 @@ def plan_side_by_side(s: Session, spec: CampaignSpec, url: str | None) -> list[d
     return tasks
 
 
-def _in(languages) -> str:
-    return f" in languages {', '.join(languages)}" if languages else ""
+def _in(languages, dataset: str | None = None) -> str:
+    where = f" in languages {', '.join(languages)}" if languages else ""
+    return where + (f" of data set {dataset}" if dataset else "")

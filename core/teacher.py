@@ -222,6 +222,8 @@ class FeaturePrior:
         for q, pid in keys:
             if (q, pid) not in self._cache:
                 todo.setdefault(q, []).append(pid)
+        if len(todo) > 1:  # embed every new product in one batch, not one query's products at a time
+            self.builder.warm(list(dict.fromkeys(p for pids in todo.values() for p in pids)))
         for q, pids in todo.items():
             pids = list(dict.fromkeys(pids))
             dense, _, _ = self.builder.parts(q, pids)

@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from core.tokenize import units
+
 FIELD_ORDER: tuple[tuple[str, str, int], ...] = (
     ("title", "title", 48),
     ("brand", "brand", 12),
@@ -71,20 +73,21 @@ class PinTextBuilder:
 
 
 def whitespace_builder(max_tokens: int = 192) -> PinTextBuilder:
-    """A builder that counts words instead of model tokens (for displays and tests without a tokenizer)."""
+    """A builder that counts words instead of model tokens (for displays and tests without a tokenizer);
+    in Chinese, Japanese and Korean text each character counts as a word (``core.tokenize.units``)."""
     vocab: dict[str, int] = {}
     inverse: dict[int, str] = {}
 
     def tok(text: str) -> list[int]:
         ids = []
-        for w in text.split():
+        for w in units(text):
             if w not in vocab:
                 vocab[w] = len(vocab)
                 inverse[vocab[w]] = w
             ids.append(vocab[w])
         return ids
 
-    return PinTextBuilder(tok, lambda ids: " ".join(inverse[i] for i in ids), max_tokens)
+    return PinTextBuilder(tok, lambda ids: "".join(inverse[i] for i in ids).strip(), max_tokens)
 
 
 def tokenizer_builder(tokenizer, max_tokens: int = 192) -> PinTextBuilder:

@@ -55,6 +55,18 @@ _HAS_CJK = re.compile(f"[{_CJK_RANGES}]")
 _WORD = re.compile(r"\w+")
 
 
+# Display units for budgets counted without a model tokenizer: one CJK character, or one run of other
+# non-space characters, each with the whitespace before it (so joining the units gives the text back).
+_UNIT = re.compile(f"\\s*(?:[{_CJK_RANGES}]|[^\\s{_CJK_RANGES}]+)")
+
+
+def units(text: str) -> list[str]:
+    """``text`` cut into display units: each CJK character alone (a word's worth of information in
+    Chinese and Japanese text), other text by whitespace; ``"".join(units(t))`` is ``t`` up to trailing
+    whitespace. Pin-text budgets counted in these units treat a Japanese description like an English one."""
+    return _UNIT.findall(text)
+
+
 def has_cjk(text: str) -> bool:
     """Whether ``text`` has at least one Chinese, Japanese or Korean character."""
     return bool(text) and _HAS_CJK.search(text) is not None

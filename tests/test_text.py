@@ -38,3 +38,15 @@ def test_total_cap_drops_the_least_informative_fields_first():
     assert labels[:4] == ["title", "brand", "color", "category"]
     assert "searched as" not in labels, "the lowest-priority field is the one cut"
     assert dict(parts)["title"] == words(40)
+
+
+def test_japanese_text_is_cut_by_characters_not_kept_whole():
+    """Without spaces a Japanese description used to be one "word", so no budget ever cut it."""
+    desc = "取っ手のとれるフライパンセットガス火対応" * 10  # 200 characters, no space
+    parts = dict(whitespace_builder(60).parts({"title": "Pan", "description": desc}))
+    assert parts["description"] == desc[:59] + " …"  # 60 units in all: 1 for the title, 59 characters
+
+
+def test_word_budget_of_spaced_text_is_unchanged():
+    b = whitespace_builder(3)
+    assert b({"title": "one two three four"}) == "title: one two three …"

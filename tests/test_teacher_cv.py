@@ -1,0 +1,108 @@
+"""Teacher training on listwise + pointwise labels and its query-grouped cross-validation, on a tiny
+randomly initialised BERT (the architecture of e5-small) and the demo catalog."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from core.teacher import TeacherConfig, _batches, pairwise_rank_loss, train_teacher
+from core.teacher_cv import PROB_COLS, cross_validate, query_folds
+from model_fixtures import labels_for
+
+
+def _pointwise(catalog, n=16, seed=1) -> pd.DataFrame:
+    """One judged product per query; queries 0 and 1 have the same text in two marketplaces."""
+    rng = np.random.default_rng(seed)
+    ids = list(catalog.ids)
+    rows = []
+    for i in range(n):
+        own = ids[2000 + i * 11]
+        text = " ".join(str(catalog.products.at[own, "title"]).split()[:3])
+        if i == 1:
+            text = rows[0][1].upper()  # same query, other marketplace, other case
+        exact = i % 3 != 2
+        pid = own if exact else ids[3000 + i]
+        rows.append((f"p{i}", text, "es" if i % 2 else "en", pid, 5 if exact else 1))
+    return pd.DataFrame(rows, columns=["query_id", "query", "language", "product_id", "level"])
+
+
+def test_rank_loss_compares_only_pairs_of_one_query():
+    logits = torch.tensor([[0, 0, 0, 0, 5.0], [5.0, 0, 0, 0, 0], [0, 0, 0, 0, 5.0], [5.0, 0, 0, 0, 0]])
+    target = torch.tensor([0, 4, 0, 4])  # rows 0/1: query a, scored the wrong way round; rows 2/3: query b, too
+    wrong = pairwise_rank_loss(logits, target, ["a", "a", "b", "b"])
+    assert wrong > 1.0
+    # the same rows paired across queries instead: (0, 3) and (2, 1) are each scored the right way round
+    crossed = pairwise_rank_loss(logits[[0, 3, 2, 1]], target[[0, 3, 2, 1]], ["a", "b", "b", "a"])
+    assert crossed.item() == pytest.approx(wrong.item())
+    assert pairwise_rank_loss(logits, target, ["a", "b", "c", "d"]).item() == 0.0
+
+
+def test_pointwise_pairs_are_pooled_and_listwise_queries_kept_apart(demo_catalog):
+    train = pd.concat([labels_for(demo_catalog, n_queries=3, per_query=6), _pointwise(demo_catalog, n=10)],
+                      ignore_index=True)
+    batches = _batches(train, TeacherConfig(batch_size=4, listwise=1.0), epoch=0)
+    assert sorted(np.concatenate(batches)) == list(train.index)
+    for b in batches:
+        qs = set(train.loc[b, "query_id"])
+        assert len(qs) == 1 or all(q.startswith("p") for q in qs)  # mixed batches only of pointwise pairs
+    assert any(len(set(train.loc[b, "query_id"])) > 1 for b in batches)  # they are pooled, not 1-pair batches
+
+
+def test_dev_metrics_split_listwise_and_pointwise(tiny_encoder, demo_catalog, tmp_path):
+    labels = pd.concat([labels_for(demo_catalog, n_queries=4), _pointwise(demo_catalog)], ignore_index=True)
+    dev = {"q0", "q1"} | {f"p{i}" for i in range(8)}
+    cfg = TeacherConfig(backbone=tiny_encoder, epochs=1, batch_size=8, lr=1e-3, max_length=48, select="accuracy",
+                        checkpoint_every=0)
+    result = train_teacher(labels, demo_catalog, tmp_path / "t", cfg, progress=False, dev_query_ids=dev,
+                           keep_dev_predictions=True)
+    m = result.metrics["history"][-1]
+    assert m["dev_queries"] == 2  # nDCG over the two listwise dev queries only
+    assert m["pointwise_pairs"] == 8 and m["pointwise_pairs_en"] + m["pointwise_pairs_es"] == 8
+    assert set(result.dev["query_id"]) == dev and set(result.dev_probs) == {0, 1}
+    assert all(p.shape == (len(result.dev), 5) for p in result.dev_probs.values())
+    meta = json.loads((tmp_path / "t" / "teacher.json").read_text())
+    assert set(meta["dev_query_ids"]) == dev
+
+
+def test_folds_group_query_texts():
+    pairs = pd.DataFrame({"query_id": [f"x{i}" for i in range(12)],
+                          "query": ["Lamp", "lamp "] + [f"q{i}" for i in range(10)]})
+    folds = query_folds(pairs, 3)
+    assert set().union(*folds) == set(pairs["query_id"]) and sum(map(len, folds)) == 12
+    assert any({"x0", "x1"} <= f for f in folds)
+    with pytest.raises(ValueError, match="distinct queries"):
+        query_folds(pairs.iloc[:2], 3)
+
+
+@pytest.mark.parametrize("train_languages", [None, ("en",)], ids=["all-languages", "english-only"])
+def test_cross_validation_tests_every_pointwise_pair_once_per_epoch(tiny_encoder, demo_catalog, tmp_path,
+                                                                    train_languages):
+    listwise, pointwise = labels_for(demo_catalog, n_queries=5), _pointwise(demo_catalog)
+    cfg = TeacherConfig(backbone=tiny_encoder, epochs=1, batch_size=8, lr=1e-3, max_length=48, dev_fraction=0.3,
+                        freeze_layers=1, checkpoint_every=0)
+    doc = cross_validate(listwise, pointwise, demo_catalog, tmp_path, cfg, n_folds=2, progress=False,
+                         train_languages=train_languages, name="t")
+    preds = pd.read_parquet(tmp_path / "t.parquet")
+    for epoch in (0, 1):
+        part = preds[preds["epoch"] == epoch]
+        assert sorted(part["query_id"]) == sorted(pointwise["query_id"])  # each pair once, in its own fold
+        np.testing.assert_allclose(part[PROB_COLS].sum(1), 1.0, rtol=1e-5)
+    # the same text in two marketplaces is tested in one fold
+    assert preds.loc[preds["query_id"] == "p0", "fold"].iat[0] == preds.loc[preds["query_id"] == "p1", "fold"].iat[0]
+    for fold in doc["folds"]:
+        tested = set(preds.loc[preds["fold"] == fold["fold"], "query_id"])
+        expected = pointwise[~pointwise["query_id"].isin(tested)]
+        if train_languages:
+            expected = expected[expected["language"].isin(train_languages)]
+        assert fold["train_pointwise_pairs"] == len(expected)
+        assert [h["epoch"] for h in fold["history"]] == [0, 1]  # select=last: no early stop
+    saved = json.loads((tmp_path / "t.json").read_text())
+    assert saved["config"]["select"] == "last"
+    models = {r["model"] for r in saved["rows"]}
+    assert models == {"epoch 0", "epoch 1"}
+    assert {r["language"] for r in saved["rows"]} == {"all", "en", "es"}
