@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 PROB_COLS = ["p1", "p2", "p3", "p4", "p5"]
 LABEL_COLUMNS = ["query_pk", "product_pk", "query_id", "query", "language", "product_id", "level", "n_raters",
                  "source", "datasets"]
-MODES = ("listwise", "pointwise")
 
 
 def store_version(url: str | None = None, artifacts_dir: str | Path | None = None) -> tuple:
@@ -108,6 +107,18 @@ def split_modes(labels: pd.DataFrame, datasets: Sequence[str] = ()) -> dict[str,
     listwise = [n for n, m in dataset_modes(labels, datasets).items() if m == "listwise"]
     mask = labels.index.isin(select_labels(labels, listwise).index) if listwise else np.zeros(len(labels), bool)
     return {"listwise": labels[mask], "pointwise": labels[~mask]}
+
+
+def store_judged(url: str | None = None, labels: pd.DataFrame | None = None):
+    """The store's labels in force (or the selection ``labels`` of them) as ``core.evaluate.Judged`` (None when
+    there are none)."""
+    from core.evaluate import Judged
+
+    labels = labels_frame(url) if labels is None else labels
+    if labels.empty:
+        return None
+    pairs = labels[["query_id", "query", "language", "product_id", "level"]].reset_index(drop=True)
+    return Judged("labels in the store", pairs.astype({"level": "int64"}))
 
 
 # ------------------------------------------------------------------------------------------ predictions

@@ -42,6 +42,16 @@ def _train_teacher(args) -> int:
     overrides = {f.name: getattr(args, f.name) for f in fields(teacher.TeacherConfig)
                  if getattr(args, f.name, None) is not None}
     cfg = teacher.TeacherConfig(**overrides)
+    if args.cv_report:
+        from core.model_card import splice_section
+        from core.teacher_cv_report import write_report
+        folder = Path(args.out) if args.out else teacher.default_artifact() / "cv"
+        text = write_report(folder)
+        card = folder.parent / "model_card.md"
+        if card.exists():  # the card of the teacher beside the runs gets the section too
+            splice_section(card, "Cross-validation on esci_multilingual", text, before="Cross-lingual probe")
+        print(text)
+        return 0
     labels = pd.read_parquet(args.labels) if args.labels else human_labels(args.db)
     if args.cv:
         return _cross_validate_teacher(args, cfg, labels)
@@ -102,6 +112,8 @@ def add_commands(sub) -> None:
                             help=f"teacher: default {f.default}")
     sp.add_argument("--cv", type=int, default=0, metavar="N",
                     help="teacher: N-fold query-grouped cross-validation over --cv-set instead of one training")
+    sp.add_argument("--cv-report", action="store_true",
+                    help="teacher: write <out>/cv.md and learning_curve.svg from the cross-validation runs there")
     sp.add_argument("--cv-set", default="esci_multilingual", help="teacher: the pointwise data set to fold")
     sp.add_argument("--cv-name", default="cv", help="teacher: name of the results (<out>/<name>.json)")
     sp.add_argument("--folds", help="teacher: run only these folds, e.g. 0,1")

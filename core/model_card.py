@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import platform
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,3 +40,82 @@ def table(rows: list[dict], columns: list[str]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
+
+
+COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b")
+REF_COLOURS = ("#d62728", "#2ca02c", "#7f7f7f", "#9467bd")
+
+
+def line_svg(series: dict[str, list[tuple[float, float]]], *, x_label: str, y_label: str,
+             refs: dict[str, float] | None = None, tips: dict[str, list[str]] | None = None,
+             width: int = 560, height: int = 320) -> str:
+    """A standalone SVG line chart (no plotting dependency): one polyline per series over a log x axis,
+    dashed horizontal reference lines (``refs``, NaN skipped) labelled on the right, optional hover
+    text per point (``tips``)."""
+    from xml.sax.saxutils import escape
+
+    refs = {k: v for k, v in (refs or {}).items() if v == v}
+    left, right, top, bottom = 60, 130, 20, 45
+    xs = sorted({x for pts in series.values() for x, _ in pts})
+    ys = [y for pts in series.values() for _, y in pts if y == y] + list(refs.values())
+    lo_x, hi_x = math.log10(min(xs)), math.log10(max(xs))
+    if hi_x - lo_x < 1e-9:
+        lo_x, hi_x = lo_x - 0.5, hi_x + 0.5
+    lo_y, hi_y = min(ys) - 0.02, max(ys) + 0.02
+
+    def X(n):
+        return left + (math.log10(n) - lo_x) / (hi_x - lo_x) * (width - left - right)
+
+    def Y(v):
+        return top + (hi_y - v) / (hi_y - lo_y) * (height - top - bottom)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
+           f'font-size="11">', f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="black"/>',
+           f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="black"/>']
+    for i in range(5):
+        v = lo_y + i * (hi_y - lo_y) / 4
+        out.append(f'<text x="{left - 6}" y="{Y(v) + 4:.1f}" text-anchor="end">{v:.3f}</text>')
+    for n in xs:
+        out.append(f'<text x="{X(n):.1f}" y="{height - bottom + 15}" text-anchor="middle">{n:g}</text>')
+    out.append(f'<text x="{(left + width - right) / 2}" y="{height - 8}" text-anchor="middle">{escape(x_label)}</text>')
+    mid = (top + height - bottom) / 2
+    out.append(f'<text x="14" y="{mid}" transform="rotate(-90 14 {mid})" text-anchor="middle">{escape(y_label)}</text>')
+    for (name, v), c in zip(refs.items(), REF_COLOURS):
+        out.append(f'<line x1="{left}" y1="{Y(v):.1f}" x2="{width - right}" y2="{Y(v):.1f}" stroke="{c}" '
+                   f'stroke-dasharray="5,4"/>')
+        out.append(f'<text x="{width - right + 4}" y="{Y(v) + 4:.1f}" fill="{c}">{escape(name)} {v:.3f}</text>')
+    for (name, pts), c in zip(series.items(), COLOURS):
+        pts = [(x, y) for x, y in pts if y == y]
+        if not pts:
+            continue
+        out.append(f'<polyline points="{" ".join(f"{X(x):.1f},{Y(y):.1f}" for x, y in pts)}" fill="none" '
+                   f'stroke="{c}" stroke-width="2"/>')
+        texts = (tips or {}).get(name) or [f"{name}: {x:g} → {y:.4f}" for x, y in pts]
+        for (x, y), tip in zip(pts, texts):
+            out.append(f'<circle cx="{X(x):.1f}" cy="{Y(y):.1f}" r="3.5" fill="{c}"><title>{escape(tip)}</title>'
+                       f'</circle>')
+        if len(series) > 1:
+            x, y = pts[-1]
+            out.append(f'<text x="{X(x) + 6:.1f}" y="{Y(y) + 4:.1f}" fill="{c}">{escape(name)}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def splice_section(card: str | Path, title: str, body: str, before: str | None = None) -> None:
+    """Replace the ``## title`` section of an existing ``model_card.md`` with ``body`` (or add it before the
+    ``## before`` section, else at the end), leaving the rest of the card as it is."""
+    card = Path(card)
+    lines = card.read_text().split("\n")
+    head = f"## {title}"
+    new = [head, "", body.strip(), ""]
+    if head in lines:
+        start = lines.index(head)
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        lines[start:end] = new
+    elif before and f"## {before}" in lines:
+        i = lines.index(f"## {before}")
+        lines[i:i] = new
+    else:
+        lines += [""] + new
+    card.write_text("\n".join(lines))

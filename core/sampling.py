@@ -344,8 +344,7 @@ def plan_grade_pairs(s: Session, spec: CampaignSpec, url: str | None) -> tuple[p
     rng = np.random.default_rng(spec.seed)
     queries = stored_queries(s, spec.languages, spec.dataset)
     if queries.empty:
-        raise SamplingError(f"no stored queries{_in(spec.languages, spec.dataset)}; import judgments or a query log "
-                            f"first (`relevance import judgments FILE`)")
+        raise SamplingError(f"no stored queries{_in(spec.languages, spec.dataset)}; {_no_queries_tip(spec)}")
     gold = gold_pairs(s, spec.gold_sources, queries) if spec.gold_ratio > 0 else None
     if gold is not None and gold.empty:
         raise SamplingError(f"gold_ratio is {spec.gold_ratio} but no labels of sources {', '.join(spec.gold_sources)}"
@@ -417,8 +416,7 @@ def plan_side_by_side(s: Session, spec: CampaignSpec, url: str | None) -> list[d
     rng = np.random.default_rng(spec.seed)
     queries = stored_queries(s, spec.languages, spec.dataset)
     if queries.empty:
-        raise SamplingError(f"no stored queries{_in(spec.languages, spec.dataset)}; import judgments or a query log "
-                            f"first")
+        raise SamplingError(f"no stored queries{_in(spec.languages, spec.dataset)}; {_no_queries_tip(spec)}")
     chosen = sample(queries, spec.n_tasks, rng, spec.strategy)
     catalog, bm25 = get_catalog(url), get_scorer("bm25", url)
     first, second = spec.models[:2]
@@ -432,6 +430,12 @@ def plan_side_by_side(s: Session, spec: CampaignSpec, url: str | None) -> list[d
                       "payload": {"model_a": a, "model_b": b, "list_a": lists[a], "list_b": lists[b],
                                   "candidates": len(cands)}})
     return tasks
+
+
+def _no_queries_tip(spec: CampaignSpec) -> str:
+    if spec.dataset:
+        return "pick other languages or another data set"
+    return "import judgments or a query log first (`relevance import judgments FILE`)"
 
 
 def _in(languages, dataset: str | None = None) -> str:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import pandas as pd
 
@@ -49,47 +47,10 @@ def language_tables(report: dict, gains: str = "esci") -> str:
 
 def curve_svg(points: list[dict], refs: dict[str, float], width: int = 560, height: int = 320) -> str:
     """nDCG@20 against teacher-labelled pairs (log x), with dashed reference lines; a standalone SVG."""
-    left, right, top, bottom = 60, 130, 20, 45
-    xs = [p["teacher_pairs"] for p in points]
-    ys = [p["ndcg"] for p in points] + [v for v in refs.values() if v == v]
-    lo_x, hi_x = math.log10(min(xs)), math.log10(max(xs))
-    if hi_x - lo_x < 1e-9:
-        lo_x, hi_x = lo_x - 0.5, hi_x + 0.5
-    lo_y, hi_y = min(ys) - 0.02, max(ys) + 0.02
-
-    def X(n):
-        return left + (math.log10(n) - lo_x) / (hi_x - lo_x) * (width - left - right)
-
-    def Y(v):
-        return top + (hi_y - v) / (hi_y - lo_y) * (height - top - bottom)
-
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
-           f'font-size="11">', f'<rect width="{width}" height="{height}" fill="white"/>',
-           f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="black"/>',
-           f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="black"/>']
-    for i in range(5):
-        v = lo_y + i * (hi_y - lo_y) / 4
-        out.append(f'<text x="{left - 6}" y="{Y(v) + 4:.1f}" text-anchor="end">{v:.3f}</text>')
-    for n in xs:
-        out.append(f'<text x="{X(n):.1f}" y="{height - bottom + 15}" text-anchor="middle">{n}</text>')
-    out.append(f'<text x="{(left + width - right) / 2}" y="{height - 8}" text-anchor="middle">teacher-labelled '
-               f'pairs (log scale)</text>')
-    mid = (top + height - bottom) / 2
-    out.append(f'<text x="14" y="{mid}" transform="rotate(-90 14 {mid})" text-anchor="middle">dev nDCG@20 (esci)</text>')
-    colours = ["#d62728", "#2ca02c", "#7f7f7f", "#9467bd"]
-    for (name, v), c in zip(refs.items(), colours):
-        if v != v:
-            continue
-        out.append(f'<line x1="{left}" y1="{Y(v):.1f}" x2="{width - right}" y2="{Y(v):.1f}" stroke="{c}" '
-                   f'stroke-dasharray="5,4"/>')
-        out.append(f'<text x="{width - right + 4}" y="{Y(v) + 4:.1f}" fill="{c}">{escape(name)} {v:.3f}</text>')
-    pts = " ".join(f"{X(p['teacher_pairs']):.1f},{Y(p['ndcg']):.1f}" for p in points)
-    out.append(f'<polyline points="{pts}" fill="none" stroke="#1f77b4" stroke-width="2"/>')
-    for p in points:
-        out.append(f'<circle cx="{X(p["teacher_pairs"]):.1f}" cy="{Y(p["ndcg"]):.1f}" r="3.5" fill="#1f77b4">'
-                   f'<title>{p["teacher_pairs"]} pairs ({p["amplification"]}×): {p["ndcg"]:.4f}</title></circle>')
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
+    return model_card.line_svg(
+        {"student": [(p["teacher_pairs"], p["ndcg"]) for p in points]}, refs=refs,
+        tips={"student": [f"{p['teacher_pairs']} pairs ({p['amplification']}×): {p['ndcg']:.4f}" for p in points]},
+        x_label="teacher-labelled pairs (log scale)", y_label="dev nDCG@20 (esci)", width=width, height=height)
 
 
 def _ndcg(report: dict, model: str, lang: str = "all", k: str = "20", gains: str = "esci") -> float:

@@ -73,7 +73,8 @@ def write_teacher_card(out: Path, result, labels: pd.DataFrame, *, url: str | No
             summary_rows, ["model", "gains", "k", "nDCG", "95% CI", "accuracy", "p (Holm) vs teacher"]),
     }
     sections.update(extra_sections or {})
-    for title, name in (("Bake-off", "bakeoff.md"), ("Cross-lingual probe", "probe.md")):
+    for title, name in (("Bake-off", "bakeoff.md"), ("Cross-validation on esci_multilingual", "cv/cv.md"),
+                        ("Cross-lingual probe", "probe.md")):
         if (out / name).exists():  # hand-kept records of runs that are not this one (see the files)
             sections.setdefault(title, (out / name).read_text().strip())
     summary = "The cross-encoder teacher of Relevance Studio."

@@ -1,5 +1,6 @@
 """A small store for the app tests (AppTest and the browser): the demo catalog, judgments of four demo
-queries (tagged en, en, es, de), users of every role and two campaigns."""
+queries (tagged en, en, es, de), users of every role and two campaigns; ``add_pointwise`` adds a second,
+pointwise data set (one judged product per query, in en, es and ja) from the bundled esci_multilingual."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import numpy as np
 import pandas as pd
 
 DEMO = Path(__file__).resolve().parent.parent / "data" / "esci_us"
+MULTILINGUAL = DEMO.parent / "esci_multilingual"
+POINTWISE = "small_ml"
 # name -> (role, password)
 USERS = {"ada": ("admin", "ada-password"), "rita": ("rater", "rita-password"), "rex": ("researcher", "rex-password"),
          "vic": ("viewer", "vic-password")}
@@ -23,6 +26,24 @@ def small_judgments(out: Path) -> Path:
     j["language"] = j["query_id"].map(dict(zip(queries, LANGUAGES)))
     j.to_csv(out, index=False)
     return out
+
+
+def add_pointwise(url: str, workdir: Path, per_language: tuple[int, int] = (5, 3)) -> str:
+    """Import a pointwise data set ``small_ml``: per language (en, es, ja) the first ``per_language[0]`` exact
+    and ``per_language[1]`` irrelevant pairs of esci_multilingual, with their products (which carry a language)."""
+    from core.imports import import_judgments, import_products
+
+    j = pd.read_csv(MULTILINGUAL / "judgments.csv")
+    exact, irrelevant = per_language
+    j = pd.concat([g[g["esci_label"] == "E"].head(exact) for _, g in j.groupby("language")]
+                  + [g[g["esci_label"] == "I"].head(irrelevant) for _, g in j.groupby("language")])
+    products = pd.read_json(MULTILINGUAL / "products.jsonl.gz", lines=True)
+    products[products["product_id"].isin(set(j["product_id"]))].to_json(workdir / "ml_products.jsonl",
+                                                                         orient="records", lines=True)
+    j.to_csv(workdir / "ml_judgments.csv", index=False)
+    import_products(workdir / "ml_products.jsonl", name=POINTWISE, url=url)
+    import_judgments(workdir / "ml_judgments.csv", name=POINTWISE, url=url)
+    return url
 
 
 def prepare(url: str, workdir: Path, *, campaigns: bool = True, users: dict = USERS) -> str:

@@ -21,7 +21,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from core import auth  # noqa: E402
 from core.campaigns import progress  # noqa: E402
 from core.users import add_user, authenticate  # noqa: E402
-from db.models import Campaign, Comparison, Label, Prediction, Task  # noqa: E402
+from db.models import Campaign, Comparison, Label, Prediction, Product, Query, Task  # noqa: E402
 from db.session import dispose, session_scope  # noqa: E402
 from ui.auth import USER_KEY  # noqa: E402
 
@@ -49,6 +49,26 @@ def store(tmp_path, monkeypatch, _app_template) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def _two_sets_template(tmp_path_factory, _app_template) -> Path:
+    folder = tmp_path_factory.mktemp("app2")
+    path = folder / "app.db"
+    shutil.copy(_app_template, path)
+    app_store.add_pointwise(f"sqlite:///{path}", folder)
+    dispose(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def two_sets(tmp_path, monkeypatch, _two_sets_template) -> str:
+    """The app's store plus a pointwise data set ``small_ml`` (one judged product per query in en, es, ja)."""
+    shutil.copy(_two_sets_template, tmp_path / "app.db")
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("RELEVANCE_DB_URL", url)
+    monkeypatch.setenv("RELEVANCE_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    return url
+
+
 @pytest.fixture
 def empty_store(sqlite_url, tmp_path, monkeypatch) -> str:
     """No products, labels or campaigns: only users."""
@@ -64,6 +84,7 @@ def fast_dashboard(monkeypatch):
     """Skip the nDCG computation (ranx, BM25) where a test only checks that pages open."""
     import ui.dashboard
     monkeypatch.setattr(ui.dashboard, "ndcg_table", lambda *a, **k: (pd.DataFrame(), {}, {}))
+    monkeypatch.setattr(ui.dashboard, "pointwise_table", lambda *a, **k: (pd.DataFrame(), {}, {}))
 
 
 def app(name: str | None = None) -> AppTest:
@@ -312,6 +333,92 @@ def test_failures_lists_disagreements_and_sends_a_selection_to_a_campaign(store,
     with session_scope(store) as s:
         c = s.scalar(select(Campaign).where(Campaign.name == "hard-es"))
         assert c.strategy == "selection"
+
+
+# ------------------------------------------------------------------------------------------ data sets
+
+def _frame(at: AppTest, column: str) -> pd.DataFrame:
+    """The first table that has ``column``."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def test_overview_lists_data_sets_per_language(two_sets):
+    at = ok(app("rita").switch_page("views/overview.py").run())
+    sets = _frame(at, "dataset")
+    got = {(r.dataset, r.language): (r.queries, r.pairs, r.mode) for r in sets.itertuples()}
+    assert {k for k in got if k[0] == app_store.POINTWISE} == {("small_ml", "en"), ("small_ml", "es"),
+                                                                ("small_ml", "ja")}
+    assert {k for k in got if k[0] == "small"} == {("small", "en"), ("small", "es"), ("small", "de")}
+    assert got[("small_ml", "ja")] == (8, 8, "pointwise") and got[("small", "es")][2] == "listwise"
+
+
+def test_dashboard_filters_by_data_set_and_language(two_sets, tmp_path):
+    app_store.write_predictions(two_sets, tmp_path / "artifacts", models=("teacher",))
+    at = ok(app("vic"))
+    assert at.multiselect(key="dash_datasets").value == ["small", "small_ml"]
+    assert set(_frame(at, "rater labels")["language"]) == {"en", "es", "de", "ja"}
+    ndcg, pointwise = _frame(at, "ndcg"), _frame(at, "auc")  # listwise small, pointwise small_ml side by side
+    assert {"all", "en", "es", "de"} <= set(ndcg["language"]) and "ja" not in set(ndcg["language"])
+    assert set(pointwise["language"]) == {"all", "en", "es", "ja"}
+    assert (pointwise.loc[pointwise["language"] == "all", "n_pairs"] == 24).all()
+    assert "Grading single pairs** on small_ml" in texts(at)
+
+    at.multiselect(key="dash_datasets").set_value(["small_ml"])
+    at.multiselect(key="dash_languages").set_value(["ja"])
+    at = ok(at.run())
+    assert _frame(at, "rater labels")["language"].tolist() == ["ja"]
+    assert not any("ndcg" in d.value.columns for d in at.dataframe)
+    pointwise = _frame(at, "auc").set_index(["model", "language"])
+    assert set(pointwise.index) == {(m, g) for m in ("teacher", "bm25") for g in ("all", "ja")}
+    ja = pointwise.loc[("teacher", "ja")]
+    assert ja["n_pairs"] == 8 and ja["auc_ci_low"] <= ja["auc"] <= ja["auc_ci_high"]
+    assert ja["accuracy"] >= 0 and pd.isna(pointwise.loc[("bm25", "ja"), "accuracy"])  # bm25 has no levels
+    assert {b.key for b in at.get("download_button")} >= {"dash_langs_csv", "dash_pointwise_csv"}
+
+    at.multiselect(key="dash_datasets").set_value(["small"])
+    at = ok(at.run())
+    assert "No labels in small for ja yet." in [i.value for i in at.info]
+    at.multiselect(key="dash_datasets").set_value([])
+    at = ok(at.run())
+    assert at.warning[0].value == "Pick at least one data set."
+
+
+def test_failures_filter_by_data_set(two_sets, tmp_path):
+    app_store.write_predictions(two_sets, tmp_path / "artifacts")
+    at = ok(app("rex").switch_page("views/failures.py").run())
+    assert set(at.dataframe[0].value["datasets"]) == {"small", "small_ml"}
+    at.multiselect(key="failures_datasets").set_value(["small_ml"])
+    at = ok(at.run())
+    table = at.dataframe[0].value
+    assert len(table) == 24 and set(table["datasets"]) == {"small_ml"}
+    assert set(table["language"]) == {"en", "es", "ja"}
+    at.multiselect(key="failures_languages").set_value(["de"])
+    at = ok(at.run())
+    assert "No labels in small_ml for de yet." in [i.value for i in at.info]
+    assert not at.dataframe
+
+
+def test_campaign_form_offers_the_stored_languages_and_a_data_set(two_sets):
+    at = ok(app("rex").switch_page("views/data.py").run())
+    languages = at.multiselect(key="data_campaign_languages")  # the stored languages, not a fixed list
+    assert languages.options == ["en (English): 10 queries", "es (Spanish): 9 queries", "ja (Japanese): 8 queries",
+                                 "de (German): 1 query"]
+    dataset = at.selectbox(key="data_campaign_dataset")
+    assert dataset.value is None and dataset.options[0] == "all stored queries"
+    at.text_input(key="data_campaign_name").input("ja-first")
+    at.number_input(key="data_campaign_n").set_value(4)
+    languages.set_value(["ja"])
+    at.selectbox(key="data_campaign_dataset").set_value(app_store.POINTWISE)
+    at.multiselect(key="data_campaign_raters").set_value(["rita"])
+    at = ok(at.button(key="FormSubmitter:data_campaign_form-Create campaign").click().run())
+    assert "Created grade campaign **ja-first**: 4 tasks" in texts(at)
+    row = at.dataframe[0].value.set_index("name").loc["ja-first"]
+    assert (row["languages"], row["data set"]) == ("ja", app_store.POINTWISE)
+    with session_scope(two_sets) as s:
+        c = s.scalar(select(Campaign).where(Campaign.name == "ja-first"))
+        langs = s.execute(select(Query.language, Product.language).join(Task, Task.query_pk == Query.id)
+                          .join(Product, Product.id == Task.product_pk).where(Task.campaign_id == c.id)).all()
+    assert set(langs) == {("ja", "ja")}
 
 
 # ------------------------------------------------------------------------------------------ admin

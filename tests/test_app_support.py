@@ -222,3 +222,71 @@ def test_counts_per_language_and_throughput(sqlite_url):
     assert len(analytics.label_throughput(sqlite_url, freq="D")["period"].iat[0]) == len("2026-01-01")
     judged = analytics.store_judged(sqlite_url)
     assert sorted(judged.pairs["product_id"]) == ["A", "B", "C"]
+
+
+def _two_data_sets(url):
+    """A listwise import ``lw`` (q1: three judged products, en) and a pointwise one ``pw`` (q2, q3: one each,
+    es and ja); q1's first pair is also in ``pw``; rita grades one pair of q3 (data set ``raters``)."""
+    with session_scope(url) as s:
+        s.execute(insert(Product), [dict(product_id=p, title=f"product {p}") for p in "ABCDE"])
+        s.execute(insert(Query), [dict(query_id="q1", text="red shoes", language="en", count=0),
+                                  dict(query_id="q2", text="zapatillas", language="es", count=0),
+                                  dict(query_id="q3", text="靴", language="ja", count=0)])
+        s.execute(insert(Label), [dict(query_pk=1, product_pk=p, level=lv, source="import:lw")
+                                  for p, lv in ((1, 5), (2, 3), (3, 1))]
+                  + [dict(query_pk=1, product_pk=1, level=5, source="import:pw"),
+                     dict(query_pk=2, product_pk=4, level=4, source="import:pw"),
+                     dict(query_pk=3, product_pk=5, level=1, source="import:pw")])
+    add_user("rita", "rater", "rita-password", url=url)
+    create_selection_campaign("picked", pd.DataFrame({"query_pk": [3], "product_pk": [4]}), ["rita"], url=url)
+    task = next_task("picked", "rita", url=url)
+    submit_grade(task.assignment_id, "rita", 2, url=url)
+
+
+def test_data_sets_are_listed_with_counts_languages_and_mode(sqlite_url):
+    from core import stats
+
+    assert analytics.datasets(sqlite_url).empty
+    _two_data_sets(sqlite_url)
+    sets = analytics.datasets(sqlite_url).set_index("dataset")
+    assert list(sets.index) == ["lw", "pw", "raters"]
+    assert sets.loc["lw"].tolist() == ["en", 1, 3, 3, 3.0, "listwise"]
+    assert sets.loc["pw"].tolist() == ["en, es, ja", 3, 3, 3, 1.0, "pointwise"]
+    assert sets.loc["raters", ["languages", "pairs", "mode"]].tolist() == ["ja", 1, "pointwise"]
+    by_lang = analytics.datasets(sqlite_url, by_language=True)
+    assert list(zip(by_lang["dataset"], by_lang["language"])) == [("lw", "en"), ("pw", "en"), ("pw", "es"),
+                                                                  ("pw", "ja"), ("raters", "ja")]
+    assert [stats.dataset_of(x) for x in ("import:esci_us", "human", "gold")] == ["esci_us", "raters", "raters"]
+    assert stats.datasets_of("human,import:b,import:a") == ["a", "b", "raters"]
+    assert stats.query_languages(sqlite_url) == {"en": 1, "es": 1, "ja": 1}
+
+
+def test_labels_are_selected_by_data_set_and_language_and_split_by_mode(sqlite_url):
+    _two_data_sets(sqlite_url)
+    labels = analytics.labels_frame(sqlite_url)
+    member = dict(zip(zip(labels["query_id"], labels["product_id"]), labels["datasets"]))
+    assert member == {("q1", "A"): "lw,pw", ("q1", "B"): "lw", ("q1", "C"): "lw", ("q2", "D"): "pw",
+                      ("q3", "E"): "pw", ("q3", "D"): "raters"}
+    pick = analytics.select_labels
+    assert sorted(pick(labels, ["pw"])["product_id"]) == ["A", "D", "E"]
+    assert pick(labels, ["pw"], ["ja"])["product_id"].tolist() == ["E"]
+    assert pick(labels, ["lw"], ["ja"]).empty
+    assert len(pick(labels)) == 6
+    assert analytics.dataset_modes(labels) == {"lw": "listwise", "pw": "pointwise", "raters": "pointwise"}
+    parts = analytics.split_modes(labels)
+    assert sorted(parts["listwise"]["product_id"]) == ["A", "B", "C"]  # q1/A is in pw too: listwise wins
+    assert sorted(parts["pointwise"]["product_id"]) == ["D", "D", "E"]
+    only_pw = analytics.split_modes(pick(labels, ["pw"]), ["pw"])
+    assert only_pw["listwise"].empty and sorted(only_pw["pointwise"]["product_id"]) == ["A", "D", "E"]
+    langs = analytics.labels_by_language(sqlite_url, ["pw"], ["ja", "es"]).set_index("language")
+    assert langs["pairs"].to_dict() == {"es": 1, "ja": 1}
+    assert analytics.labels_by_language(sqlite_url, ["lw"], ["ja"]).empty
+    assert analytics.empty_selection_message(["lw"], ["ja"]) == "No labels in lw for ja yet."
+
+
+def test_pointwise_selections_are_graded_per_pair(sqlite_url):
+    _two_data_sets(sqlite_url)
+    pw = analytics.split_modes(analytics.labels_frame(sqlite_url))["pointwise"]
+    out = analytics.evaluate_store(sqlite_url, models=("random",), labels=pw, mode="pointwise")
+    rows = {r["language"]: r for r in out["report"]["rows"]}
+    assert set(rows) == {"all", "es", "ja"} and rows["all"]["n_pairs"] == 3 and rows["all"]["mode"] == "pointwise"

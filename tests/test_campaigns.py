@@ -176,6 +176,85 @@ def test_pool_is_the_union_of_each_models_top_k(store):
         assert set(part["product_pk"].map(pid)) == want
 
 
+JA_PRODUCTS = [("J01", "ナイキ ランニングシューズ 赤", "ja"), ("J02", "ランニングシューズ 青 メンズ", "ja"),
+               ("J03", "キッチンタオル 5枚", "ja"), ("E01", "nike running shoes", "en")]
+JA_QUERIES = [("nike ランニングシューズ", "ja"), ("キッチンタオル", "ja")]
+
+
+def seed_languages(url: str) -> str:
+    """``seed`` plus products with a language (three ja, one en) and two ja queries (q6, q7) whose labels
+    make a second data set, ``import:ja_set``."""
+    seed(url)
+    with session_scope(url) as s:
+        s.execute(insert(Product), [dict(product_id=p, title=t, language=lang) for p, t, lang in JA_PRODUCTS])
+        s.execute(insert(Query), [dict(query_id=f"q{6 + i}", text=t, language=lang, count=0)
+                                  for i, (t, lang) in enumerate(JA_QUERIES)])
+        s.execute(insert(Label), [dict(query_pk=6, product_pk=13, level=5, source="import:ja_set"),
+                                  dict(query_pk=7, product_pk=15, level=5, source="import:ja_set")])
+    return url
+
+
+def _task_pairs(url, name="c") -> set[tuple[str, str, str | None]]:
+    """(query language, product id, product language) of a campaign's tasks."""
+    t = tasks_of(url, name)
+    with session_scope(url) as s:
+        qlang = dict(s.execute(select(Query.id, Query.language)).tuples().all())
+        prod = {pk: (pid, lang) for pk, pid, lang in s.execute(select(Product.id, Product.product_id,
+                                                                       Product.language)).tuples()}
+    return {(qlang[q], *prod[p]) for q, p in zip(t["query_pk"], t["product_pk"])}
+
+
+def test_japanese_queries_get_japanese_products(sqlite_url):
+    from core.cache import get_catalog, get_scorer
+
+    url = seed_languages(sqlite_url)
+    bm25 = get_scorer("bm25", url).score_all("nike ランニングシューズ")
+    assert bm25[get_catalog(url).positions(["E01"])[0]] > 0  # the English product would match by "nike"
+    create_campaign(spec(n_tasks=20, languages=("ja",), candidates="bm25", bm25_k=20), url=url)
+    pairs = _task_pairs(url)
+    assert {lang for lang, _, _ in pairs} == {"ja"} and {plang for _, _, plang in pairs} == {"ja"}
+    assert {"J01", "J02", "J03"} <= {pid for _, pid, _ in pairs}
+    create_campaign(spec(name="store", n_tasks=20, languages=("ja",), candidates="store"), url=url)
+    assert _task_pairs(url, "store") == {("ja", "J01", "ja"), ("ja", "J03", "ja")}
+
+
+def test_a_language_without_products_of_its_own_draws_from_the_whole_catalog(sqlite_url):
+    url = seed_languages(sqlite_url)  # es queries, no es product: the catalog's default-language ones serve
+    create_campaign(spec(n_tasks=20, languages=("es",), candidates="bm25"), url=url)
+    pairs = _task_pairs(url)
+    assert {lang for lang, _, _ in pairs} == {"es"} and "P06" in {pid for _, pid, _ in pairs}  # zapatillas rojas
+
+
+def test_language_mask_counts_products_without_a_language_as_the_default(monkeypatch):
+    from core.catalog import Catalog
+
+    cat = Catalog.from_frame(pd.DataFrame({"product_id": ["a", "b", "c"], "title": ["x", "y", "z"],
+                                           "language": [None, "en", "JA"]}))
+    assert sampling.language_mask(cat, "en").tolist() == [True, True, False]
+    assert sampling.language_mask(cat, "ja").tolist() == [False, False, True]
+    assert sampling.language_mask(cat, "es") is None
+    monkeypatch.setenv("RELEVANCE_DEFAULT_LANGUAGE", "de")
+    assert sampling.language_mask(cat, "de").tolist() == [True, False, False]
+
+
+def test_a_campaign_can_sample_one_data_sets_queries(sqlite_url):
+    url = seed_languages(sqlite_url)
+    info = create_campaign(spec(n_tasks=50, dataset="ja_set"), url=url)
+    assert info.config["dataset"] == "ja_set"
+    assert set(tasks_of(url)["query_pk"]) == {6, 7}
+    create_campaign(spec(name="seed", n_tasks=50, dataset="seed", languages=("es",)), url=url)
+    assert set(tasks_of(url, "seed")["query_pk"]) == {4, 5}
+    create_campaign(spec(name="raters", n_tasks=50, dataset="raters"), url=url)  # gold labels are the raters'
+    assert set(tasks_of(url, "raters")["query_pk"]) == {1, 2, 3, 4, 5}
+    with pytest.raises(SamplingError, match=r"no labels of data set 'nope'; data sets in the store: ja_set, seed, "
+                                            r"raters"):
+        create_campaign(spec(name="x", dataset="nope"), url=url)
+    with pytest.raises(SamplingError, match=r"no stored queries in languages es of data set ja_set; pick other "
+                                            r"languages or another data set"):
+        create_campaign(spec(name="x", dataset="ja_set", languages=("es",)), url=url)
+    assert [c.name for c in list_campaigns(url=url)] == ["c", "seed", "raters"]
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(kind="pairwise"), r"kind must be one of grade, side_by_side; got 'pairwise'"),
     (dict(strategy="clever"), r"strategy must be one of random, language-stratified"),

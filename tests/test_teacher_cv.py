@@ -106,3 +106,66 @@ def test_cross_validation_tests_every_pointwise_pair_once_per_epoch(tiny_encoder
     models = {r["model"] for r in saved["rows"]}
     assert models == {"epoch 0", "epoch 1"}
     assert {r["language"] for r in saved["rows"]} == {"all", "en", "es"}
+
+
+def _fake_run(folder, name, quality, n_queries, seed=0):
+    """A cross-validation result as cross_validate writes it, from synthetic predictions: epoch 1 is
+    ``quality`` better than the prior at putting probability on the right level."""
+    from core.teacher_cv import pooled_rows
+
+    rng = np.random.default_rng(seed)
+    n = 240
+    level = rng.choice([1, 4, 5], n)
+    parts = []
+    for epoch, q in ((0, 0.3), (1, 0.3 + quality)):
+        probs = rng.dirichlet(np.ones(5), n) * (1 - q)
+        probs[np.arange(n), level - 1] += q
+        part = pd.DataFrame(probs, columns=PROB_COLS)
+        part["query_id"] = [f"q{i}" for i in range(n)]
+        part["product_id"], part["level"], part["epoch"], part["fold"] = "p", level, epoch, 0
+        part["language"] = np.array(["en", "es", "ja"])[np.arange(n) % 3]
+        parts.append(part)
+    preds = pd.concat(parts, ignore_index=True)
+    doc = {"name": name, "config": TeacherConfig().__dict__, "n_folds": 1, "train_languages": None,
+           "max_train_queries": None, "rows": pooled_rows(preds),
+           "folds": [{"fold": 0, "train_pointwise_pairs": n_queries, "train_pointwise_queries": n_queries,
+                      "train_listwise_queries": 86, "test_pairs": n, "minutes": 1.0,
+                      "history": [{"epoch": 0, "ndcg@20_esci": 0.75}, {"epoch": 1, "ndcg@20_esci": 0.76}]}]}
+    (folder / f"{name}.json").write_text(json.dumps(doc))
+    return doc
+
+
+def test_report_has_the_bakeoff_the_unseen_language_table_and_the_curve(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    from core.teacher_cv_report import kept_share, load_runs, write_report
+
+    all_runs = _fake_run(tmp_path, "all", 0.4, 1500)
+    en = _fake_run(tmp_path, "en-only", 0.2, 1000, seed=1)
+    _fake_run(tmp_path, "lc250", 0.1, 250, seed=2)
+    text = write_report(tmp_path)
+    assert "### Run `all`" in text and "### Run `en-only`" in text and "prior alone" in text
+    assert "Unseen languages" in text and "en only" in text and "Learning curve" in text
+    auc = {(d["name"], r["language"]): r["auc"] for d in (all_runs, en) for r in d["rows"] if r["model"] == "epoch 1"}
+    share = kept_share(load_runs(tmp_path))
+    assert share["ja"] == pytest.approx(auc["en-only", "ja"] / auc["all", "ja"])
+    assert f"{share['es']:.1%} on es" in text
+    root = ET.fromstring((tmp_path / "learning_curve.svg").read_text())
+    assert len(root.findall("{http://www.w3.org/2000/svg}polyline")) == 3  # AUC all, es, ja
+
+
+def test_cv_report_command_splices_the_section_into_the_card(tmp_path):
+    from core.cli import main
+
+    folder = tmp_path / "teacher" / "cv"
+    folder.mkdir(parents=True)
+    _fake_run(folder, "all", 0.4, 1500)
+    card = tmp_path / "teacher" / "model_card.md"
+    card.write_text("# Teacher\n\n## Bake-off\n\nold runs\n\n## Cross-lingual probe\n\nprobe table\n")
+    assert main(["train", "teacher", "--cv-report", "--out", str(folder)]) == 0
+    text = card.read_text()
+    assert text.index("## Bake-off") < text.index("## Cross-validation on esci_multilingual") \
+        < text.index("## Cross-lingual probe")
+    assert "old runs" in text and "probe table" in text and "### Run `all`" in text
+    assert main(["train", "teacher", "--cv-report", "--out", str(folder)]) == 0  # again: replaced, not doubled
+    assert card.read_text().count("## Cross-validation") == 1
