@@ -4,7 +4,7 @@ Run from the project root::
 
     .venv/bin/python bench/ja_tokenize.py [--append] [--reps 1000] [--only regex,bigram]
 
-Data: ``/work/shared/data/esci_multilingual`` (judged pairs in en, es, ja; one product text per id).
+Data: ``data/esci_multilingual`` (judged pairs in en, es, ja; one product text per id).
 BM25 is the project's (bm25s.BM25 defaults: Lucene, k1=1.5, b=0.75) over **all** products of the data
 set, every language (IDF and average length over the whole catalog, as ``core.rankers.BM25Ranker``),
 text = title, brand, bullet points, description joined; query = ``clean_query(query)``, tokens missing
@@ -57,7 +57,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DATA = Path("/work/shared/data/esci_multilingual")
+DATA = Path(__file__).resolve().parent.parent / "data" / "esci_multilingual"
 FIELDS = ("title", "brand", "bullet_points", "description")
 CANDIDATES = ("regex", "bigram", "bigram-nonfkc", "sudachi-A", "sudachi-C", "sudachi-A-norm", "janome",
               "mecab-unidic")
@@ -419,7 +419,7 @@ def append_section(rows: list[dict], skipped: list[str], args, n_products: int) 
         f"\n## Japanese BM25 tokenization (issue 12, bench/ja_tokenize.py)\n\n"
         f"Run {cmd} on {utc_now()} on {machine()}; bm25s {bm25s.__version__}; {versions}"
         f"{'; skipped (not installed): ' + ', '.join(skipped) if skipped else ''} (the analysers installed "
-        f"for this measurement only). Data: `/work/shared/data/esci_multilingual`, BM25 (bm25s defaults) "
+        f"for this measurement only). Data: `data/esci_multilingual`, BM25 (bm25s defaults) "
         f"index over all {n_products:,} products (en, es, ja together; IDF over the whole catalog), text = "
         f"title, brand, bullet points, description; English stop words removed for every tokenizer. Judged "
         f"pairs: ja {n['ja']['n']} (E {n['ja']['n_E']}, I {n['ja']['n_I']}), en {n['en']['n']} (E "

@@ -7,13 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import select
 
 from core import auth, config, imports, users
 from core.errors import ImportValidationError
 from core.scales import SCALES
-from db.models import Query
-from db.session import session_scope
 
 IMPORTERS = {"products": imports.import_products, "judgments": imports.import_judgments,
              "queries": imports.import_queries}
@@ -72,9 +69,32 @@ def rater_names() -> list[str]:
     return [u.name for u in users.list_users() if u.role in RATER_ROLES and u.active]
 
 
-def stored_languages() -> list[str]:
-    with session_scope() as s:
-        return sorted(s.scalars(select(Query.language).distinct()))
+LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "de": "German", "fr": "French", "it": "Italian",
+                  "pt": "Portuguese", "nl": "Dutch", "ja": "Japanese", "zh": "Chinese", "ko": "Korean",
+                  "pl": "Polish", "tr": "Turkish", "sv": "Swedish"}
+
+
+def stored_languages() -> dict[str, int]:
+    """The languages of the stored queries (whatever they are, not a fixed list) -> number of queries."""
+    from core.stats import query_languages
+
+    return query_languages()
+
+
+def language_label(code: str, counts: dict[str, int]) -> str:
+    name, n = LANGUAGE_NAMES.get(code), counts.get(code, 0)
+    return f"{code}{f' ({name})' if name else ''}: {n:,} quer{'y' if n == 1 else 'ies'}"
+
+
+def dataset_options() -> dict[str | None, str]:
+    """None (every query) and each data set with labels -> its label in the campaign form."""
+    from core.analytics import datasets
+
+    sets = datasets()
+    options: dict[str | None, str] = {None: "all stored queries"}
+    for r in sets.itertuples():
+        options[r.dataset] = f"{r.dataset}: {r.queries:,} quer{'y' if r.queries == 1 else 'ies'} ({r.languages or '?'})"
+    return options
 
 
 def campaign_form(created_by: str) -> None:
@@ -89,10 +109,17 @@ def campaign_form(created_by: str) -> None:
         kind = c2.selectbox("Kind", ["grade", "side_by_side"], key="data_campaign_kind")
         strategy = c3.selectbox("Sampling", STRATEGIES, key="data_campaign_strategy",
                                 help="side_by_side: random or language-stratified")
-        c1, c2, c3 = st.columns(3)
+        c1, c2, c3, c4 = st.columns(4)
         n_tasks = c1.number_input("Tasks (pairs; queries for side_by_side)", 1, 100_000, 50, key="data_campaign_n")
-        languages = c2.multiselect("Languages (empty: all)", stored_languages(), key="data_campaign_languages")
-        raters = c3.multiselect("Raters", rater_names(), key="data_campaign_raters")
+        counts, sets = stored_languages(), dataset_options()
+        languages = c2.multiselect("Languages (empty: all)", list(counts), key="data_campaign_languages",
+                                   format_func=lambda c: language_label(c, counts),
+                                   help="The query languages in the store. Random and BM25 candidates pair a "
+                                        "query with products of its language when the catalog has any.")
+        dataset = c3.selectbox("Data set", list(sets), format_func=sets.get, key="data_campaign_dataset",
+                               help="Sample only the queries labelled in this data set (an import, or the "
+                                    "raters' labels)")
+        raters = c4.multiselect("Raters", rater_names(), key="data_campaign_raters")
         c1, c2, c3, c4 = st.columns(4)
         overlap_k = c1.number_input("Ratings per overlapping task", 1, 10, 1, key="data_campaign_overlap_k")
         overlap_share = c2.slider("Share of tasks overlapping", 0.0, 1.0, 1.0, key="data_campaign_overlap_share")
@@ -109,7 +136,7 @@ def campaign_form(created_by: str) -> None:
         spec = CampaignSpec(name=name, kind=kind, strategy=strategy, n_tasks=int(n_tasks), languages=tuple(languages),
                             raters=tuple(raters), overlap_k=int(overlap_k), overlap_share=float(overlap_share),
                             gold_ratio=float(gold_ratio), models=tuple(models), candidates=candidates,
-                            created_by=created_by)
+                            created_by=created_by, dataset=dataset)
         with st.spinner("Sampling tasks…"):
             info = create_campaign(spec)
     except (CampaignError, ValueError, FileNotFoundError, RuntimeError) as exc:  # untrained model, bad spec
@@ -127,7 +154,8 @@ def campaigns_table() -> pd.DataFrame:
     for c in list_campaigns():
         p = progress(c.id)
         rows.append({"name": c.name, "kind": c.kind, "strategy": c.strategy,
-                     "languages": ",".join(c.languages) or "all", "tasks": c.n_tasks, "gold": c.n_gold,
+                     "languages": ",".join(c.languages) or "all", "data set": c.config.get("dataset") or "all",
+                     "tasks": c.n_tasks, "gold": c.n_gold,
                      "done": p.ratings_done, "required": p.ratings_required, "progress": p.fraction,
                      "raters": ", ".join(c.raters), "status": c.status, "created by": c.created_by})
     return pd.DataFrame(rows)

@@ -1,5 +1,6 @@
-"""Dashboard: per-language nDCG with CIs for teacher, student and BM25, accuracy against humans, rater
-agreement, side-by-side win rates and label throughput. Every table has a CSV download."""
+"""Dashboard: per-language nDCG with CIs for teacher, student and BM25 (pointwise data sets: accuracy, macro-F1
+and AUC per pair instead), filtered by data set and language; accuracy against humans, rater agreement,
+side-by-side win rates and label throughput. Every table has a CSV download."""
 
 import streamlit as st
 
@@ -13,35 +14,26 @@ url = config.db_url()
 st.title("Dashboard")
 version = analytics.store_version(url)
 
-langs = dash.labels_by_language(url, version)
-if langs.empty:
+labels = dash.labels(url, version)
+if labels.empty:
     st.info("No labels yet. Import judgments on **Data and campaigns** (or `relevance init` for the demo), or "
             "let raters grade a campaign; figures appear here as labels arrive.", icon=":material/inbox:")
     st.stop()
 
-st.subheader("Labels per language")
-table(langs, "dash_langs", "labels_by_language.csv")
+f1, f2 = st.columns(2)
+datasets, languages = dash.selection_filters(labels, "dash", f1, f2)
+if not datasets:
+    st.warning("Pick at least one data set.")
+    st.stop()
 
-st.subheader("Ranking quality on the labelled pairs")
-c1, c2 = st.columns([1, 3])
-k = c1.selectbox("Cut-off k", ["10", "20", "all"], index=1, key="dash_k",
-                 help="`all` ranks each query's whole judged list (the ESCI KDD Cup 2022 task 1 protocol)")
-models = tuple(c2.multiselect("Models", dash.model_options(), default=["teacher", "student", "bm25"],
-                              key="dash_models"))
-ndcg, coverage, skipped = dash.ndcg_table(url, version, k, models) if models else (None, {}, {})
-for m, why in skipped.items():
-    st.caption(f"`{m}` left out: {why}.")
-if ndcg is not None and not ndcg.empty:
-    for m, share in coverage.items():
-        if share < 0.999:
-            st.caption(f"`{m}`: stored predictions cover {share:.0%} of the labelled pairs "
-                       f"(the rest count as level 3).")
-    a, b = st.columns(2)
-    a.plotly_chart(dash.ndcg_chart(ndcg, "esci"), key="dash_chart_esci")
-    b.plotly_chart(dash.ndcg_chart(ndcg, "linear"), key="dash_chart_linear")
-    st.caption("Accuracy: 5-class argmax against the label in force (models with level probabilities only). "
-               "p_holm: paired randomization test against the first model, Holm-corrected.")
-    table(ndcg, "dash_ndcg", f"ndcg_at_{k}.csv", column_config=dash.NUMBERS)
+st.subheader("Labels per language")
+langs = dash.labels_by_language(url, version, datasets, languages)
+if langs.empty:
+    st.info(analytics.empty_selection_message(datasets, languages), icon=":material/inbox:")
+else:
+    table(langs, "dash_langs", "labels_by_language.csv")
+
+models = dash.model_quality(url, version, datasets, languages) if not langs.empty else ()
 
 humans = dash.vs_humans(url, version, models)
 if not humans.empty:
@@ -49,6 +41,7 @@ if not humans.empty:
     table(humans, "dash_humans", "models_vs_raters.csv", column_config=dash.NUMBERS)
 
 st.subheader("Rater agreement")
+st.caption("Every campaign, every data set and language.")
 summary, raters = dash.agreement(url, version)
 if summary is None:
     st.caption("No rater labels yet.")

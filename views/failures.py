@@ -1,5 +1,6 @@
 """Failures: labelled pairs where the teacher, the student and the humans disagree most (DuckDB over the
-Parquet predictions joined with the labels in force); send a selection to a new campaign."""
+Parquet predictions joined with the labels in force), filtered by data set, language, query and level; send a
+selection to a new campaign."""
 
 import streamlit as st
 
@@ -25,24 +26,35 @@ if labels.empty:
     st.info("No labels yet: import judgments or let raters grade a campaign.", icon=":material/inbox:")
     st.stop()
 
-f1, f2, f3, f4 = st.columns([2, 2, 3, 2])
+f1, f2, f3, f4, f5 = st.columns([2, 2, 2, 3, 2])
 models = f1.multiselect("Models", sorted(files), default=[m for m in ("teacher", "student") if m in files]
                         or sorted(files)[:2], key="failures_models")
-languages = f2.multiselect("Languages", sorted(labels["language"].unique()), key="failures_languages")
-query = f3.text_input("Query contains", key="failures_query")
-levels = f4.multiselect("Human level", [5, 4, 3, 2, 1], key="failures_levels")
+datasets, languages = dash.selection_filters(labels, "failures", f2, f3)
+query = f4.text_input("Query contains", key="failures_query")
+levels = f5.multiselect("Human level", [5, 4, 3, 2, 1], key="failures_levels")
 if not models:
     st.warning("Pick at least one model.")
     st.stop()
+if not datasets:
+    st.warning("Pick at least one data set.")
+    st.stop()
+labels = analytics.select_labels(labels, datasets, languages)
+if labels.empty:
+    st.info(analytics.empty_selection_message(datasets, languages), icon=":material/inbox:")
+    st.stop()
 
-rows = analytics.failure_pairs(labels, files, models, languages=languages, query=query, levels=levels)
+rows = analytics.failure_pairs(labels, files, models, query=query, levels=levels)
+if rows.empty:
+    st.info(f"None of the {len(labels):,} selected labelled pairs has a stored prediction from every selected model"
+            f"{' and matches the query and level filters' if query or levels else ''}.", icon=":material/inbox:")
 st.caption(f"{len(rows)} pairs, most disagreeing first (gap between any two of: human level, each model's "
            f"expected level). Select rows to inspect them or to send them to a campaign.")
 shown = rows.drop(columns=["query_pk", "product_pk"])
 numbers = {c: st.column_config.NumberColumn(c, format="%.2f") for c in shown.columns
            if c.endswith("_expected") or c == "disagreement"}
 model_cols = [c for c in shown.columns if c.endswith(("_expected", "_argmax"))]
-order = ["query", "language", "product_id", "level", *model_cols, "disagreement", "source", "n_raters", "query_id"]
+order = ["query", "language", "product_id", "level", *model_cols, "disagreement", "datasets", "source", "n_raters",
+         "query_id"]
 picked = st.dataframe(shown, hide_index=True, width="stretch", height=360, on_select="rerun", column_order=order,
                       column_config=numbers, selection_mode="multi-row", key="failures_table")
 st.download_button("Download CSV", shown.to_csv(index=False).encode(), "failures.csv", "text/csv",

@@ -1,8 +1,9 @@
-"""Overview: what the store holds, per language."""
+"""Overview: what the store holds, per language and per data set."""
 
 import streamlit as st
 
 from core import auth, config
+from core.analytics import datasets
 from core.stats import overview
 from ui.auth import require
 
@@ -22,7 +23,17 @@ for col, (name, value) in zip(cols, data["totals"].items()):
     col.metric(name.capitalize(), f"{value:,}")
 
 st.subheader("Queries and labels per language")
-st.dataframe(data["by_language"], hide_index=True, width="stretch")
+st.dataframe(data["by_language"], hide_index=True, width="stretch", key="overview_languages")
+
+st.subheader("Data sets")
+sets = datasets(by_language=True)
+if sets.empty:
+    st.caption("No labels yet: import judgments or let raters grade a campaign.")
+else:
+    st.caption("Labels in force per data set (an import's name, or `raters`) and query language. Pointwise data "
+               "sets judge about one product per query: they are graded pair by pair, not ranked.")
+    st.dataframe(sets, hide_index=True, width="stretch", key="overview_datasets",
+                 column_config={"products per query": st.column_config.NumberColumn(format="%.0f")})
 
 st.subheader("Where to go")
 for spec in auth.pages_for(user.role):
