@@ -15,9 +15,8 @@ from core.teacher_cv import PROB_COLS, cross_validate, query_folds
 from model_fixtures import labels_for
 
 
-def _pointwise(catalog, n=16, seed=1) -> pd.DataFrame:
+def _pointwise(catalog, n=16) -> pd.DataFrame:
     """One judged product per query; queries 0 and 1 have the same text in two marketplaces."""
-    rng = np.random.default_rng(seed)
     ids = list(catalog.ids)
     rows = []
     for i in range(n):
