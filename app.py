@@ -1,6 +1,6 @@
 """Relevance Studio — Streamlit entry point: sign-in, then the pages the user's role may open.
 
-The menu is built from ``core.auth.PAGES``; each page checks the role again itself (``ui.auth.require``),
+The menu is built from ``ui.pages.PAGES``; each page checks the role again itself (``ui.auth.require``),
 so a page left out of the menu is refused when reached by URL too. The user's role and status are read
 from the store on every run: a deactivated account or a changed role takes effect at the next click.
 """
@@ -8,7 +8,9 @@ from the store on every run: a deactivated account or a changed role takes effec
 import streamlit as st
 
 from core import auth, config
+from core.users import STAFF_ROLES
 from ui import auth as ui_auth
+from ui import pages as page_table
 from ui.components import inject_css
 
 st.set_page_config(page_title="Relevance Studio", page_icon="🔎", layout="wide")
@@ -29,8 +31,8 @@ if user is None:
 elif user.must_change_password:
     pages = [st.Page("views/account.py", title="Set a new password", icon=":material/key:", default=True)]
 else:
-    home, pages = auth.home(user.role), {}
-    for spec in auth.pages_for(user.role):
+    home, pages = page_table.home(user.role), {}
+    for spec in page_table.pages_for(user.role):
         page = st.Page(spec.path, title=spec.title, icon=spec.icon, default=spec.key == home)
         pages.setdefault(spec.section, []).append(page)
         if spec.key == home:
@@ -45,6 +47,6 @@ if user is not None:
         if st.button("Sign out", key="app_sign_out", icon=":material/logout:"):
             ui_auth.sign_out()
             st.rerun()
-        if user.role in auth.STAFF:
+        if user.role in STAFF_ROLES:
             st.caption(f"Store: `{config.db_url().split('@')[-1]}`")
 nav.run()

@@ -45,7 +45,7 @@ def _queries(url: str | None) -> list[str]:
     from sqlalchemy import select
 
     from db.models import Query
-    from db.session import session_scope
+    from core.store.session import session_scope
 
     with session_scope(url) as s:
         return sorted(t for (t,) in s.execute(select(Query.text)).all() if t.strip())

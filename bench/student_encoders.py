@@ -36,7 +36,7 @@ def main() -> None:
 
     from core import config
     from core.cache import get_catalog, get_scorer
-    from core.cli_models import human_labels
+    from core.consensus import training_labels as human_labels
     from core.distill import build_training_data, dev_judged, dev_query_ids, train_kind
     from core.evaluate import evaluate
     from core.features import FeatureBuilder, FeatureConfig

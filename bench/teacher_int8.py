@@ -28,7 +28,7 @@ from bench.results import append, utc_now  # noqa: E402 (needs ROOT on the path)
 def measure(teacher_dir: Path, url: str | None = None) -> dict:
     from core import metrics
     from core.cache import get_catalog
-    from core.cli_models import human_labels
+    from core.consensus import training_labels as human_labels
     from core.distill import dev_query_ids
     from core.teacher import Teacher
 

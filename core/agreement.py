@@ -27,10 +27,10 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from core.errors import InvalidInputError
 
 LEVELS = (1, 2, 3, 4, 5)
 Z95 = 1.959963984540054
@@ -99,17 +99,17 @@ def check_ratings(ratings: pd.DataFrame, levels: Sequence = LEVELS) -> pd.DataFr
     """Validate a ratings table; return it with a clean index. Raises ValueError saying what is wrong."""
     missing = [c for c in ("item", "rater", "level") if c not in ratings.columns]
     if missing:
-        raise ValueError(f"ratings need the columns item, rater, level; missing {', '.join(missing)} "
+        raise InvalidInputError(f"ratings need the columns item, rater, level; missing {', '.join(missing)} "
                          f"(got {', '.join(map(str, ratings.columns))})")
     df = ratings.reset_index(drop=True)
     bad = ~df["level"].isin(list(levels))
     if bad.any():
         got = sorted(set(df.loc[bad, "level"].tolist()), key=str)[:10]
-        raise ValueError(f"levels must be one of {list(levels)}; got {got}")
+        raise InvalidInputError(f"levels must be one of {list(levels)}; got {got}")
     dup = df.duplicated(["item", "rater"])
     if dup.any():
         first = df.loc[dup].iloc[0]
-        raise ValueError(f"{int(dup.sum())} repeated (item, rater) ratings, e.g. rater {first['rater']!r} on item "
+        raise InvalidInputError(f"{int(dup.sum())} repeated (item, rater) ratings, e.g. rater {first['rater']!r} on item "
                          f"{first['item']!r}; keep one rating per rater and item (the latest)")
     return df
 
@@ -278,45 +278,6 @@ def wilson_interval(successes: float, n: float, z: float = Z95) -> tuple[float, 
     center = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     return max(0.0, center - half), min(1.0, center + half)
-
-
-# ---------------------------------------------------------------------------------------- external files
-
-def read_ratings(path: str | Path, scale=None) -> tuple[pd.DataFrame, tuple]:
-    """Read a multi-rater labels file: query, product_id (or doc_id), rater, a level column.
-
-    The level column is ``level`` (1–5), ``esci_label`` or ``grade`` with ``scale`` (DESIGN.md, input
-    files); an optional ``seconds`` column is kept. Validation is the judgments import's (``core.readers``
-    and ``core.scales``): every bad row is listed and nothing is returned when any row is bad; a missing
-    rater is an error here.
-
-    Returns:
-        (ratings with columns item, query_id, product_id, rater, level[, seconds]; the scale's ordered levels).
-    """
-    from core import readers
-    from core.errors import ImportValidationError, RowError
-    from core.imports import _JudgmentRows
-
-    path = Path(path)
-    v = _JudgmentRows(path, scale, None)
-    parts, missing_rater = [], []
-    for chunk in readers.iter_chunks(path):
-        if "product_id" not in chunk.columns and "doc_id" in chunk.columns:
-            chunk = chunk.rename(columns={"doc_id": "product_id"})
-        if "rater" not in chunk.columns:
-            raise ImportValidationError(path.name, [RowError(0, "rater", "agreement needs a 'rater' column (found: "
-                                                                         f"{', '.join(map(str, chunk.columns))})")])
-        good = v.chunk(chunk)
-        missing_rater += [RowError(int(r), "rater", "missing rater") for r in good.loc[good["rater"] == "", "row"]]
-        if "seconds" in chunk.columns:
-            good["seconds"] = pd.to_numeric(chunk.loc[good["row"], "seconds"], errors="coerce").to_numpy()
-        parts.append(good)
-    v.errors.items.extend(missing_rater)
-    v.finish(skip_bad_rows=False)
-    df = pd.concat(parts, ignore_index=True)
-    df["item"] = df["query_id"] + "\x1f" + df["product_id"]
-    df["level"] = df["level"].astype(int)
-    return df.drop(columns="row"), tuple(sorted(set(v.lookup.values())))
 
 
 def _jsonable(v):

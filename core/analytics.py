@@ -27,7 +27,7 @@ from core import config
 from core.queries import clean_query
 from core.stats import RATERS, dataset_of, datasets_of, pair_datasets, sort_datasets
 from db.models import Comparison, Label, Prediction, Product, Query
-from db.session import session_scope
+from core.store.session import session_scope
 
 log = logging.getLogger(__name__)
 PROB_COLS = ["p1", "p2", "p3", "p4", "p5"]
@@ -321,7 +321,7 @@ def labels_by_language(url: str | None = None, datasets: Sequence[str] = (),
                        languages: Sequence[str] = ()) -> pd.DataFrame:
     """Per language: raters' labels in force, imported labels in force, raters, pairs labelled by either;
     only pairs in ``datasets`` and queries in ``languages`` when given."""
-    from core.imports import current_labels
+    from core.store.labels import current_labels
 
     with session_scope(url) as s:
         cur = current_labels(s)
@@ -359,7 +359,7 @@ def datasets(url: str | None = None, *, by_language: bool = False) -> pd.DataFra
     products of its queries) and mode (``listwise``, or ``pointwise`` when that median is below 3, for the
     whole data set). Empty (with these columns) when the store has no labels.
     """
-    from core.imports import current_labels
+    from core.store.labels import current_labels
     from core.metrics import LISTWISE_MIN
 
     with session_scope(url) as s:

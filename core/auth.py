@@ -1,7 +1,4 @@
-"""Who may open which screen of the app, and sign-in with a brute-force brake (no Streamlit here).
-
-``PAGES`` is the one table the app builds its menu from *and* every page checks on each run, so a
-page hidden from the menu is refused as well when it is reached by URL or ``st.switch_page``.
+"""Sign-in with a brute-force brake, and the signed-in user (no Streamlit here; the page table is ui.pages).
 
 Roles (``db.models.ROLES``): ``rater`` grades and compares; ``viewer`` (PMs) reads dashboards;
 ``researcher`` does both, digs into failures and runs data and model jobs; ``admin`` does everything
@@ -17,41 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from core import users
-from db.models import ROLES, User
-from db.session import session_scope
-
-RATERS = ("rater", "researcher", "admin")  # the roles core.campaigns lets rate
-READERS = ("viewer", "researcher", "admin")
-STAFF = ("researcher", "admin")
-
-
-@dataclass(frozen=True)
-class PageSpec:
-    """One screen: its key, script, menu title and icon, the roles that may open it and its menu section."""
-
-    key: str
-    path: str
-    title: str
-    icon: str
-    roles: tuple[str, ...]
-    section: str
-
-
-PAGES: tuple[PageSpec, ...] = (
-    PageSpec("overview", "views/overview.py", "Overview", ":material/home:", ROLES, "Studio"),
-    PageSpec("rate", "views/rate.py", "Rate", ":material/grade:", RATERS, "Rating"),
-    PageSpec("compare", "views/compare.py", "Compare", ":material/compare:", RATERS, "Rating"),
-    PageSpec("dashboard", "views/dashboard.py", "Dashboard", ":material/monitoring:", READERS, "Results"),
-    PageSpec("failures", "views/failures.py", "Failures", ":material/troubleshoot:", STAFF, "Results"),
-    PageSpec("data", "views/data.py", "Data and campaigns", ":material/database:", STAFF, "Admin"),
-    PageSpec("models", "views/models.py", "Models and jobs", ":material/model_training:", STAFF, "Admin"),
-    PageSpec("users", "views/users.py", "Users", ":material/group:", ("admin",), "Admin"),
-    PageSpec("account", "views/account.py", "Account", ":material/person:", ROLES, "Studio"),
-)
-_BY_KEY = {p.key: p for p in PAGES}
-# The page a role lands on after signing in.
-HOME = {"rater": "rate", "viewer": "dashboard", "researcher": "overview", "admin": "overview"}
-
+from db.models import User
+from core.store.session import session_scope
+from core.errors import LoginLocked
 
 @dataclass(frozen=True)
 class SessionUser:
@@ -60,26 +25,6 @@ class SessionUser:
     name: str
     role: str
     must_change_password: bool = False
-
-
-def page(key: str) -> PageSpec:
-    try:
-        return _BY_KEY[key]
-    except KeyError:
-        raise KeyError(f"unknown page {key!r}; pages: {', '.join(_BY_KEY)}") from None
-
-
-def allowed(role: str | None, key: str) -> bool:
-    """Whether ``role`` may open page ``key`` (unknown roles may open nothing)."""
-    return role in ROLES and role in page(key).roles
-
-
-def pages_for(role: str) -> list[PageSpec]:
-    return [p for p in PAGES if role in p.roles]
-
-
-def home(role: str) -> str:
-    return HOME.get(role, "overview")
 
 
 # ------------------------------------------------------------------------------------------ sign-in
@@ -116,13 +61,6 @@ class LoginThrottle:
 
 THROTTLE = LoginThrottle()
 
-
-class LoginLocked(Exception):
-    """Too many failed sign-ins for this name; ``seconds`` until the next try."""
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        super().__init__(f"too many failed sign-ins; try again in {seconds:.0f} s")
 
 
 def sign_in(name: str, password: str, *, url: str | None = None,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import config
+from core.errors import InvalidInputError, BackboneUnavailable
 
 log = logging.getLogger(__name__)
 NUM_LABELS = 5
@@ -27,9 +28,6 @@ _ENCODER_TARGETS = (r".*encoder\.layer\.\d+\.(attention\.self\.(query|key|value)
 _T5_HEAD = ("classification_head",)  # T5ForSequenceClassification's head: not peft's default classifier/score
 _DECODER_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
-
-class BackboneUnavailable(RuntimeError):
-    """The backbone's weights are not on this machine."""
 
 
 @dataclass(frozen=True)
@@ -150,7 +148,7 @@ def get_backbone(name: str) -> Backbone:
                             lambda: (name, {}), modules_to_save=_T5_HEAD)
         return Backbone(name, "encoder", _ENCODER_TARGETS, f"local folder ({model_type})", lambda: (name, {}),
                         modules_to_save=("classifier", "pooler"))
-    raise ValueError(f"unknown backbone {name!r}; available: {', '.join(sorted(BACKBONES))}, "
+    raise InvalidInputError(f"unknown backbone {name!r}; available: {', '.join(sorted(BACKBONES))}, "
                      f"or a folder with a transformers model") from None
 
 

@@ -10,7 +10,8 @@ import threading
 from collections.abc import Hashable
 
 from core import config
-from core.catalog import Catalog, catalog_version
+from core.catalog import Catalog
+from core.store.catalog import catalog_version, load_catalog
 from core.registry import Scorer, entry
 
 _CACHE: dict[Hashable, object] = {}
@@ -31,7 +32,7 @@ def _get(key: Hashable, load):
 
 def get_catalog(url: str | None = None) -> Catalog:
     url = url or config.db_url()
-    return _get(("catalog", url, catalog_version(url)), lambda: Catalog.from_db(url))
+    return _get(("catalog", url, catalog_version(url)), lambda: load_catalog(url))
 
 
 def get_scorer(name: str, url: str | None = None, **kwargs) -> Scorer:

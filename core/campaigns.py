@@ -34,37 +34,24 @@ from sqlalchemy.orm import Session
 from core import config
 from core.sampling import KINDS, CampaignError, CampaignSpec, NoPredictionsError, SamplingError, plan_tasks
 from db.models import Assignment, Campaign, CampaignRater, Comparison, Label, Product, Query, Task, User
-from db.session import session_scope
+from core.store.session import session_scope
+from core.users import RATER_ROLES
+from core.errors import (AssignmentError, LevelOutOfRangeError, NothingToUndoError, RaterNotInCampaignError,
+                         UnknownCampaignError)
 
 __all__ = ["KINDS", "AssignmentError", "CampaignError", "CampaignInfo", "CampaignSpec", "LevelOutOfRangeError",
            "NoPredictionsError", "NothingToUndoError", "Progress", "RaterNotInCampaignError", "RaterProgress",
            "SamplingError", "TaskView", "UnknownCampaignError", "add_raters", "create_campaign", "get_campaign",
            "list_campaigns", "next_task", "progress", "skip", "submit_comparison", "submit_grade", "undo_last"]
 ANSWERS = {"a": "A", "b": "B", "tie": "tie"}
-RATER_ROLES = ("rater", "researcher", "admin")
 PRODUCT_FIELDS = ("product_id", "title", "description", "bullet_points", "brand", "color", "category", "image",
                   "caption", "price", "rating", "rating_count")
 _CLAIM_TRIES = 50
 
 
-class UnknownCampaignError(CampaignError):
-    """No campaign has that name or id."""
 
 
-class RaterNotInCampaignError(CampaignError):
-    """The user does not exist, is inactive, or is not a rater of the campaign."""
 
-
-class LevelOutOfRangeError(CampaignError):
-    """A grade that is not an integer 1–5."""
-
-
-class AssignmentError(CampaignError):
-    """An assignment that is not the rater's, already answered, of the other kind, or lost to expiry."""
-
-
-class NothingToUndoError(CampaignError):
-    """``undo_last`` found no submitted or skipped task of the rater in the campaign."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +148,7 @@ def _check_new(s: Session, spec: CampaignSpec) -> None:
 def add_raters(campaign: str | int, raters, *, url: str | None = None) -> tuple[str, ...]:
     """Add users (by name) to a campaign's raters; returns all its raters."""
     with session_scope(url, immediate=True) as s:
-        c = _campaign(s, campaign)
+        c = campaign_row(s, campaign)
         _add_raters(s, c, tuple(raters))
         return _rater_names(s, c.id)
 
@@ -190,7 +177,7 @@ def _user_ids(s: Session, names) -> dict[str, int]:
 
 def get_campaign(campaign: str | int, *, url: str | None = None) -> CampaignInfo:
     with session_scope(url) as s:
-        return _info(s, _campaign(s, campaign))
+        return _info(s, campaign_row(s, campaign))
 
 
 def list_campaigns(*, url: str | None = None) -> list[CampaignInfo]:
@@ -214,7 +201,7 @@ def _rater_names(s: Session, campaign_id: int) -> tuple[str, ...]:
                            .where(CampaignRater.campaign_id == campaign_id).order_by(User.name)))
 
 
-def _campaign(s: Session, campaign: str | int) -> Campaign:
+def campaign_row(s: Session, campaign: str | int) -> Campaign:
     c = s.get(Campaign, campaign) if isinstance(campaign, int) else \
         s.scalar(select(Campaign).where(Campaign.name == campaign))
     if c is None:
@@ -270,7 +257,7 @@ def next_task(campaign: str | int, rater: str, *, url: str | None = None,
     """
     now = _now(now)
     with _writing(url) as s:
-        c = _campaign(s, campaign)
+        c = campaign_row(s, campaign)
         uid = _rater(s, c, rater)
         if c.status != "active":
             raise CampaignError(f"campaign {c.name!r} is {c.status}; it hands out no tasks")
@@ -448,7 +435,7 @@ def undo_last(rater: str, campaign: str | int, *, url: str | None = None, now: d
     """
     now = _now(now)
     with _writing(url) as s:
-        c = _campaign(s, campaign)
+        c = campaign_row(s, campaign)
         uid = _rater(s, c, rater)
         a = s.scalar(select(Assignment).join(Task, Task.id == Assignment.task_id)
                      .where(Task.campaign_id == c.id, Assignment.user_id == uid,
@@ -489,7 +476,7 @@ def progress(campaign: str | int, *, url: str | None = None, now: datetime | Non
     """Done/required ratings of the regular tasks and each rater's counts (leased = unexpired leases)."""
     now = _now(now)
     with session_scope(url) as s:
-        c = _campaign(s, campaign)
+        c = campaign_row(s, campaign)
         capped = case((Task.ratings_done < Task.required_ratings, Task.ratings_done), else_=Task.required_ratings)
         complete = case((Task.ratings_done >= Task.required_ratings, 1), else_=0)
         t = s.execute(select(func.count(), func.coalesce(func.sum(Task.required_ratings), 0),
@@ -516,3 +503,19 @@ def progress(campaign: str | int, *, url: str | None = None, now: datetime | Non
                                  statistics.median(d["seconds"]) if d["seconds"] else None)
                    for n, d in sorted(per.items()))
     return Progress(c.name, c.kind, int(t[0]), int(t[3]), int(t[1]), int(t[2]), int(g[0]), int(g[1]), raters)
+
+
+def rater_campaigns(rater: str, kind: str, url: str | None = None) -> list[str]:
+    """Active campaigns of ``kind`` that list ``rater`` among their raters (one query)."""
+    with session_scope(url) as s:
+        return list(s.scalars(select(Campaign.name).join(CampaignRater, CampaignRater.campaign_id == Campaign.id)
+                              .join(User, User.id == CampaignRater.user_id)
+                              .where(User.name == rater, Campaign.kind == kind, Campaign.status == "active")
+                              .order_by(Campaign.created_at.desc(), Campaign.id.desc())))
+
+
+def comparison_sides(comparison_id: int, url: str | None = None) -> tuple[str, str] | None:
+    """The models behind sides A and B of a side-by-side answer (revealed after saving)."""
+    with session_scope(url) as s:
+        c = s.get(Comparison, comparison_id)
+        return (c.model_a, c.model_b) if c else None

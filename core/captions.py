@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from core.backbones import device as best_device
-from core.imports import _str_col
+from core.catalog import text_column
+from core.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -50,16 +51,16 @@ def check_blip_folder(path: str | Path) -> Path:
         raise FileNotFoundError(f"BLIP folder {str(folder)!r} does not exist; {_OFF_BY_DEFAULT}")
     config = folder / "config.json"
     if not config.is_file():
-        raise ValueError(f"{str(folder)!r} has no config.json, so it is not a saved BLIP model; {_OFF_BY_DEFAULT}")
+        raise InvalidInputError(f"{str(folder)!r} has no config.json, so it is not a saved BLIP model; {_OFF_BY_DEFAULT}")
     try:
         model_type = json.loads(config.read_text()).get("model_type")
     except (ValueError, AttributeError) as exc:
-        raise ValueError(f"{str(config)!r} is not a transformers config ({exc}); {_OFF_BY_DEFAULT}") from None
+        raise InvalidInputError(f"{str(config)!r} is not a transformers config ({exc}); {_OFF_BY_DEFAULT}") from None
     if model_type != "blip":
-        raise ValueError(f"{str(folder)!r} holds a {model_type!r} model, expected 'blip' "
+        raise InvalidInputError(f"{str(folder)!r} holds a {model_type!r} model, expected 'blip' "
                          f"(BlipForConditionalGeneration); {_OFF_BY_DEFAULT}")
     if not any((folder / f).is_file() for f in WEIGHT_FILES):
-        raise ValueError(f"{str(folder)!r} has a BLIP config.json but no weights (expected one of "
+        raise InvalidInputError(f"{str(folder)!r} has a BLIP config.json but no weights (expected one of "
                          f"{', '.join(WEIGHT_FILES)}); {_OFF_BY_DEFAULT}")
     return folder
 
@@ -78,7 +79,7 @@ class Captioner:
         from transformers import AutoProcessor, BlipForConditionalGeneration
 
         if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+            raise InvalidInputError(f"batch_size must be at least 1, got {batch_size}")
         self.path = check_blip_folder(path)
         self.device = device or best_device()
         self.batch_size = batch_size
@@ -86,7 +87,7 @@ class Captioner:
         try:
             self.processor = AutoProcessor.from_pretrained(self.path, local_files_only=True)
         except (OSError, ValueError) as exc:
-            raise ValueError(f"{str(self.path)!r} has BLIP weights but no usable processor/tokenizer files "
+            raise InvalidInputError(f"{str(self.path)!r} has BLIP weights but no usable processor/tokenizer files "
                              f"({exc}); save the processor with save_pretrained too; {_OFF_BY_DEFAULT}") from exc
         self.model = BlipForConditionalGeneration.from_pretrained(self.path, local_files_only=True)
         self.model.to(self.device).eval()
@@ -153,8 +154,8 @@ def fill_captions(products: pd.DataFrame, captioner: Captioner, image_loader: Im
     out = products.copy()
     if "caption" not in out.columns or pd.api.types.is_numeric_dtype(out["caption"]):  # e.g. all NaN
         out["caption"] = out["caption"].astype(object) if "caption" in out.columns else None
-    has_caption = _str_col(out, "caption") != ""
-    images = _str_col(out, "image")
+    has_caption = text_column(out, "caption") != ""
+    images = text_column(out, "image")
     no_image = ~has_caption & (images == "")
     remote = ~has_caption & ~no_image & images.map(is_remote)
     todo = (~has_caption & ~no_image & ~remote).to_numpy().nonzero()[0]

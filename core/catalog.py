@@ -1,4 +1,4 @@
-"""The product catalog as an in-memory table, loaded from the store."""
+"""The product catalog as an in-memory table (``core.store.catalog.load_catalog`` reads it from the store)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import func, select
 
 from core.errors import UnknownProductError
-from db.models import Product
-from db.session import session_scope
 
 FIELDS = ("product_id", "title", "description", "bullet_points", "brand", "color", "category", "image", "caption",
           "price", "rating", "rating_count", "top_queries", "language")
@@ -30,14 +27,6 @@ class Catalog:
             if f not in df.columns:
                 df[f] = None
         return cls(df.set_index("product_id", drop=False)[list(FIELDS)])
-
-    @classmethod
-    def from_db(cls, url: str | None = None) -> Catalog:
-        with session_scope(url) as s:
-            rows = s.execute(select(*[getattr(Product, f) for f in FIELDS])).all()
-            version = catalog_version(url, s)
-        cat = cls.from_frame(pd.DataFrame(rows, columns=list(FIELDS)))
-        return cls(cat.products, version)
 
     def __len__(self) -> int:
         return len(self.products)
@@ -60,9 +49,9 @@ class Catalog:
         return self.products.iloc[self.positions(product_ids)]
 
 
-def catalog_version(url: str | None = None, session=None) -> tuple:
-    """A cheap fingerprint (count, max id) that changes whenever products are added."""
-    if session is None:
-        with session_scope(url) as s:
-            return catalog_version(url, s)
-    return tuple(session.execute(select(func.count(Product.id), func.max(Product.id))).one())
+def text_column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A column as cleaned strings ('' for missing, whitespace runs collapsed), whatever the file format gave."""
+    if name not in frame.columns:
+        return pd.Series("", index=frame.index, dtype=object)
+    col = frame[name]
+    return col.where(col.notna(), "").astype(str).str.replace(r"\s+", " ", regex=True).str.strip()

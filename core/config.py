@@ -10,12 +10,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from core.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-
-class ConfigError(ValueError):
-    """A setting has a value the project cannot use."""
 
 
 @dataclass(frozen=True)

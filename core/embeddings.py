@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from core import config
+from core.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def get_encoder(name: str) -> Encoder:
     try:
         return ENCODERS[name]()
     except KeyError:
-        raise ValueError(f"unknown encoder {name!r}; available: {', '.join(sorted(ENCODERS))}") from None
+        raise InvalidInputError(f"unknown encoder {name!r}; available: {', '.join(sorted(ENCODERS))}") from None
 
 
 def text_hash(text: str) -> str:

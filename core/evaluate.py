@@ -25,7 +25,8 @@ from core.pointwise import ModelOutput, holm_in_place, is_pointwise, pointwise_r
 from core.language import detect_languages
 from core.registry import LevelScorer
 from db.models import Query
-from db.session import session_scope
+from core.store.session import session_scope
+from core.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 DEFAULT_GAINS = ("esci", "linear")
@@ -109,11 +110,11 @@ def evaluate(judged: Judged, models: Sequence[str], *, ks: Sequence[int | None] 
     ``by_language`` None: per language in pointwise mode, not in listwise mode.
     """
     if not models:
-        raise ValueError("give at least one model, e.g. --models bm25,random")
+        raise InvalidInputError("give at least one model, e.g. --models bm25,random")
     if mode is None:
         mode = "pointwise" if is_pointwise(judged.pairs["query_id"]) else "listwise"
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+        raise InvalidInputError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     if by_language is None:
         by_language = mode == "pointwise"
     runs, preds = run_models(judged, models, url, progress, scorers)

@@ -22,12 +22,14 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from core import readers
+from core.catalog import text_column
 from core.errors import ImportValidationError, RowError
 from core.language import detect_languages
 from core.queries import query_id_for
 from core.scales import COLUMN_SCALE, parse_scale
 from db.models import ImportRecord, Label, Product, Query, QueryLogEntry
-from db.session import session_scope
+from core.store.labels import current_labels
+from core.store.session import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +83,6 @@ def _finish_validation(file_name: str, errors: _Errors, total: int, skip_bad_row
     return errors.items
 
 
-def _str_col(chunk: pd.DataFrame, name: str) -> pd.Series:
-    """A column as cleaned strings ('' for missing), whatever the file format gave."""
-    if name not in chunk.columns:
-        return pd.Series("", index=chunk.index, dtype=object)
-    col = chunk[name]
-    return col.where(col.notna(), "").astype(str).str.replace(r"\s+", " ", regex=True).str.strip()
-
-
 def _record(kind: str, name: str, path: Path, rows: int, inserted: int) -> dict:
     return dict(kind=kind, name=name, file_name=path.name, sha256=readers.sha256(path), rows=rows, inserted=inserted)
 
@@ -134,7 +128,7 @@ def import_products(path: str | Path, *, name: str | None = None, url: str | Non
             readers.require_columns(path.name, chunk.columns, ["product_id", "title"])
         present.update(f for f in PRODUCT_FIELDS if f in chunk.columns)
         total += len(chunk)
-        pids = _str_col(chunk, "product_id")
+        pids = text_column(chunk, "product_id")
         for row, rec in zip(chunk.index, chunk.to_dict("records")):
             pid = pids[row]
             if not pid:
@@ -191,12 +185,12 @@ class _QueryTable:
 
     def add_chunk(self, chunk: pd.DataFrame, texts: pd.Series, ok: pd.Series, errors: _Errors) -> pd.Series:
         """Return the query_id of each row (given in a ``query_id`` column or derived from the text)."""
-        given = _str_col(chunk, "query_id")
+        given = text_column(chunk, "query_id")
         qids = given.copy()
         derive = ok & (given == "")
         if derive.any():
             qids[derive] = [query_id_for(t) for t in texts[derive]]
-        langs = _str_col(chunk, "language").str.lower()
+        langs = text_column(chunk, "language").str.lower()
         bad_lang = ok & (langs != "") & ~langs.str.match(_LANG_RE)
         errors.add(chunk.index[bad_lang], "language",
                    lambda r: f"{langs[r]!r} is not an ISO 639-1 code such as 'en' or 'es'")
@@ -234,7 +228,7 @@ def _lookup(s: Session, key_col, value_col, keys: set[str], batch: int = 900) ->
 
 
 def _query_texts(chunk: pd.DataFrame, errors: _Errors) -> tuple[pd.Series, pd.Series]:
-    texts = _str_col(chunk, "query")
+    texts = text_column(chunk, "query")
     empty = texts == ""
     errors.add(chunk.index[empty], "query", "empty or whitespace-only query")
     return texts, ~empty
@@ -288,7 +282,7 @@ class _JudgmentRows:
         if self.col is None:
             self.col, self.lookup, self.scale_name = _level_column(self.path.name, chunk.columns, self.scale)
         texts, ok = _query_texts(chunk, errors)
-        pids = _str_col(chunk, "product_id")
+        pids = text_column(chunk, "product_id")
         no_pid = pids == ""
         errors.add(chunk.index[no_pid], "product_id", "missing product_id")
         if self.product_ids is not None:
@@ -296,7 +290,7 @@ class _JudgmentRows:
             errors.add(chunk.index[unknown], "product_id",
                        lambda r: f"unknown product_id {pids[r]!r} (import the products first)")
             ok &= ~unknown
-        col, raw = self.col, _str_col(chunk, self.col)
+        col, raw = self.col, text_column(chunk, self.col)
         levels = raw.map(self.lookup)
         bad_level = levels.isna()
         allowed = ", ".join(sorted({k for k in self.lookup if "." not in k}))
@@ -306,7 +300,7 @@ class _JudgmentRows:
         ok &= ~no_pid & ~bad_level
         qids = (self.queries if first_pass else _QueryTable()).add_chunk(chunk, texts, ok, errors)
         good = pd.DataFrame({"row": chunk.index, "query_id": qids, "product_id": pids,
-                             "level": levels, "rater": _str_col(chunk, "rater")})[ok]
+                             "level": levels, "rater": text_column(chunk, "rater")})[ok]
         if first_pass:
             self.total += len(chunk)
             self.keys.append(pd.util.hash_pandas_object(good[["query_id", "product_id", "rater"]],
@@ -382,21 +376,39 @@ def import_judgments(path: str | Path, *, scale=None, name: str | None = None, u
     return report
 
 
-def current_labels(s: Session, source: str | None = None) -> pd.DataFrame:
-    """The labels in force: each not superseded by a later one; columns id, query_pk, product_pk, rater, level, source.
+# ------------------------------------------------------------------------------------------ multi-rater files
 
-    Retractions (an undo: level NULL) hide the label they supersede and are not returned themselves.
+def read_ratings(path: str | Path, scale=None) -> tuple[pd.DataFrame, tuple]:
+    """Read a multi-rater labels file: query, product_id (or doc_id), rater, a level column.
+
+    The level column is ``level`` (1–5), ``esci_label`` or ``grade`` with ``scale`` (DESIGN.md, input
+    files); an optional ``seconds`` column is kept. Validation is the judgments import's (``core.readers``
+    and ``core.scales``): every bad row is listed and nothing is returned when any row is bad; a missing
+    rater is an error here.
+
+    Returns:
+        (ratings with columns item, query_id, product_id, rater, level[, seconds]; the scale's ordered levels).
     """
-    stmt = select(Label.id, Label.query_pk, Label.product_pk, Label.rater, Label.level, Label.source,
-                  Label.supersedes_id)
-    if source is not None:
-        stmt = stmt.where(Label.source == source)
-    df = pd.DataFrame(s.execute(stmt).all(), columns=["id", "query_pk", "product_pk", "rater", "level", "source",
-                                                      "supersedes_id"])
-    df = df[~df["id"].isin(set(df["supersedes_id"].dropna().astype(int)))]
-    df = df[df["level"].notna()].drop(columns="supersedes_id")
-    df["rater"] = df["rater"].fillna("").astype(object)
-    return df.astype({"id": "int64", "query_pk": "int64", "product_pk": "int64", "level": "int64"})
+    path = Path(path)
+    v = _JudgmentRows(path, scale, None)
+    parts, missing_rater = [], []
+    for chunk in readers.iter_chunks(path):
+        if "product_id" not in chunk.columns and "doc_id" in chunk.columns:
+            chunk = chunk.rename(columns={"doc_id": "product_id"})
+        if "rater" not in chunk.columns:
+            raise ImportValidationError(path.name, [RowError(0, "rater", "agreement needs a 'rater' column (found: "
+                                                                         f"{', '.join(map(str, chunk.columns))})")])
+        good = v.chunk(chunk)
+        missing_rater += [RowError(int(r), "rater", "missing rater") for r in good.loc[good["rater"] == "", "row"]]
+        if "seconds" in chunk.columns:
+            good["seconds"] = pd.to_numeric(chunk.loc[good["row"], "seconds"], errors="coerce").to_numpy()
+        parts.append(good)
+    v.errors.items.extend(missing_rater)
+    v.finish(skip_bad_rows=False)
+    df = pd.concat(parts, ignore_index=True)
+    df["item"] = df["query_id"] + "\x1f" + df["product_id"]
+    df["level"] = df["level"].astype(int)
+    return df.drop(columns="row"), tuple(sorted(set(v.lookup.values())))
 
 
 # ------------------------------------------------------------------------------------------ query log
@@ -416,13 +428,13 @@ def import_queries(path: str | Path, *, name: str | None = None, url: str | None
             readers.require_columns(path.name, chunk.columns, ["query"])
         total += len(chunk)
         texts, ok = _query_texts(chunk, errors)
-        raw = _str_col(chunk, "count")
+        raw = text_column(chunk, "count")
         counts = pd.to_numeric(raw.where(raw != "", "1"), errors="coerce")
         bad = counts.isna() | (counts < 0) | (counts != counts.round())
         errors.add(chunk.index[bad], "count", lambda r: f"{raw[r]!r} is not a whole number ≥ 0")
         ok &= ~bad
         qids = queries.add_chunk(chunk, texts, ok, errors)
-        good = pd.DataFrame({"row": chunk.index, "query_id": qids, "date": _str_col(chunk, "date"),
+        good = pd.DataFrame({"row": chunk.index, "query_id": qids, "date": text_column(chunk, "date"),
                              "count": counts, "raw": chunk["query"].astype(str)})[ok]
         # The same raw text twice on one date is an error; variants that differ only in case or spacing
         # ("soundbar" and "soundbar ") are one query, and their counts add up.

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from core import config
 from core.imports import ImportReport, import_judgments, import_products, import_queries
-from db.migrate import upgrade
+from core.store.session import upgrade
 from db.models import ImportRecord, Product
-from db.session import session_scope
+from core.store.session import session_scope
 
 log = logging.getLogger(__name__)
 DEMO_NAME = "esci_us"

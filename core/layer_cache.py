@@ -19,6 +19,7 @@ from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
+from core.errors import InvalidInputError
 
 
 class _Stop(Exception):
@@ -35,18 +36,18 @@ def find_layers(model):
              if isinstance(m, torch.nn.ModuleList) and re.search(r"(^|\.)(layer|layers)$", name)
              and (n is None or len(m) == n)]
     if not found:
-        raise ValueError(f"found no stack of {n} transformer layers in {type(model).__name__}")
+        raise InvalidInputError(f"found no stack of {n} transformer layers in {type(model).__name__}")
     return found[0]
 
 
 def frozen_split(model, k: int):
     """``find_layers(model)`` after checking that its bottom ``k`` layers can be frozen and replayed."""
     if getattr(model.config, "is_encoder_decoder", False):
-        raise ValueError("freeze_layers works for encoder and decoder backbones, not encoder-decoders (T5's first "
+        raise InvalidInputError("freeze_layers works for encoder and decoder backbones, not encoder-decoders (T5's first "
                          "layer computes the position bias that the layers above it reuse)")
     prefix, layers = find_layers(model)
     if not 0 < k < len(layers):
-        raise ValueError(f"freeze_layers must be between 1 and {len(layers) - 1} for this model; got {k}")
+        raise InvalidInputError(f"freeze_layers must be between 1 and {len(layers) - 1} for this model; got {k}")
     return prefix, layers
 
 
@@ -62,7 +63,7 @@ def lora_targets(model, targets: tuple[str, ...] | str, from_layer: int) -> list
         if hit and name.startswith(top):
             names.append(name)
     if not names:
-        raise ValueError(f"no LoRA target above layer {from_layer}")
+        raise InvalidInputError(f"no LoRA target above layer {from_layer}")
     return names
 
 
@@ -102,7 +103,7 @@ class LayerCache:
         m = mask.cpu().numpy().astype(bool)
         lengths = m.sum(1)
         if not all(m[r, :n].all() for r, n in enumerate(lengths)):
-            raise ValueError("the layer cache needs right padding (real tokens first)")
+            raise InvalidInputError("the layer cache needs right padding (real tokens first)")
         return lengths
 
     def fill(self, keys: Sequence[Hashable], batch) -> None:
@@ -149,7 +150,7 @@ class LayerCache:
         for r, (key, n) in enumerate(zip(keys, lengths)):
             s = self.states[key]
             if s.shape[0] != n:
-                raise ValueError(f"cached states of {key!r} have {s.shape[0]} tokens, the batch has {n}")
+                raise InvalidInputError(f"cached states of {key!r} have {s.shape[0]} tokens, the batch has {n}")
             h[r, :n] = s
         h = h.to(dev)
 

@@ -25,6 +25,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from core.errors import InvalidInputError
 
 LEVELS = (1, 2, 3, 4, 5)
 GAIN_SCHEMES = ("esci", "linear", "exp")
@@ -86,7 +87,7 @@ def parse_ks(spec: str | Sequence | int | None) -> list[int | None]:
         if k not in ks:
             ks.append(k)
     if not ks:
-        raise ValueError("expected at least one cutoff k, e.g. '20,all'; got none")
+        raise InvalidInputError("expected at least one cutoff k, e.g. '20,all'; got none")
     return ks
 
 
@@ -147,7 +148,7 @@ def bootstrap_ci(values: Sequence[float], n_boot: int = 2000, alpha: float = 0.0
     """
     x = _finite_1d(values, "values")
     if n_boot < 1 or not 0 < alpha < 1:
-        raise ValueError(f"expected n_boot >= 1 and 0 < alpha < 1; got n_boot={n_boot}, alpha={alpha}")
+        raise InvalidInputError(f"expected n_boot >= 1 and 0 < alpha < 1; got n_boot={n_boot}, alpha={alpha}")
     rng = np.random.default_rng(seed)
     means = np.empty(n_boot)
     step = max(1, _CHUNK // x.size)
@@ -182,7 +183,7 @@ def paired_p_value(a: Sequence[float], b: Sequence[float], n_resamples: int = 10
     """
     x, y = _finite_1d(a, "a"), _finite_1d(b, "b")
     if x.shape != y.shape or n_resamples < 1:
-        raise ValueError(f"expected a and b scoring the same queries and n_resamples >= 1; "
+        raise InvalidInputError(f"expected a and b scoring the same queries and n_resamples >= 1; "
                          f"got {x.size} and {y.size} values, n_resamples={n_resamples}")
     d = x - y
     if not d.any():
@@ -217,7 +218,7 @@ def holm(p_values: Sequence[float]) -> list[float]:
     """
     p = np.asarray(p_values, dtype=float).ravel()
     if not np.all((p >= 0) & (p <= 1)):
-        raise ValueError(f"p-values must lie in [0, 1]; got {p.tolist()}")
+        raise InvalidInputError(f"p-values must lie in [0, 1]; got {p.tolist()}")
     m = p.size
     order = np.argsort(p, kind="stable")
     adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
@@ -249,7 +250,7 @@ def classification_scores(y_true: Sequence[int], y_pred: Sequence[int]) -> dict[
     from sklearn.metrics import accuracy_score, f1_score
 
     if len(y_true) != len(y_pred) or len(y_true) == 0:
-        raise ValueError(f"expected two equally long, non-empty level lists; got {len(y_true)} and {len(y_pred)}")
+        raise InvalidInputError(f"expected two equally long, non-empty level lists; got {len(y_true)} and {len(y_pred)}")
     truth = [_check_level(level) for level in y_true]
     pred = [_check_level(level) for level in y_pred]
     return {
@@ -269,9 +270,9 @@ def expected_level(probs) -> np.ndarray:
     """
     p = np.asarray(probs, dtype=float)
     if p.ndim != 2 or p.shape[1] != len(LEVELS):
-        raise ValueError(f"probs must have shape (n, 5), one column per level 1..5; got shape {p.shape}")
+        raise InvalidInputError(f"probs must have shape (n, 5), one column per level 1..5; got shape {p.shape}")
     if np.any(p < 0) or not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
-        raise ValueError("probs rows must be probabilities (>= 0, summing to 1); apply softmax to logits first")
+        raise InvalidInputError("probs rows must be probabilities (>= 0, summing to 1); apply softmax to logits first")
     return p @ np.asarray(LEVELS, dtype=float)
 
 
@@ -298,12 +299,12 @@ def summarize(per_query: Mapping[str, float], seed: int = 0) -> dict:
 
 def _check_scheme(scheme: str) -> None:
     if scheme not in GAIN_SCHEMES:
-        raise ValueError(f"unknown gain scheme {scheme!r}; supported: {', '.join(GAIN_SCHEMES)}")
+        raise InvalidInputError(f"unknown gain scheme {scheme!r}; supported: {', '.join(GAIN_SCHEMES)}")
 
 
 def _check_level(level) -> int:
     if isinstance(level, bool) or level not in LEVELS:
-        raise ValueError(f"expected a level of the 5-point scale (1..5), got {level!r}; map grades first (core.scales)")
+        raise InvalidInputError(f"expected a level of the 5-point scale (1..5), got {level!r}; map grades first (core.scales)")
     return int(level)
 
 
@@ -320,7 +321,7 @@ def _parse_k(part) -> int | None:
     elif isinstance(part, numbers.Integral) and not isinstance(part, bool):
         k = int(part)
     if k < 1:
-        raise ValueError(f"each k must be a positive integer or 'all' (the whole judged list), e.g. '20,all'; "
+        raise InvalidInputError(f"each k must be a positive integer or 'all' (the whole judged list), e.g. '20,all'; "
                          f"got {part!r}")
     return k
 
@@ -328,14 +329,14 @@ def _parse_k(part) -> int | None:
 def _check_cutoff(k) -> int | None:
     if k is None or (isinstance(k, numbers.Integral) and not isinstance(k, bool) and k >= 1):
         return None if k is None else int(k)
-    raise ValueError(f"k must be a positive integer or None (the whole judged list); got {k!r}; see parse_ks")
+    raise InvalidInputError(f"k must be a positive integer or None (the whole judged list); got {k!r}; see parse_ks")
 
 
 def _relevances(qid, docs: Mapping, relevance: Mapping[int, int]) -> dict[str, int]:
     try:
         return {str(pid): relevance[_check_level(level)] for pid, level in docs.items()}
     except ValueError as exc:
-        raise ValueError(f"query {qid!r}: {exc}") from None
+        raise InvalidInputError(f"query {qid!r}: {exc}") from None
 
 
 def _break_ties(qid, scores: Mapping) -> dict[str, float]:
@@ -343,7 +344,7 @@ def _break_ties(qid, scores: Mapping) -> dict[str, float]:
     items = [(str(pid), float(score)) for pid, score in scores.items()]
     nan_ids = [pid for pid, score in items if math.isnan(score)]
     if nan_ids:
-        raise ValueError(f"query {qid!r}: expected numeric scores, got NaN for products {nan_ids[:5]}; fix the scorer")
+        raise InvalidInputError(f"query {qid!r}: expected numeric scores, got NaN for products {nan_ids[:5]}; fix the scorer")
     items.sort(key=lambda item: (-item[1], item[0]))
     return {pid: float(len(items) - rank) for rank, (pid, _) in enumerate(items)}
 
@@ -367,7 +368,7 @@ def _ranx_ndcg(qrels: dict, run: dict, metric: str, k: int | None) -> dict[str, 
 def _finite_1d(values, name: str) -> np.ndarray:
     x = np.asarray(values, dtype=float).ravel()
     if x.size == 0 or not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} must be a non-empty list of finite numbers (one per query); got {x.size} values")
+        raise InvalidInputError(f"{name} must be a non-empty list of finite numbers (one per query); got {x.size} values")
     return x
 
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from core import metrics
+from core.errors import InvalidInputError
 
 N_BOOT = 1000
 
@@ -123,7 +124,7 @@ def pointwise_rows(pairs: pd.DataFrame, outputs: Mapping[str, ModelOutput], *, b
         on AUC), ``p_value_auc_vs_first``; ``p_holm``/``p_holm_auc`` are left None for the caller.
     """
     if not outputs:
-        raise ValueError("give at least one model")
+        raise InvalidInputError("give at least one model")
     lang = pairs["language"].astype(str).to_numpy()
     groups = [("all", np.ones(len(pairs), bool))]
     if by_language:

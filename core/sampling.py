@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from core.agreement import lower_median
 from db.models import Label, Prediction, Product, Query
+from core.errors import CampaignError, NoPredictionsError, SamplingError
 
 log = logging.getLogger(__name__)
 KINDS = ("grade", "side_by_side")
@@ -49,16 +50,7 @@ CANDIDATES = ("auto", "store", "bm25")
 _P = ["p1", "p2", "p3", "p4", "p5"]
 
 
-class CampaignError(ValueError):
-    """A campaign operation that cannot be done as asked; the message says what to do."""
 
-
-class SamplingError(CampaignError):
-    """A campaign cannot be sampled as asked (no candidates, no predictions, no gold pairs)."""
-
-
-class NoPredictionsError(SamplingError):
-    """A strategy needs model predictions that the store does not hold."""
 
 
 @dataclass(frozen=True)
@@ -288,7 +280,7 @@ def gold_pairs(s: Session, sources, queries: pd.DataFrame) -> pd.DataFrame:
 
     A pair labelled more than once in those sources gets the lower median of its levels.
     """
-    from core.imports import current_labels
+    from core.store.labels import current_labels
 
     labels = current_labels(s)
     labels = labels[labels["source"].isin(list(sources))].merge(queries[["query_pk", "language"]], on="query_pk")
@@ -355,7 +347,7 @@ def plan_grade_pairs(s: Session, spec: CampaignSpec, url: str | None) -> tuple[p
                              rng)
     exclude = set() if gold is None else set(zip(gold["query_pk"], gold["product_pk"]))
     if spec.unlabelled_only:
-        from core.imports import current_labels
+        from core.store.labels import current_labels
         lab = current_labels(s)
         exclude |= set(zip(lab["query_pk"], lab["product_pk"]))
 

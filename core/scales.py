@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from core.errors import InvalidInputError
 
 LEVEL_NAMES = {5: "Highly relevant", 4: "Relevant", 3: "Marginally relevant", 2: "Irrelevant", 1: "Highly irrelevant"}
 LEVEL_MEANINGS = {
@@ -39,7 +40,7 @@ def parse_scale(spec: str | dict | None) -> dict[str, int]:
             key, _, value = part.partition("=")
             mapping[key.strip()] = value.strip()
     else:
-        raise ValueError(f"unknown scale {spec!r}; use one of {', '.join(sorted(SCALES))} "
+        raise InvalidInputError(f"unknown scale {spec!r}; use one of {', '.join(sorted(SCALES))} "
                          f"or a custom mapping such as 'bad=1,ok=3,great=5'")
     out = {}
     for key, value in mapping.items():
@@ -48,7 +49,7 @@ def parse_scale(spec: str | dict | None) -> dict[str, int]:
         except (TypeError, ValueError):
             level = 0
         if level not in LEVEL_NAMES or not key:
-            raise ValueError(f"custom scale maps {key!r} to {value!r}; every grade must map to a level 1–5")
+            raise InvalidInputError(f"custom scale maps {key!r} to {value!r}; every grade must map to a level 1–5")
         out[key] = level
     return out
 

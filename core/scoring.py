@@ -49,9 +49,9 @@ def pairs_from_file(path: str | Path, product_ids) -> pd.DataFrame:
 
 def judged_pairs(url: str | None = None) -> pd.DataFrame:
     """Every pair with a human label in force in the store."""
-    from core.imports import current_labels
+    from core.store.labels import current_labels
     from db.models import Product, Query
-    from db.session import session_scope
+    from core.store.session import session_scope
 
     with session_scope(url) as s:
         cur = current_labels(s)[["query_pk", "product_pk"]].drop_duplicates()
@@ -65,7 +65,7 @@ def candidate_pairs(k: int, url: str | None = None, queries: pd.DataFrame | None
     """Stored queries (or ``queries`` with query_id, query) × their BM25 top-``k`` catalog products."""
     from core.cache import get_catalog, get_scorer
     from db.models import Query
-    from db.session import session_scope
+    from core.store.session import session_scope
 
     if queries is None:
         with session_scope(url) as s:
@@ -162,65 +162,3 @@ def score_ray(model: str, pairs: pd.DataFrame, *, url: str | None = None, addres
                             batch_size=max(batch_size, 64), batch_format="pandas", concurrency=n,
                             num_gpus=1 if gpus else 0, num_cpus=1 if not gpus else None)
     return scored.to_pandas()
-
-
-def store_predictions(df: pd.DataFrame, model: str, url: str | None = None) -> int:
-    """Upsert 5-class predictions into the store (what the app shows); returns rows written."""
-    from sqlalchemy import delete, insert
-
-    from db.models import Prediction, Product, Query
-    from db.session import session_scope
-
-    if "p1" not in df.columns:
-        raise ValueError(f"{model} gives scores, not level probabilities; only 5-class models can be stored")
-    with session_scope(url, immediate=True) as s:
-        qpk = dict(s.execute(select(Query.query_id, Query.id)).tuples().all())
-        ppk = dict(s.execute(select(Product.product_id, Product.id)).tuples().all())
-        known = df[df["query_id"].isin(qpk.keys())]
-        rows = [dict(model=model, query_pk=qpk[q], product_pk=ppk[p], p1=float(a), p2=float(b), p3=float(c),
-                     p4=float(d), p5=float(e), expected=float(x), argmax=int(m))
-                for q, p, a, b, c, d, e, x, m in zip(known["query_id"], known["product_id"], known["p1"], known["p2"],
-                                                     known["p3"], known["p4"], known["p5"], known["expected"],
-                                                     known["argmax"])]
-        pairs = {(r["query_pk"], r["product_pk"]) for r in rows}
-        old = s.execute(select(Prediction.id, Prediction.query_pk, Prediction.product_pk)
-                        .where(Prediction.model == model)).all()
-        stale = [i for i, q, p in old if (q, p) in pairs]
-        for i in range(0, len(stale), 900):
-            s.execute(delete(Prediction).where(Prediction.id.in_(stale[i:i + 900])))
-        for i in range(0, len(rows), 20_000):
-            s.execute(insert(Prediction), rows[i:i + 20_000])
-    return len(rows)
-
-
-def score_command(args) -> int:
-    import sys
-
-    from core.cache import get_catalog, get_scorer
-
-    url = args.db
-    catalog = get_catalog(url)
-    if args.pairs:
-        pairs, source = pairs_from_file(args.pairs, set(catalog.ids)), Path(args.pairs).stem
-    elif args.candidates:
-        pairs, source = candidate_pairs(args.candidates, url), f"candidates{args.candidates}"
-    else:
-        pairs, source = judged_pairs(url), "judged"
-    if pairs.empty:
-        raise ValueError("no pairs to score: import judgments, or use --pairs FILE / --candidates K")
-    out = Path(args.out) if args.out else config.path("artifacts_dir") / args.model / "predictions" / f"{source}.parquet"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    progress = sys.stderr.isatty()
-    if args.engine == "ray":
-        result = score_ray(args.model, pairs, url=url, address=args.ray_address, actors=args.actors,
-                           batch_size=args.batch_size)
-        result.to_parquet(out, index=False)
-    else:
-        kwargs = {"int8": True} if args.int8 else {}
-        scorer = get_scorer(args.model, url, **kwargs)
-        result = score_resumable(lambda chunk: score_frame(scorer, chunk, catalog, args.batch_size), pairs, out,
-                                 progress=progress)
-    print(f"scored {len(result)} pairs with {args.model} -> {out}")
-    if args.store:
-        print(f"stored {store_predictions(result, args.model, url)} predictions in the database")
-    return 0

@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 from core.campaigns import CampaignInfo, get_campaign
 from core.sampling import CampaignError
 from db.models import Campaign, CampaignRater, Task, User
-from db.session import session_scope
+from core.store.session import session_scope
 
 STRATEGY = "selection"
 
@@ -30,7 +30,7 @@ def create_selection_campaign(name: str, pairs: pd.DataFrame, raters: Sequence[s
     Raises:
         CampaignError: empty name or selection, a name in use, unknown users or users who cannot rate.
     """
-    from core.campaigns import RATER_ROLES
+    from core.users import RATER_ROLES
 
     name = (name or "").strip()
     if not name or len(name) > 200:

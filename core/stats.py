@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.models import Label, Product, Query, User
-from db.session import session_scope
+from core.store.session import session_scope
 
 RATERS = "raters"
 RATER_SOURCES = ("human", "gold")
@@ -45,7 +45,7 @@ def sources_of(dataset: str) -> tuple[str, ...]:
 
 def pair_datasets(s: Session) -> pd.DataFrame:
     """One row per labelled pair × data set, from the labels in force: query_pk, product_pk, dataset."""
-    from core.imports import current_labels
+    from core.store.labels import current_labels
 
     cur = current_labels(s)
     if cur.empty:

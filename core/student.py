@@ -20,7 +20,6 @@ does for versions); a different number of features is an error.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -33,15 +32,11 @@ import numpy as np
 from core import config
 from core.catalog import Catalog
 from core.features import FEATURE_VERSION, FeatureBuilder, FeatureConfig, shared_builder
+from core.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 STUDENT_FORMAT = 1
 LEVELS = np.arange(1, 6, dtype=np.float32)
-KINDS = {"student": "teacher soft labels (KL at temperature T, ×T²)",
-         "student-human": "human labels only (cross-entropy)",
-         "student-mixed": "teacher soft labels plus cross-entropy on human labels"}
-
-
 @dataclass(frozen=True)
 class StudentConfig:
     """Hyper-parameters of a student (saved in ``student.json``)."""
@@ -86,7 +81,7 @@ def soft_label_loss(logits, teacher_probs, temperature: float = 2.0, reduction: 
     if reduction == "none":
         return kl
     if reduction != "mean":
-        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+        raise InvalidInputError(f"reduction must be 'mean' or 'none', got {reduction!r}")
     return kl.mean() if len(kl) else logits.sum() * 0
 
 
@@ -152,7 +147,7 @@ def fit(X: np.ndarray, soft: np.ndarray | None, hard: np.ndarray | None, groups:
     hard = np.zeros(n, np.int64) if hard is None else np.asarray(hard, np.int64)
     has_soft, has_hard = ~np.isnan(soft).any(1), hard > 0
     if not (has_soft | has_hard).any():
-        raise ValueError("no labelled rows: give teacher probabilities (soft) or human levels (hard)")
+        raise InvalidInputError("no labelled rows: give teacher probabilities (soft) or human levels (hard)")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -275,7 +270,7 @@ class Student:
             log.warning("%s: artifact format %s, this code reads format %s; retrain with `relevance distill`",
                         self.path, self.meta.get("format"), STUDENT_FORMAT)
         if schema["n_features"] != len(fb.names):
-            raise ValueError(f"student {self.path} expects {schema['n_features']} features, but the feature builder "
+            raise InvalidInputError(f"student {self.path} expects {schema['n_features']} features, but the feature builder "
                              f"makes {len(fb.names)}; retrain it with `relevance distill` (or pass the features "
                              f"it was trained with)")
         if schema.get("feature_version") != FEATURE_VERSION or schema.get("dense") != fb.dense_names:
@@ -361,23 +356,3 @@ def feature_config(schema: dict) -> FeatureConfig:
 
 def default_artifact(name: str = "student") -> Path:
     return config.path("artifacts_dir") / name
-
-
-def _register() -> None:
-    from core.registry import register
-
-    def factory(name: str, catalog: Catalog, path: str | None = None) -> Student:
-        return Student(path or default_artifact(name), catalog)
-
-    for name, how in KINDS.items():
-        register(name, f"MLP student trained on {how} (artifacts/{name}; numpy inference)")(
-            functools.partial(factory, name))
-
-
-_register()
-
-
-def train_command(args) -> int:
-    """``relevance train student``: retrain students from the saved teacher labels (see core.distill)."""
-    from core.distill import train_command as _train
-    return _train(args)

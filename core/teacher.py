@@ -27,6 +27,7 @@ from core.catalog import Catalog
 from core.layer_cache import LayerCache, lora_targets
 from core.queries import clean_query
 from core.text import tokenizer_builder
+from core.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 ARTIFACT_FORMAT = 1
@@ -198,7 +199,7 @@ class FeaturePrior:
         from core.features import FeatureConfig, shared_builder
 
         if catalog is None:
-            raise ValueError("the teacher's feature prior needs the catalog; pass catalog=")
+            raise InvalidInputError("the teacher's feature prior needs the catalog; pass catalog=")
         saved = {**(state or {}).get("feature_config", {}), "encoder": "e5", "embedding_blocks": ()}
         # JSON gave lists back; FeatureConfig is hashable (shared_builder's key) only with tuples
         self.builder = shared_builder(catalog, FeatureConfig(**{k: tuple(v) if isinstance(v, list) else v
@@ -259,7 +260,7 @@ class FeaturePrior:
         import torch
 
         if state.get("names") and list(state["names"]) != self.names:
-            raise ValueError(f"the teacher's feature prior was trained on features {state['names']}, "
+            raise InvalidInputError(f"the teacher's feature prior was trained on features {state['names']}, "
                              f"this version computes {self.names}")
         self.mean = np.asarray(state["mean"], np.float32)
         self.std = np.asarray(state["std"], np.float32)
@@ -287,7 +288,7 @@ def make_prior(kind: str | None, catalog: Catalog | None, state: dict | None = N
         if state:
             prior.load(state)
         return prior
-    raise ValueError(f"unknown prior {kind!r}; use one of {', '.join(PRIORS)} or none")
+    raise InvalidInputError(f"unknown prior {kind!r}; use one of {', '.join(PRIORS)} or none")
 
 
 class Teacher:
@@ -351,7 +352,7 @@ class Teacher:
 
     def predict_proba(self, query: str, product_ids: Sequence[str]) -> np.ndarray:
         if self.catalog is None:
-            raise ValueError("this Teacher has no catalog; pass catalog= or use predict_pairs with product dicts")
+            raise InvalidInputError("this Teacher has no catalog; pass catalog= or use predict_pairs with product dicts")
         q = clean_query(query)
         rows = self.catalog.rows(product_ids).to_dict("records")
         return self.predict_pairs([q] * len(rows), rows)
@@ -448,7 +449,7 @@ def train_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path, cfg: 
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     if cfg.select not in SELECTIONS:
-        raise ValueError(f"select must be one of {', '.join(SELECTIONS)}; got {cfg.select!r}")
+        raise InvalidInputError(f"select must be one of {', '.join(SELECTIONS)}; got {cfg.select!r}")
     labels = labels[labels["product_id"].isin(catalog.ids)].reset_index(drop=True)
     dev_q = (set(dev_query_ids) & set(labels["query_id"]) if dev_query_ids is not None
              else split_queries(labels["query_id"], cfg.dev_fraction, cfg.seed))
@@ -457,7 +458,7 @@ def train_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path, cfg: 
     if cfg.max_train_pairs:
         train = train.iloc[:cfg.max_train_pairs]
     if train.empty or dev.empty:
-        raise ValueError(f"need labelled pairs on both sides of the query split; got {len(train)} train and "
+        raise InvalidInputError(f"need labelled pairs on both sides of the query split; got {len(train)} train and "
                          f"{len(dev)} dev pairs from {labels['query_id'].nunique()} queries")
     backbone = get_backbone(cfg.backbone)
     model, tok = load_base(backbone, for_training=True)
@@ -669,16 +670,3 @@ def _save_adapter(model, out: Path) -> None:
     (out / "README.md").unlink(missing_ok=True)  # peft's template; the project writes model_card.md
     sd = {k: v.detach().to(torch.float16).contiguous().cpu() for k, v in get_peft_model_state_dict(model).items()}
     save_file(sd, str(out / "adapter_model.safetensors"))
-
-
-# ------------------------------------------------------------------------------------------ registry
-
-def _register() -> None:
-    from core.registry import register
-
-    @register("teacher", "the trained cross-encoder teacher (artifacts/teacher; see its model card)")
-    def _teacher(catalog: Catalog, path: str | None = None, int8: bool = False) -> Teacher:
-        return Teacher(path or default_artifact(), catalog, int8=int8)
-
-
-_register()

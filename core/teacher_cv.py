@@ -29,6 +29,7 @@ from core import metrics
 from core.catalog import Catalog
 from core.pointwise import ModelOutput, holm_in_place, pointwise_rows
 from core.teacher import TeacherConfig, split_queries, train_teacher
+from core.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 PROB_COLS = [f"p{level}" for level in metrics.LEVELS]
@@ -42,7 +43,7 @@ def query_folds(pairs: pd.DataFrame, n_folds: int, seed: int = 0) -> list[set[st
     q = pairs.drop_duplicates("query_id")
     groups = q["query"].str.casefold().str.strip().to_numpy()
     if len(set(groups)) < n_folds:
-        raise ValueError(f"need at least {n_folds} distinct queries for {n_folds} folds; got {len(set(groups))}")
+        raise InvalidInputError(f"need at least {n_folds} distinct queries for {n_folds} folds; got {len(set(groups))}")
     kf = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     ids = q["query_id"].to_numpy()
     return [set(ids[test]) for _, test in kf.split(ids, groups=groups)]

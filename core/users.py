@@ -9,14 +9,16 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
 from db.models import ROLES, User
-from db.session import session_scope
+from core.store.session import session_scope
+from core.errors import UserError
 
 _HASHER = PasswordHasher()
 MIN_PASSWORD = 8
-
-
-class UserError(ValueError):
-    """A bad user name, role or password."""
+# The roles (``db.models.ROLES``) grouped by what they may do, defined once: who may rate in a campaign,
+# who reads the dashboards, who runs data and model jobs.
+RATER_ROLES = ("rater", "researcher", "admin")
+READER_ROLES = ("viewer", "researcher", "admin")
+STAFF_ROLES = ("researcher", "admin")
 
 
 def _check(name: str, role: str | None, password: str | None) -> None:

@@ -1,4 +1,4 @@
-"""Engines and sessions.
+"""Engines and sessions for the URL the caller passes (db/ knows no settings: core resolves the URL).
 
 SQLite gets WAL, foreign keys and a busy timeout on every connection; its transactions are begun
 by us (``BEGIN`` or, for writers that must not interleave, ``BEGIN IMMEDIATE``) so that SQLite's
@@ -13,8 +13,6 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
-
-from core import config
 
 _ENGINES: dict[str, Engine] = {}
 _LOCK = threading.Lock()
@@ -38,9 +36,10 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
-def get_engine(url: str | None = None) -> Engine:
+def get_engine(url: str) -> Engine:
     """One engine per URL per process."""
-    url = url or config.db_url()
+    if not url:
+        raise ValueError("db.session needs the store's URL; core.store.session passes the configured one")
     with _LOCK:
         engine = _ENGINES.get(url)
         if engine is None:
@@ -76,12 +75,12 @@ def dispose_all() -> None:
         _ENGINES.clear()
 
 
-def session_factory(url: str | None = None) -> sessionmaker[Session]:
+def session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(get_engine(url), expire_on_commit=False)
 
 
 @contextmanager
-def session_scope(url: str | None = None, *, immediate: bool = False) -> Iterator[Session]:
+def session_scope(url: str, *, immediate: bool = False) -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on any error.
 
     ``immediate=True`` takes SQLite's write lock at BEGIN (``BEGIN IMMEDIATE``), so two writers that

@@ -17,6 +17,7 @@ from core import agreement as agr
 from core.cli import main
 from core.consensus import consensus
 from core.errors import ImportValidationError
+from core.imports import read_ratings
 
 # Krippendorff (2011), "Computing Krippendorff's alpha-reliability", section C: 4 coders, 12 units, missing values.
 K2011 = [[1, 2, 3, 3, 2, 1, 4, 1, 2, None, None, None],
@@ -154,7 +155,7 @@ def test_bad_ratings_tables_are_refused(ratings, match):
 def test_file_with_doc_id_and_esci_scale_counts_steps_on_that_scale(tmp_path):
     f = tmp_path / "l.csv"
     f.write_text("query,doc_id,rater,esci_label\nshoes,P1,a,I\nshoes,P1,b,C\nshoes,P2,a,S\nshoes,P2,b,E\n")
-    ratings, levels = agr.read_ratings(f)
+    ratings, levels = read_ratings(f)
     assert levels == (1, 3, 4, 5) and ratings["level"].tolist() == [1, 3, 4, 5]
     report = agr.agreement(ratings, levels=levels, min_shared=1)
     assert (report.exact, report.within_one) == (0.0, 1.0)  # I-C and S-E are neighbours on the ESCI scale
@@ -170,7 +171,7 @@ def test_bad_label_files_list_their_rows(tmp_path, text, match):
     f = tmp_path / "bad.csv"
     f.write_text(text)
     with pytest.raises(ImportValidationError, match=match):
-        agr.read_ratings(f)
+        read_ratings(f)
 
 
 def test_cli_agreement_json_matches_the_reference(tmp_path, capsys):

@@ -22,7 +22,9 @@ from core import auth  # noqa: E402
 from core.campaigns import progress  # noqa: E402
 from core.users import add_user, authenticate  # noqa: E402
 from db.models import Campaign, Comparison, Label, Prediction, Product, Query, Task  # noqa: E402
-from db.session import dispose, session_scope  # noqa: E402
+from db.session import dispose  # noqa
+from core.store.session import session_scope  # noqa: E402
+from ui import pages as page_table  # noqa: E402
 from ui.auth import USER_KEY  # noqa: E402
 
 TIMEOUT = 120
@@ -175,8 +177,8 @@ def test_each_role_opens_exactly_its_pages(store, fast_dashboard, name):
     role = app_store.USERS[name][0]
     at = ok(app(name))
     assert at.title[0].value == {"rita": "Rate", "vic": "Dashboard"}.get(name, "Relevance Studio")  # the home page
-    for spec in auth.PAGES:
-        if auth.allowed(role, spec.key):
+    for spec in page_table.PAGES:
+        if page_table.allowed(role, spec.key):
             at = ok(at.switch_page(spec.path).run())
             assert at.title, spec.key
             assert not [e for e in at.error if "is open to" in e.value], spec.key
@@ -185,23 +187,23 @@ def test_each_role_opens_exactly_its_pages(store, fast_dashboard, name):
                 at.switch_page(spec.path)
 
 
-FORBIDDEN = [(spec.key, name) for spec in auth.PAGES for name in ("rita", "vic", "rex")
-             if not auth.allowed(app_store.USERS[name][0], spec.key)]
+FORBIDDEN = [(spec.key, name) for spec in page_table.PAGES for name in ("rita", "vic", "rex")
+             if not page_table.allowed(app_store.USERS[name][0], spec.key)]
 
 
 @pytest.mark.parametrize("key,name", FORBIDDEN, ids=[f"{n}-{k}" for k, n in FORBIDDEN])
 def test_pages_refuse_other_roles_even_when_run_directly(store, key, name):
     """A page reached without the menu (URL, switch_page, a stale link) checks the role itself."""
-    at = AppTest.from_file(str(ROOT / auth.page(key).path), default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(ROOT / page_table.page(key).path), default_timeout=TIMEOUT)
     at.session_state[USER_KEY] = auth.SessionUser(name, app_store.USERS[name][0])
     at = ok(at.run())
     assert len(at.error) == 1 and "is open to" in at.error[0].value
     assert not at.title and not at.button and not at.dataframe
 
 
-@pytest.mark.parametrize("key", [s.key for s in auth.PAGES])
+@pytest.mark.parametrize("key", [s.key for s in page_table.PAGES])
 def test_pages_refuse_anonymous_visitors(store, key):
-    at = ok(AppTest.from_file(str(ROOT / auth.page(key).path), default_timeout=TIMEOUT).run())
+    at = ok(AppTest.from_file(str(ROOT / page_table.page(key).path), default_timeout=TIMEOUT).run())
     assert at.warning[0].value == "Please sign in first." and not at.title
 
 

@@ -19,7 +19,8 @@ from core.sampling import CampaignError
 from core.selection import create_selection_campaign
 from core.users import add_user, authenticate
 from db.models import Label, Product, Query
-from db.session import session_scope
+from core.store.session import session_scope
+from ui import pages as page_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,10 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_every_page_file_checks_its_own_key():
     """Like datasette's docs test: each screen in PAGES exists and starts with require(<its key>)."""
-    for spec in auth.PAGES:
+    for spec in page_table.PAGES:
         source = (ROOT / spec.path).read_text()
         assert re.search(rf'require\("{spec.key}"\)', source), spec.path
-    listed = {spec.path for spec in auth.PAGES} | {"views/login.py"}
+    listed = {spec.path for spec in page_table.PAGES} | {"views/login.py"}
     assert {f"views/{p.name}" for p in (ROOT / "views").glob("*.py")} == listed
 
 
@@ -39,16 +40,16 @@ def test_every_page_file_checks_its_own_key():
     ("rater", {"overview", "rate", "compare", "account"}),
     ("viewer", {"overview", "dashboard", "account"}),
     ("researcher", {"overview", "rate", "compare", "dashboard", "failures", "data", "models", "account"}),
-    ("admin", {p.key for p in auth.PAGES}),
+    ("admin", {p.key for p in page_table.PAGES}),
 ], ids=["rater", "viewer", "researcher", "admin"])
 def test_role_matrix(role, pages):
-    assert {p.key for p in auth.pages_for(role)} == pages
-    assert all(auth.allowed(role, k) == (k in pages) for k in (p.key for p in auth.PAGES))
-    assert auth.home(role) in pages
+    assert {p.key for p in page_table.pages_for(role)} == pages
+    assert all(page_table.allowed(role, k) == (k in pages) for k in (p.key for p in page_table.PAGES))
+    assert page_table.home(role) in pages
 
 
 def test_unknown_roles_open_nothing():
-    assert not any(auth.allowed(r, p.key) for r in (None, "", "root", "Admin") for p in auth.PAGES)
+    assert not any(page_table.allowed(r, p.key) for r in (None, "", "root", "Admin") for p in page_table.PAGES)
 
 
 def test_throttle_locks_after_repeated_failures_and_doubles():

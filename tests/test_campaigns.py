@@ -20,10 +20,10 @@ from core.campaigns import (AssignmentError, CampaignError, CampaignSpec, LevelO
                             undo_last)
 from core.cli import main
 from core.consensus import export_labels, labels_in_force, models_vs_humans, side_by_side_results, training_labels
-from core.imports import current_labels
+from core.store.labels import current_labels
 from core.sampling import NoPredictionsError, SamplingError
 from db.models import Label, Prediction, Product, Query, Task, User
-from db.session import session_scope
+from core.store.session import session_scope
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 PRODUCTS = ["red running shoes", "blue running shoes", "red kitchen towels", "blue kitchen towels", "ceiling fan",

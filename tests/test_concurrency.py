@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from conftest import ROOT
 from core.campaigns import CampaignSpec, create_campaign, progress
 from db.models import Label, Task
-from db.session import session_scope
+from core.store.session import session_scope
 
 sys.path.insert(0, str(ROOT))
 from bench.concurrency import check, make_campaign, rate, seed_store, simulate  # noqa: E402

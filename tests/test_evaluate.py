@@ -12,7 +12,7 @@ from conftest import DEMO
 from core.cli import main
 from core.evaluate import evaluate, load_judged
 
-ROW_KEYS = {"model", "language", "gains", "k", "ndcg", "ci_low", "ci_high", "accuracy", "n_queries", "n_pairs",
+ROW_KEYS = {"model", "mode", "language", "gains", "k", "ndcg", "ci_low", "ci_high", "accuracy", "n_queries", "n_pairs",
             "p_value_vs_first", "p_holm"}
 
 
@@ -55,7 +55,7 @@ def test_json_rows_follow_the_design_schema(demo, tmp_path, judgments_with_langu
                "--by", "language", "--k", "20,all", "--json", str(out)])
     assert rc == 0
     doc = json.loads(out.read_text())
-    assert set(doc) == {"judgments", "rows"}
+    assert set(doc) == {"judgments", "mode", "rows"} and doc["mode"] == "listwise"  # README, "--json"
     assert all(set(r) == ROW_KEYS for r in doc["rows"])
     combos = {(r["model"], r["language"], r["gains"], r["k"]) for r in doc["rows"]}
     assert len(combos) == len(doc["rows"]) == 2 * 3 * 2 * 2  # models × {all, en, es} × gains × k

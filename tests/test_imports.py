@@ -10,8 +10,9 @@ import pytest
 
 from conftest import DEMO, count, snapshot
 from core.errors import ImportValidationError
-from core.imports import current_labels, import_judgments, import_products, import_queries
-from db.session import session_scope
+from core.store.labels import current_labels
+from core.imports import import_judgments, import_products, import_queries
+from core.store.session import session_scope
 
 PRODUCTS = [
     {"product_id": "P1", "title": "Red running shoes", "brand": "Acme", "rating": 4.5, "rating_count": 10,

@@ -65,7 +65,7 @@ def trained(model: str) -> bool:
 
 
 def rater_names() -> list[str]:
-    from core.campaigns import RATER_ROLES
+    from core.users import RATER_ROLES
     return [u.name for u in users.list_users() if u.role in RATER_ROLES and u.active]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import auth
+from ui import pages
 
 USER_KEY = "auth_user"
 GO_HOME = "auth_go_home"  # set after signing in: app.py opens the role's home page once
@@ -35,7 +36,7 @@ def require(page_key: str) -> auth.SessionUser:
 
     Every page calls this first, so the check holds however the page was reached (menu, URL, switch_page).
     """
-    spec = auth.page(page_key)
+    spec = pages.page(page_key)
     user = current_user()
     if user is None:
         st.warning("Please sign in first.", icon=":material/lock:")
@@ -43,7 +44,7 @@ def require(page_key: str) -> auth.SessionUser:
     if user.must_change_password and page_key != "account":
         st.warning("Set a new password first (Account page).", icon=":material/key:")
         st.stop()
-    if not auth.allowed(user.role, page_key):
+    if not pages.allowed(user.role, page_key):
         st.error(f"**{spec.title}** is open to {', '.join(spec.roles)}; you are signed in as "
                  f"**{user.name}** ({user.role}).", icon=":material/block:")
         st.stop()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import cache as core_cache
-from core.catalog import catalog_version
+from core.store.catalog import catalog_version
 
 
 @st.cache_resource(show_spinner="Loading {name}…", max_entries=8)

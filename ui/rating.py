@@ -3,7 +3,7 @@
 Answers are button callbacks (``on_click``), so the next task is fetched *before* the page script
 reruns and one rerun shows it. The server time from the click to the end of that rerun is measured
 (``Flow.timings``, shown under the buttons, and what ``bench/keypress.py`` reports). Nothing here loads a
-model or computes metrics: the path is ``core.campaigns`` calls on the store only.
+model or computes metrics: the path is ``core.campaigns`` calls on the store only (ui/ never touches db).
 """
 
 from __future__ import annotations
@@ -13,12 +13,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import select
 
 from core import campaigns as camp
 from core.scales import LEVEL_MEANINGS, LEVEL_NAMES
-from db.models import Campaign, CampaignRater, Comparison, Prediction, Task, User
-from db.session import session_scope
 
 # Worked examples for the guidelines panel: (query, product, level, why).
 EXAMPLES = (
@@ -50,15 +47,6 @@ def flow(prefix: str) -> Flow:
     if not isinstance(st.session_state.get(key), Flow):
         st.session_state[key] = Flow()
     return st.session_state[key]
-
-
-def my_campaigns(rater: str, kind: str, url: str | None = None) -> list[str]:
-    """Active campaigns of ``kind`` that list ``rater`` among their raters (one query)."""
-    with session_scope(url) as s:
-        return list(s.scalars(select(Campaign.name).join(CampaignRater, CampaignRater.campaign_id == Campaign.id)
-                              .join(User, User.id == CampaignRater.user_id)
-                              .where(User.name == rater, Campaign.kind == kind, Campaign.status == "active")
-                              .order_by(Campaign.created_at.desc(), Campaign.id.desc())))
 
 
 def _fetch(f: Flow, rater: str) -> None:
@@ -152,26 +140,6 @@ def show_flash(f: Flow) -> None:
         kind, msg = f.flash
         getattr(st, kind)(msg)
         f.flash = None
-
-
-# ------------------------------------------------------------------------------------------ reveal (training)
-
-def predictions_for_task(task_id: int, url: str | None = None) -> pd.DataFrame:
-    """Stored model predictions for a grade task's pair (model, expected, argmax) — shown only after saving."""
-    with session_scope(url) as s:
-        t = s.get(Task, task_id)
-        if t is None or t.product_pk is None:
-            return pd.DataFrame(columns=["model", "expected", "argmax"])
-        rows = s.execute(select(Prediction.model, Prediction.expected, Prediction.argmax)
-                         .where(Prediction.query_pk == t.query_pk, Prediction.product_pk == t.product_pk)
-                         .order_by(Prediction.model)).all()
-    return pd.DataFrame(rows, columns=["model", "expected", "argmax"])
-
-
-def sides_of(comparison_id: int, url: str | None = None) -> tuple[str, str] | None:
-    with session_scope(url) as s:
-        c = s.get(Comparison, comparison_id)
-        return (c.model_a, c.model_b) if c else None
 
 
 def guidelines() -> None:

@@ -9,7 +9,7 @@ from ui.components import product_list, query_banner
 
 user = require("compare")
 f = rating.flow("compare")
-names = rating.my_campaigns(user.name, "side_by_side")
+names = camp.rater_campaigns(user.name, "side_by_side")
 if not names:
     st.title("Compare")
     st.info("You are not a rater of any active side-by-side campaign yet. An admin or researcher can create one "
@@ -53,7 +53,7 @@ else:
 
 if st.toggle("Training mode: reveal which model was A and B after saving", key="compare_training") \
         and f.last and f.last["kind"] == "compare":
-    sides = rating.sides_of(f.last["id"])
+    sides = camp.comparison_sides(f.last["id"])
     if sides:
         st.caption(f"Your last answer: **{f.last['value']}** — A was `{sides[0]}`, B was `{sides[1]}`.")
 ms = rating.finish_timing(f)

@@ -7,7 +7,7 @@ import streamlit as st
 from core import analytics, config
 from core.campaigns import CampaignError
 from core.selection import create_selection_campaign
-from core.users import list_users
+from core.users import RATER_ROLES, list_users
 from ui import dashboard as dash
 from ui.auth import require
 from ui.failures import detail
@@ -68,7 +68,7 @@ if len(selected):
     with st.form("failures_send", border=True):
         st.markdown(f"**Send {len(selected)} selected pair(s) to a new grading campaign**")
         name = st.text_input("Campaign name", key="failures_campaign_name")
-        raters = st.multiselect("Raters", [u.name for u in list_users() if u.role in ("rater", "researcher", "admin")
+        raters = st.multiselect("Raters", [u.name for u in list_users() if u.role in RATER_ROLES
                                            and u.active], key="failures_raters")
         overlap = st.number_input("Ratings per pair", 1, 5, 1, key="failures_overlap")
         if st.form_submit_button("Create campaign", type="primary"):

@@ -2,14 +2,16 @@
 
 import streamlit as st
 
-from core import auth, config
+from core import config
+from core.users import STAFF_ROLES
 from core.analytics import datasets
 from core.stats import overview
+from ui import pages
 from ui.auth import require
 
 user = require("overview")
 st.title("Relevance Studio")
-if user.role in auth.STAFF:
+if user.role in STAFF_ROLES:
     st.caption(f"Store: `{config.db_url().split('@')[-1]}`")
 
 data = overview()
@@ -36,6 +38,6 @@ else:
                  column_config={"products per query": st.column_config.NumberColumn(format="%.0f")})
 
 st.subheader("Where to go")
-for spec in auth.pages_for(user.role):
+for spec in pages.pages_for(user.role):
     if spec.key not in ("overview", "account"):
         st.page_link(spec.path, label=spec.title, icon=spec.icon)

@@ -4,13 +4,14 @@ import streamlit as st
 
 from core import campaigns as camp
 from core.scales import LEVEL_MEANINGS, LEVEL_NAMES
+from core.store.predictions import task_predictions
 from ui import rating
 from ui.auth import require
 from ui.components import product_card, query_banner
 
 user = require("rate")
 f = rating.flow("rate")
-names = rating.my_campaigns(user.name, "grade")
+names = camp.rater_campaigns(user.name, "grade")
 if not names:
     st.title("Rate")
     st.info("You are not a rater of any active grading campaign yet. An admin or researcher can create one "
@@ -43,7 +44,7 @@ with right:
                                            f"you: {mine.done if mine else 0} done")
     training = st.toggle("Training mode: reveal stored model predictions after saving", key="rate_training")
     if training and f.last and f.last["kind"] == "grade":
-        pred = rating.predictions_for_task(f.last["task_id"])
+        pred = task_predictions(f.last["task_id"])
         st.caption(f"Your last label: **{f.last['value']}**. " + (
             " · ".join(f"{r.model}: {r.expected:.2f} (argmax {r.argmax})" for r in pred.itertuples())
             if not pred.empty else "No stored model predictions for that pair."))

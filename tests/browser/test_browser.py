@@ -258,7 +258,7 @@ def test_admin_sets_up_a_rater_who_grades_with_the_keyboard(server, page, browse
 
     # 6. the labels are in the database: ten in force, one undone (a retraction row), two comparisons
     from db.models import Comparison, Label
-    from db.session import session_scope
+    from core.store.session import session_scope
     with session_scope(server["url"]) as s:
         rows = s.execute(select(Label.level, Label.supersedes_id).where(Label.rater == "rosa")
                          .order_by(Label.id)).all()

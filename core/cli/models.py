@@ -9,6 +9,9 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core import config
+from core.errors import InvalidInputError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -19,22 +22,22 @@ def _progress() -> bool:
     return sys.stderr.isatty()
 
 
-def human_labels(url: str | None = None) -> "pd.DataFrame":  # noqa: F821
-    """Human labels in force, one row per pair (imports plus rater consensus when campaigns exist)."""
+def _human_labels(args) -> "pd.DataFrame":  # noqa: F821
+    """``--labels FILE`` or the human labels in force (imports plus rater consensus when campaigns exist)."""
+    import pandas as pd
+
     from core.consensus import training_labels
-    return training_labels(url)
+
+    return pd.read_parquet(args.labels) if args.labels else training_labels(args.db)
 
 
 def _cmd_train(args) -> int:
     if args.what == "teacher":
         return _train_teacher(args)
-    from core import student
-    return student.train_command(args)
+    return _train_student(args)
 
 
 def _train_teacher(args) -> int:
-    import pandas as pd
-
     from core import teacher
     from core.cache import get_catalog
     from core.teacher_card import write_teacher_card
@@ -52,7 +55,7 @@ def _train_teacher(args) -> int:
             splice_section(card, "Cross-validation on esci_multilingual", text, before="Cross-lingual probe")
         print(text)
         return 0
-    labels = pd.read_parquet(args.labels) if args.labels else human_labels(args.db)
+    labels = _human_labels(args)
     if args.cv:
         return _cross_validate_teacher(args, cfg, labels)
     out = Path(args.out) if args.out else teacher.default_artifact()
@@ -90,8 +93,35 @@ def _cross_validate_teacher(args, cfg, labels) -> int:
 
 
 def _cmd_score(args) -> int:
-    from core.scoring import score_command
-    return score_command(args)
+    from core.cache import get_catalog, get_scorer
+    from core.scoring import candidate_pairs, judged_pairs, pairs_from_file, score_frame, score_ray, score_resumable
+    from core.store.predictions import store_predictions
+
+    url = args.db
+    catalog = get_catalog(url)
+    if args.pairs:
+        pairs, source = pairs_from_file(args.pairs, set(catalog.ids)), Path(args.pairs).stem
+    elif args.candidates:
+        pairs, source = candidate_pairs(args.candidates, url), f"candidates{args.candidates}"
+    else:
+        pairs, source = judged_pairs(url), "judged"
+    if pairs.empty:
+        raise InvalidInputError("no pairs to score: import judgments, or use --pairs FILE / --candidates K")
+    out = Path(args.out) if args.out else config.path("artifacts_dir") / args.model / "predictions" / f"{source}.parquet"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if args.engine == "ray":
+        result = score_ray(args.model, pairs, url=url, address=args.ray_address, actors=args.actors,
+                           batch_size=args.batch_size)
+        result.to_parquet(out, index=False)
+    else:
+        kwargs = {"int8": True} if args.int8 else {}
+        scorer = get_scorer(args.model, url, **kwargs)
+        result = score_resumable(lambda chunk: score_frame(scorer, chunk, catalog, args.batch_size), pairs, out,
+                                 progress=_progress())
+    print(f"scored {len(result)} pairs with {args.model} -> {out}")
+    if args.store:
+        print(f"stored {store_predictions(result, args.model, url)} predictions in the database")
+    return 0
 
 
 def add_commands(sub) -> None:
@@ -173,9 +203,56 @@ def _student_options(sp) -> None:
     sp.add_argument("--dropout", type=float, default=None, help="student: dropout (default 0.2)")
 
 
+def _student_config(args, skip: tuple[str, ...] = ()):
+    """StudentConfig from CLI flags (``--epochs``, ``--lr``, ``--temperature``, ``--hidden 128,32`` …)."""
+    from core.student import StudentConfig
+
+    over = {}
+    names = ("epochs", "batch_size", "lr", "weight_decay", "temperature", "seed", "threads", "dropout")
+    for name in (n for n in names if n not in skip):
+        v = getattr(args, name, None)
+        if v is not None:
+            over[name] = v
+    hidden = getattr(args, "hidden", None)
+    if hidden:
+        over["hidden"] = tuple(int(x) for x in str(hidden).split(",") if x.strip())
+    return StudentConfig(**over)
+
+
+def _train_student(args) -> int:
+    """``relevance train student``: retrain one student (``--kind``) from the saved teacher labels."""
+    from core import distill
+    from core.teacher import default_artifact as teacher_default
+
+    kind = getattr(args, "kind", None) or "student"
+    out, data = distill.retrain(
+        kind, url=args.db, human=_human_labels(args), teacher_dir=Path(args.teacher or teacher_default()),
+        labels_path=Path(args.teacher_labels or distill.default_out() / distill.LABELS_FILE),
+        cfg=_student_config(args), encoder=args.encoder or "use", out=Path(args.out) if args.out else None)
+    print(f"trained {kind} on {len(data.teacher)} teacher-labelled and {len(data.human)} human pairs -> {out}")
+    return 0
+
+
 def _cmd_distill(args) -> int:
-    from core.distill import distill_command
-    return distill_command(args)
+    from core import distill
+    from core.features import FeatureConfig
+    from core.teacher import default_artifact as teacher_default
+
+    curve = tuple(float(x) for x in args.curve.split(",")) if args.curve else distill.DistillConfig.curve
+    cfg = distill.DistillConfig(k_bm25=args.k_bm25, k_embed=args.k_embed,
+                                max_pairs=None if args.max_pairs in (None, 0) else args.max_pairs,
+                                amplify=args.amplify, curve=curve, teacher_batch_size=args.batch_size,
+                                int8=args.int8, seed=args.seed if args.seed is not None else 0)
+    summary = distill.run(url=args.db, human=_human_labels(args), teacher_dir=Path(args.teacher or teacher_default()),
+                          out=Path(args.out or distill.default_out()), artifacts=config.path("artifacts_dir"),
+                          cfg=cfg, student_cfg=_student_config(args, skip=("batch_size",)),  # --batch-size: teacher's
+                          fcfg=FeatureConfig(encoder=args.encoder), query_log=args.query_log,
+                          label=not args.no_label, progress=_progress(),
+                          command="relevance " + " ".join(sys.argv[1:]))
+    print(f"{summary['teacher_pairs']} teacher-labelled and {summary['human_pairs']} human training pairs "
+          f"(amplification {summary['amplification']:.2f}); students in {config.path('artifacts_dir')}; "
+          f"see artifacts/student/model_card.md")
+    return 0
 
 
 def _int_or_none(v: str):

@@ -15,6 +15,7 @@ import json
 import math
 
 import pandas as pd
+from core.errors import InvalidInputError
 
 
 def _split(text: str | None) -> tuple[str, ...]:
@@ -94,14 +95,15 @@ def _cmd_results(args) -> int:
 def _cmd_agreement(args) -> int:
     from core import agreement as agr
     from core.consensus import store_agreement
+    from core.imports import read_ratings
 
     if args.labels:
-        ratings, levels = agr.read_ratings(args.labels, scale=args.scale)
+        ratings, levels = read_ratings(args.labels, scale=args.scale)
         report = agr.agreement(ratings, levels=levels, min_shared=args.min_shared)
         where = args.labels
     else:
         if args.scale:
-            raise ValueError("--scale applies to --labels FILE only (store labels are on the 5-point scale)")
+            raise InvalidInputError("--scale applies to --labels FILE only (store labels are on the 5-point scale)")
         report = store_agreement(args.db, args.campaign, min_shared=args.min_shared)
         where = f"campaign {args.campaign}" if args.campaign else "all campaigns"
     print(f"{where}: {report.n_labels} labels, {report.n_items} items, {report.n_items_multi} with ≥ 2 ratings, "

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import importlib
 import logging
 import sys
 
-from core.errors import EmptyQueryError, ImportValidationError, UnknownModelError, UnknownProductError
+from core.cli import campaigns as cli_campaigns
+from core.cli import models as cli_models
+from core.errors import InvalidInputError, RelevanceError
 
 log = logging.getLogger("relevance")
-# Modules that add their own subcommands: each has ``add_commands(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ("core.cli_models", "core.cli_campaigns")
-USER_ERRORS = (ImportValidationError, UnknownModelError, UnknownProductError, EmptyQueryError, ValueError,
-               FileNotFoundError)
+USER_ERRORS = (RelevanceError, FileNotFoundError)  # a person's mistake: one line on stderr, exit 2
 
 
 def _cmd_init(args) -> int:
@@ -33,7 +31,7 @@ def _cmd_import(args) -> int:
     if args.kind == "judgments":
         kwargs["scale"] = args.scale
     elif args.scale:
-        raise ValueError("--scale applies to judgments only")
+        raise InvalidInputError("--scale applies to judgments only")
     report = fn(args.file, **kwargs)
     print(report.summary())
     for e in report.skipped:
@@ -79,13 +77,13 @@ def _cmd_export(args) -> int:
         print(f"wrote {n} labels (one per pair: level, rater count, agreement) to {args.out}")
         return 0
     if not args.judgments:
-        raise ValueError("export needs --judgments FILE (the pairs to export)")
+        raise InvalidInputError("export needs --judgments FILE (the pairs to export)")
     judged = load_judged(args.judgments, scale=args.scale, url=args.db)
     if args.kind == "qrels":
         n = export.write_qrels(judged.qrels(), args.out, gains=args.gains)
     else:
         if not args.model:
-            raise ValueError("export run needs --model NAME")
+            raise InvalidInputError("export run needs --model NAME")
         runs, _ = run_models(judged, [args.model], args.db, progress=sys.stderr.isatty())
         n = export.write_run(runs[args.model], args.out, args.model)
     print(f"wrote {n} lines to {args.out}")
@@ -100,7 +98,7 @@ def _cmd_users(args) -> int:
             print(f"{u.name}\t{u.role}\t{'active' if u.active else 'inactive'}")
         return 0
     if not args.name:
-        raise ValueError(f"users {args.action} needs a NAME")
+        raise InvalidInputError(f"users {args.action} needs a NAME")
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     elif sys.stdin.isatty():
@@ -110,7 +108,7 @@ def _cmd_users(args) -> int:
         print(f"one-time password for {args.name}: {password} (change it at first login)")
     if args.action == "add":
         if not args.role:
-            raise ValueError("users add needs --role rater|researcher|viewer|admin")
+            raise InvalidInputError("users add needs --role rater|researcher|viewer|admin")
         users.add_user(args.name, args.role, password, must_change=not args.password_stdin and not sys.stdin.isatty(),
                        url=args.db)
         print(f"added {args.role} {args.name}")
@@ -162,8 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True)
     sp.set_defaults(func=_cmd_export)
 
-    for module in COMMAND_MODULES:
-        importlib.import_module(module).add_commands(sub)
+    for module in (cli_models, cli_campaigns):  # modules that add their own subcommands
+        module.add_commands(sub)
 
     sp = sub.add_parser("users", help="add, list users or change a password")
     sp.add_argument("action", choices=["add", "list", "passwd"])
