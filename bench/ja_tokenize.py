@@ -6,7 +6,7 @@ Run from the project root::
 
 Data: ``data/esci_multilingual`` (judged pairs in en, es, ja; one product text per id).
 BM25 is the project's (bm25s.BM25 defaults: Lucene, k1=1.5, b=0.75) over **all** products of the data
-set, every language (IDF and average length over the whole catalog, as ``core.rankers.BM25Ranker``),
+set, every language (IDF and average length over the whole catalog, as ``core.models.rankers.BM25Ranker``),
 text = title, brand, bullet points, description joined; query = ``clean_query(query)``, tokens missing
 from the index dropped, no known token = score 0 for every product. English stop words removed for
 every candidate. Per judged pair, the BM25 score of its product for its query; then per language:
@@ -27,7 +27,7 @@ Candidates (all share the same non-CJK handling, so only the CJK segmentation di
 
 - ``regex``          bm25s's default, ``\\b\\w\\w+\\b`` on lower-cased text (the current ranker; checked
                      equal to ``bm25s.tokenize``);
-- ``bigram``         ``core.tokenize.bm25_words``: NFKC + casefold, ``\\w+`` runs, CJK runs → char bigrams;
+- ``bigram``         ``core.text.tokenize.bm25_words``: NFKC + casefold, ``\\w+`` runs, CJK runs → char bigrams;
 - ``bigram-nonfkc``  the same without NFKC (lower-case only);
 - ``sudachi-A`` / ``sudachi-C``  SudachiPy + sudachidict-core, split mode A / C, surface forms of each
                      CJK run (after the same NFKC + casefold); ``sudachi-A-norm``: Sudachi's normalised form;
@@ -78,7 +78,7 @@ def load() -> tuple[list[dict], dict[str, dict]]:
 
 
 def product_text(p: dict) -> str:
-    """As ``core.rankers.product_text``: the non-blank fields joined by spaces."""
+    """As ``core.models.rankers.product_text``: the non-blank fields joined by spaces."""
     return " ".join(str(p[f]) for f in FIELDS if p.get(f) is not None and str(p[f]).strip())
 
 
@@ -96,13 +96,13 @@ def _regex():
 
 
 def _bigram():
-    from core.tokenize import bm25_words
+    from core.text.tokenize import bm25_words
     stop = _stop()
     return lambda text: bm25_words(text, stop)
 
 
 def _bigram_nonfkc():
-    from core import tokenize as T
+    from core.text import tokenize as T
     stop = _stop()
 
     def tok(text):
@@ -118,7 +118,7 @@ def _bigram_nonfkc():
 
 def _analysed(segment):
     """tok(text) that runs ``segment(run) -> surface strings`` on each CJK run of the normalised text."""
-    from core import tokenize as T
+    from core.text import tokenize as T
     stop = _stop()
 
     def tok(text):
@@ -185,7 +185,7 @@ def run_one(name: str) -> dict:
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     import bm25s
-    from core.queries import clean_query
+    from core.text.queries import clean_query
     import logging
     logging.getLogger("bm25s").setLevel(logging.WARNING)
 
@@ -393,7 +393,7 @@ def decision(rows: list[dict]) -> str:
     vs = "; ".join(f"{r['tokenizer']} E/I {_d(r['ja'], 'ei', 'bigram')}, E/SCI {_d(r['ja'], 'esci', 'bigram')}"
                    for r in others)
     b = by["bigram"]
-    return (f"Decision: character bigrams of CJK runs (core/tokenize.py). No analyser beats them on Japanese "
+    return (f"Decision: character bigrams of CJK runs (core/text/tokenize.py). No analyser beats them on Japanese "
             f"(analyser − bigram: {vs or 'none measured'}). Against today's regex, bigrams gain ja AUC E/I "
             f"{_d(b['ja'], 'ei', 'regex')} and E/SCI {_d(b['ja'], 'esci', 'regex')}; English moves "
             f"{b['en']['d_ei_vs_regex']:+.4f} E/I and {b['en']['d_esci_vs_regex']:+.4f} E/SCI over the mixed "
@@ -405,7 +405,7 @@ def decision(rows: list[dict]) -> str:
 
 def append_section(rows: list[dict], skipped: list[str], args, n_products: int) -> None:
     from bench.results import append, utc_now
-    from core.model_card import machine
+    from core.workflows.cards.common import machine
     import bm25s
     n = {lang: rows[0][lang] for lang in LANGS}
     versions = "; ".join(f"{k} {v}" for k, v in {k: v for r in rows for k, v in r["versions"].items()}.items())

@@ -46,8 +46,8 @@ def build_store(folder: Path) -> str:
     url = f"sqlite:///{folder / 'bench.db'}"
     os.environ["RELEVANCE_DB_URL"] = url
     from core.campaigns import CampaignSpec, create_campaign
-    from core.imports import import_judgments, import_products
-    from core.users import add_user
+    from core.ingest import import_judgments, import_products
+    from core.store.users import add_user
     from db.migrate import upgrade
 
     upgrade(url)
@@ -77,7 +77,7 @@ def core_path(url: str, items: int) -> list[float]:
 def page_path(items: int) -> tuple[list[float], list[float]]:
     from streamlit.testing.v1 import AppTest
 
-    from core.auth import SessionUser
+    from core.store.auth import SessionUser
     from ui.auth import USER_KEY
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)

@@ -74,7 +74,7 @@ def _lingua(langs, low=False, all_langs=False):
 
 
 def _core(langs):
-    from core.language import detect_language
+    from core.text.language import detect_language
     return detect_language
 
 
@@ -184,7 +184,7 @@ def _timed(fn) -> float:
 
 
 def _core_batch(probe) -> dict:
-    from core.language import detect_language, detect_languages
+    from core.text.language import detect_language, detect_languages
     texts = [q for q, _ in probe] * BATCH_REPEAT
     res = {}
     for label, fn in (("single_loop", lambda: [detect_language(t) for t in texts]),

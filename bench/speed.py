@@ -34,7 +34,7 @@ from bench.results import append, utc_now  # noqa: E402 (needs ROOT on the path)
 
 def _pairs(n: int, url: str | None) -> pd.DataFrame:
     from core import config
-    from core.scoring import judged_pairs
+    from core.store.pairs import judged_pairs
 
     dev = config.path("artifacts_dir") / "distill" / "dev_judgments.csv"
     df = pd.read_csv(dev) if dev.exists() else judged_pairs(url)
@@ -92,7 +92,7 @@ def measure(n_pairs: int = 512, n_latency: int = 300, url: str | None = None, se
 
 
 def record(result: dict, n_latency: int) -> None:
-    from core.model_card import machine
+    from core.workflows.cards.common import machine
 
     now = utc_now()
     text = (f"\n## Teacher vs student speed (bench/speed.py)\n\nRun `.venv/bin/python bench/speed.py` on {now} on "

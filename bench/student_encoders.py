@@ -36,20 +36,19 @@ def main() -> None:
 
     from core import config
     from core.cache import get_catalog, get_scorer
-    from core.consensus import training_labels as human_labels
-    from core.distill import build_training_data, dev_judged, dev_query_ids, train_kind
-    from core.evaluate import evaluate
-    from core.features import FeatureBuilder, FeatureConfig
-    from core.model_card import machine
-    from core.student import Student, StudentConfig
-    from core.teacher import default_artifact
+    from core.campaigns.consensus import training_labels as human_labels
+    from core.workflows.distill import build_training_data, dev_judged, dev_query_ids, train_kind
+    from core.workflows.evaluate import evaluate
+    from core.models.features import FeatureBuilder, FeatureConfig
+    from core.workflows.cards.common import machine
+    from core.models.student import Student, StudentConfig
 
     url = args.db
     catalog = get_catalog(url)
     out = config.path("artifacts_dir") / "distill"
     labels = pd.read_parquet(out / "teacher_labels.parquet")
     human = human_labels(url)
-    dev_q = dev_query_ids(default_artifact())
+    dev_q = dev_query_ids(config.artifact("teacher"))
     judged = dev_judged(human, dev_q, catalog)
     teacher = get_scorer("teacher", url)
     bench_pairs = judged.pairs.head(512)

@@ -28,9 +28,9 @@ from bench.results import append, utc_now  # noqa: E402 (needs ROOT on the path)
 def measure(teacher_dir: Path, url: str | None = None) -> dict:
     from core import metrics
     from core.cache import get_catalog
-    from core.consensus import training_labels as human_labels
-    from core.distill import dev_query_ids
-    from core.teacher import Teacher
+    from core.campaigns.consensus import training_labels as human_labels
+    from core.workflows.distill import dev_query_ids
+    from core.models.teacher import Teacher
 
     catalog = get_catalog(url)
     human = human_labels(url)
@@ -59,7 +59,7 @@ def measure(teacher_dir: Path, url: str | None = None) -> dict:
 
 
 def record(result: dict, teacher_dir: Path) -> None:
-    from core.model_card import machine
+    from core.workflows.cards.common import machine
 
     now = utc_now()
     text = (f"\n## Teacher fp32 against dynamic int8 (bench/teacher_int8.py)\n\nRun on {now} on {machine()}; "
@@ -79,9 +79,9 @@ def main() -> None:
     ap.add_argument("--db", default=None)
     ap.add_argument("--record", action="store_true", help="append the figures to bench/RESULTS.md")
     args = ap.parse_args()
-    from core.teacher import default_artifact
+    from core import config
 
-    teacher_dir = Path(args.teacher) if args.teacher else default_artifact()
+    teacher_dir = Path(args.teacher) if args.teacher else config.artifact("teacher")
     result = measure(teacher_dir, args.db)
     print(json.dumps(result), flush=True)
     if args.record:

@@ -11,8 +11,9 @@ from collections.abc import Hashable
 
 from core import config
 from core.catalog import Catalog
+from core.models.base import Scorer
+from core.models.registry import entry
 from core.store.catalog import catalog_version, load_catalog
-from core.registry import Scorer, entry
 
 _CACHE: dict[Hashable, object] = {}
 _LOCKS: dict[Hashable, threading.Lock] = {}

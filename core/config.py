@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
 from core.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,11 @@ def path(name: str) -> Path:
     """A path setting, resolved against the project root when relative."""
     p = Path(get(name)).expanduser()
     return p if p.is_absolute() else PROJECT_ROOT / p
+
+
+def artifact(name: str) -> Path:
+    """The artifact folder of model ``name`` (``teacher``, ``student``, ``student-human`` …)."""
+    return path("artifacts_dir") / name
 
 
 def db_url() -> str:

@@ -15,22 +15,11 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from core.queries import clean_query
-
-
-@dataclass(frozen=True)
-class Ranked:
-    """One ranked list: product ids best first, with their scores (expected level 1…5)."""
-
-    product_ids: tuple[str, ...]
-    scores: tuple[float, ...]
-
-    def top_k(self, k: int) -> Ranked:
-        return Ranked(self.product_ids[:k], self.scores[:k])
+from core.models.base import Ranked
+from core.text.queries import clean_query
 
 
 def _student(model: str, url: str | None):
@@ -66,8 +55,5 @@ def rank(query: str, product_ids: Sequence[str], *, model: str = "student", url:
 
 def ranked(query: str, product_ids: Sequence[str], *, top_k: int | None = None, model: str = "student",
            url: str | None = None) -> Ranked:
-    """``product_ids`` sorted best first (ties keep input order), optionally cut to ``top_k``."""
-    ids = list(product_ids)
-    scores = rank(query, ids, model=model, url=url)
-    order = np.argsort(-scores, kind="stable")[:top_k]
-    return Ranked(tuple(ids[i] for i in order), tuple(float(scores[i]) for i in order))
+    """``product_ids`` sorted best first (ties keep input order), optionally cut to ``top_k`` (``Scorer.rank``)."""
+    return _student(model, url).rank(clean_query(query), list(product_ids), top_k)

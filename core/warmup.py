@@ -19,7 +19,7 @@ if __name__ == "__main__":
             metrics.ndcg_per_query(qrels, run, k, scheme)
     print(f"warmed ranx/numba cache in {time.perf_counter() - t0:.1f}s")
     t0 = time.perf_counter()
-    from core import e5
+    from core.models import e5
 
     e5.convert()
     print(f"e5-small ready in {e5.default_cache_dir()} ({time.perf_counter() - t0:.1f}s)")

@@ -31,7 +31,7 @@ def small_judgments(out: Path) -> Path:
 def add_pointwise(url: str, workdir: Path, per_language: tuple[int, int] = (5, 3)) -> str:
     """Import a pointwise data set ``small_ml``: per language (en, es, ja) the first ``per_language[0]`` exact
     and ``per_language[1]`` irrelevant pairs of esci_multilingual, with their products (which carry a language)."""
-    from core.imports import import_judgments, import_products
+    from core.ingest import import_judgments, import_products
 
     j = pd.read_csv(MULTILINGUAL / "judgments.csv")
     exact, irrelevant = per_language
@@ -49,8 +49,8 @@ def add_pointwise(url: str, workdir: Path, per_language: tuple[int, int] = (5, 3
 def prepare(url: str, workdir: Path, *, campaigns: bool = True, users: dict = USERS) -> str:
     """Fill a store that holds the demo catalog: judgments, users and (optionally) the two campaigns."""
     from core.campaigns import CampaignSpec, create_campaign
-    from core.imports import import_judgments
-    from core.users import add_user
+    from core.ingest import import_judgments
+    from core.store.users import add_user
 
     import_judgments(small_judgments(workdir / "judgments.csv"), name="small", url=url)
     for name, (role, password) in users.items():
@@ -65,7 +65,7 @@ def prepare(url: str, workdir: Path, *, campaigns: bool = True, users: dict = US
 
 def write_predictions(url: str, artifacts: Path, models=("teacher", "student"), seed: int = 0) -> dict[str, Path]:
     """Parquet predictions (as ``relevance score MODEL --judged`` writes them) for every labelled pair."""
-    from core.analytics import labels_frame
+    from core.workflows.analytics import labels_frame
 
     labels = labels_frame(url)
     rng = np.random.default_rng(seed)

@@ -44,7 +44,7 @@ def _empty_template(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def _catalog_template(tmp_path_factory, _empty_template) -> Path:
-    from core.imports import import_products
+    from core.ingest import import_products
     path = tmp_path_factory.mktemp("tpl") / "catalog.db"
     shutil.copy(_empty_template, path)
     import_products(DEMO / "products.jsonl.gz", name="esci_us", url=f"sqlite:///{path}")

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import torch
 
-from core import e5
-from core.teacher import TeacherConfig, train_teacher
+from core.models import e5
+from core.models.teacher import TeacherConfig, train_teacher
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +78,7 @@ def trained(tiny_encoder, demo_catalog, tmp_path):
 def hash_student_env(catalog_url, tmp_path, monkeypatch):
     """The demo catalog with artifacts and caches in tmp_path and the fast, deterministic "hash"
     encoder registered; returns the catalog."""
-    from core import embeddings
+    from core.models import embeddings
     from core.cache import get_catalog
     from student_helpers import HashEncoder
 

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from core.catalog import Catalog
-from core.features import tokens
+from core.models.base import LevelScorer
+from core.models.features import tokens
 
 DEMO = Path(__file__).resolve().parent.parent / "data" / "esci_us"
 
@@ -45,14 +46,20 @@ def small_catalog(n: int = 300) -> Catalog:
     return Catalog.from_frame(pd.read_json(DEMO / "products.jsonl.gz", lines=True).head(n))
 
 
-class RuleTeacher:
+class RuleTeacher(LevelScorer):
     """A fast stand-in teacher: the more of the query's words a title has, the higher the level.
 
-    Has the teacher's ``predict_pairs(queries, products, batch_size=)`` and counts scored pairs.
+    Has the teacher's ``predict_pairs(queries, products, batch_size=)`` and counts scored pairs;
+    ``predict_proba`` needs a ``catalog`` to look the product ids up.
     """
 
-    def __init__(self):
-        self.scored = 0
+    name = "teacher"
+
+    def __init__(self, catalog: Catalog | None = None):
+        self.scored, self.catalog = 0, catalog
+
+    def predict_proba(self, query, product_ids):
+        return self.predict_pairs([query] * len(product_ids), self.catalog.rows(product_ids).to_dict("records"))
 
     def predict_pairs(self, queries, products, batch_size=None, progress=False):
         self.scored += len(queries)

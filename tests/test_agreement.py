@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from core import agreement as agr
+from core.campaigns.consensus import consensus
 from core.cli import main
-from core.consensus import consensus
 from core.errors import ImportValidationError
-from core.imports import read_ratings
+from core.ingest import read_ratings
+from core.metrics import agreement as agr
 
 # Krippendorff (2011), "Computing Krippendorff's alpha-reliability", section C: 4 coders, 12 units, missing values.
 K2011 = [[1, 2, 3, 3, 2, 1, 4, 1, 2, None, None, None],
@@ -62,6 +62,30 @@ def reference_pairwise(m: np.ndarray, levels) -> tuple[float, float]:
         for x, y in itertools.combinations(vals, 2):
             total, same, near = total + 1, same + (x == y), near + (abs(x - y) <= 1)
     return same / total, near / total
+
+
+def test_hand_worked_alpha_kappa_and_shares():
+    """Two raters, three items: (1, 1), (2, 2), (1, 2), worked on paper.
+
+    Krippendorff's α (ordinal): coincidences o11 = o22 = 2, o12 = o21 = 1; n1 = n2 = 3, n = 6;
+    δ²(1, 2) = (n1 + n2 − (n1 + n2)/2)² = 9; α = 1 − (n − 1)·Σ o·δ² / Σ n_c·n_k·δ² = 1 − 5·18/162 = 4/9.
+    Quadratic κ: observed (1,1), (2,2), (1,2) a third each, so Σ w·O = w12/3; expected from the marginals
+    (A: 2/3, 1/3; B: 1/3, 2/3): E12 = 4/9, E21 = 1/9, Σ w·E = w12·5/9; κ = 1 − (1/3)/(5/9) = 2/5.
+    Exact agreement 2/3, within one level 3/3.
+    """
+    report = agr.agreement(frame([[1, 2, 1], [1, 2, 2]]), min_shared=1)
+    assert report.alpha_ordinal == pytest.approx(4 / 9, abs=1e-12)
+    assert report.kappa_quadratic == pytest.approx(2 / 5, abs=1e-12)
+    assert (report.exact, report.within_one) == (pytest.approx(2 / 3), pytest.approx(1.0))
+
+
+def test_hand_worked_perfect_and_reversed_pairs():
+    """Full agreement gives α = κ = 1; two raters who swap levels 1 and 2 on two items give κ = −1
+    (observed disagreement w12 everywhere, expected half of it) and exact agreement 0."""
+    same = agr.agreement(frame([[1, 3, 5], [1, 3, 5]]), min_shared=1)
+    assert same.alpha_ordinal == pytest.approx(1.0) and same.kappa_quadratic == pytest.approx(1.0)
+    swapped = agr.agreement(frame([[1, 2], [2, 1]]), min_shared=1)
+    assert swapped.kappa_quadratic == pytest.approx(-1.0) and swapped.exact == 0.0 and swapped.within_one == 1.0
 
 
 @pytest.mark.parametrize("seed, raters, items, missing, levels", [

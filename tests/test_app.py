@@ -18,9 +18,9 @@ if str(ROOT) not in sys.path:  # the ui package lives next to app.py, like `stre
 import app_store  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from core import auth  # noqa: E402
+from core.store import auth  # noqa: E402
 from core.campaigns import progress  # noqa: E402
-from core.users import add_user, authenticate  # noqa: E402
+from core.store.users import add_user, authenticate  # noqa: E402
 from db.models import Campaign, Comparison, Label, Prediction, Product, Query, Task  # noqa: E402
 from db.session import dispose  # noqa
 from core.store.session import session_scope  # noqa: E402
@@ -314,7 +314,7 @@ def test_dashboard_replays_stored_predictions(store, tmp_path):
 
 def test_failures_lists_disagreements_and_sends_a_selection_to_a_campaign(store, tmp_path, monkeypatch):
     import ui.cache
-    from core import text
+    from core.text import pin as text
     monkeypatch.setattr(ui.cache, "pin_text_builder", lambda: (text.whitespace_builder(), "by word counts"))
     app_store.write_predictions(store, tmp_path / "artifacts")
     at = ok(app("rex").switch_page("views/failures.py").run())

@@ -1,5 +1,5 @@
-"""The app's non-Streamlit helpers: roles and sign-in (core.auth), background jobs (core.jobs), analytics over
-stored predictions (core.analytics) and campaigns from a selection (core.selection)."""
+"""The app's non-Streamlit helpers: roles and sign-in (core.store.auth), background jobs (core.workflows.jobs), analytics over
+stored predictions (core.workflows.analytics) and campaigns from a selection (core.campaigns.selection)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ import pandas as pd
 import pytest
 from sqlalchemy import insert
 
-from core import analytics, auth, jobs
 from core.campaigns import next_task, submit_grade
-from core.sampling import CampaignError
-from core.selection import create_selection_campaign
-from core.users import add_user, authenticate
-from db.models import Label, Product, Query
+from core.campaigns.selection import create_selection_campaign
+from core.errors import CampaignError
+from core.store import auth, datasets as store_datasets
 from core.store.session import session_scope
+from core.store.users import add_user, authenticate
+from core.workflows import analytics, jobs
+from db.models import Label, Product, Query
 from ui import pages as page_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -215,12 +216,12 @@ def test_counts_per_language_and_throughput(sqlite_url):
     create_selection_campaign("picked", pd.DataFrame({"query_pk": [2], "product_pk": [2]}), ["rita"], url=sqlite_url)
     task = next_task("picked", "rita", url=sqlite_url)
     submit_grade(task.assignment_id, "rita", 2, seconds=4.0, url=sqlite_url)
-    langs = analytics.labels_by_language(sqlite_url).set_index("language")
+    langs = store_datasets.labels_by_language(sqlite_url).set_index("language")
     assert langs.loc["es"].tolist() == [1, 1, 1, 2] and langs.loc["en"].tolist() == [0, 1, 0, 1]
-    thr = analytics.label_throughput(sqlite_url)
+    thr = store_datasets.label_throughput(sqlite_url)
     assert thr[["rater", "labels", "median_seconds"]].values.tolist() == [["rita", 1, 4.0]]
     assert len(thr["period"].iat[0]) == len("2026-01-01 09:00")  # hours while all labels are recent
-    assert len(analytics.label_throughput(sqlite_url, freq="D")["period"].iat[0]) == len("2026-01-01")
+    assert len(store_datasets.label_throughput(sqlite_url, freq="D")["period"].iat[0]) == len("2026-01-01")
     judged = analytics.store_judged(sqlite_url)
     assert sorted(judged.pairs["product_id"]) == ["A", "B", "C"]
 
@@ -245,16 +246,16 @@ def _two_data_sets(url):
 
 
 def test_data_sets_are_listed_with_counts_languages_and_mode(sqlite_url):
-    from core import stats
+    from core.store import datasets as stats
 
-    assert analytics.datasets(sqlite_url).empty
+    assert store_datasets.datasets(sqlite_url).empty
     _two_data_sets(sqlite_url)
-    sets = analytics.datasets(sqlite_url).set_index("dataset")
+    sets = store_datasets.datasets(sqlite_url).set_index("dataset")
     assert list(sets.index) == ["lw", "pw", "raters"]
     assert sets.loc["lw"].tolist() == ["en", 1, 3, 3, 3.0, "listwise"]
     assert sets.loc["pw"].tolist() == ["en, es, ja", 3, 3, 3, 1.0, "pointwise"]
     assert sets.loc["raters", ["languages", "pairs", "mode"]].tolist() == ["ja", 1, "pointwise"]
-    by_lang = analytics.datasets(sqlite_url, by_language=True)
+    by_lang = store_datasets.datasets(sqlite_url, by_language=True)
     assert list(zip(by_lang["dataset"], by_lang["language"])) == [("lw", "en"), ("pw", "en"), ("pw", "es"),
                                                                   ("pw", "ja"), ("raters", "ja")]
     assert [stats.dataset_of(x) for x in ("import:esci_us", "human", "gold")] == ["esci_us", "raters", "raters"]
@@ -279,9 +280,9 @@ def test_labels_are_selected_by_data_set_and_language_and_split_by_mode(sqlite_u
     assert sorted(parts["pointwise"]["product_id"]) == ["D", "D", "E"]
     only_pw = analytics.split_modes(pick(labels, ["pw"]), ["pw"])
     assert only_pw["listwise"].empty and sorted(only_pw["pointwise"]["product_id"]) == ["A", "D", "E"]
-    langs = analytics.labels_by_language(sqlite_url, ["pw"], ["ja", "es"]).set_index("language")
+    langs = store_datasets.labels_by_language(sqlite_url, ["pw"], ["ja", "es"]).set_index("language")
     assert langs["pairs"].to_dict() == {"es": 1, "ja": 1}
-    assert analytics.labels_by_language(sqlite_url, ["lw"], ["ja"]).empty
+    assert store_datasets.labels_by_language(sqlite_url, ["lw"], ["ja"]).empty
     assert analytics.empty_selection_message(["lw"], ["ja"]) == "No labels in lw for ja yet."
 
 

@@ -1,4 +1,4 @@
-"""The teacher on tiny randomly initialised models of every architecture it supports (core/backbones.py):
+"""The teacher on tiny randomly initialised models of every architecture it supports (core/models/teacher/backbones.py):
 BERT (mbert), XLM-R, DeBERTa-v2 (mdeberta), T5, Llama and Gemma 3. Each is built here, saved with the
 e5 tokenizer into a folder and used as a local-folder backbone: LoRA reaches the attention of every
 layer and trains the head, a few steps lower the loss, the artifact reloads to the same predictions,
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.backbones import BACKBONES, get_backbone, load_base
-from core.teacher import PairEncoder, Teacher, TeacherConfig, train_teacher
+from core.models.teacher import PairEncoder, Teacher, TeacherConfig, train_teacher
+from core.models.teacher.backbones import BACKBONES, get_backbone, load_base
 from model_fixtures import labels_for
 
 
@@ -204,9 +204,9 @@ def test_unknown_backbone_is_a_clear_error(tmp_path):
 
 @pytest.mark.parametrize("name", NAMES, ids=NAMES)
 def test_layer_cache_replays_the_frozen_bottom_exactly(name, fresh_base, tokenizer):
-    """core.layer_cache: states kept at the input of layer 1 and replayed (in another batch order, so
+    """core.models.teacher.layer_cache: states kept at the input of layer 1 and replayed (in another batch order, so
     with other padding) give the logits of the full forward."""
-    from core.layer_cache import LayerCache, lora_targets
+    from core.models.teacher.layer_cache import LayerCache, lora_targets
 
     model, tok = fresh_base(name)
     backbone = get_backbone(model.name_or_path)
@@ -245,7 +245,7 @@ def test_frozen_bottom_training_matches_full_inference(name, tiny_folder, demo_c
     reproduce the recorded dev nDCG, and its adapter holds nothing of the frozen layer."""
     from safetensors.torch import load_file
 
-    from core.teacher import _dev_metrics
+    from core.models.teacher import dev_metrics as _dev_metrics
     folder = tiny_folder(name)
     labels = labels_for(demo_catalog, n_queries=8)
     cfg = TeacherConfig(backbone=folder, epochs=2, batch_size=4, lr=1e-2, dev_fraction=0.25, max_length=64,

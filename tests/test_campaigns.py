@@ -10,20 +10,20 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import count
 from sqlalchemy import insert, select
 
-from conftest import count
-from core import sampling
 from core.campaigns import (AssignmentError, CampaignError, CampaignSpec, LevelOutOfRangeError, NothingToUndoError,
                             RaterNotInCampaignError, TaskView, UnknownCampaignError, add_raters, create_campaign,
-                            get_campaign, list_campaigns, next_task, progress, skip, submit_comparison, submit_grade,
-                            undo_last)
+                            get_campaign, list_campaigns, next_task, progress, sampling, skip, submit_comparison,
+                            submit_grade, undo_last)
+from core.campaigns.consensus import (export_labels, labels_in_force, models_vs_humans, side_by_side_results,
+                                      training_labels)
 from core.cli import main
-from core.consensus import export_labels, labels_in_force, models_vs_humans, side_by_side_results, training_labels
+from core.errors import NoPredictionsError, SamplingError
 from core.store.labels import current_labels
-from core.sampling import NoPredictionsError, SamplingError
-from db.models import Label, Prediction, Product, Query, Task, User
 from core.store.session import session_scope
+from db.models import Label, Prediction, Product, Query, Task, User
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 PRODUCTS = ["red running shoes", "blue running shoes", "red kitchen towels", "blue kitchen towels", "ceiling fan",
@@ -506,7 +506,7 @@ def test_consensus_median_or_reliability_weighted(store, method, expected):
 
 
 def test_flagged_raters_do_not_vote(store):
-    from core.agreement import Thresholds
+    from core.metrics.agreement import Thresholds
 
     _rate_pairs(store, {"ann": [2, 2, 2], "bob": [2, 2, 2], "cat": [5, 5, 5]})
     strict = Thresholds(min_consensus_agreement=0.5, min_items=3)

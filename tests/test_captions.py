@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from core.captions import CaptionCounts, Captioner, fill_captions, is_remote, local_image
+from core.models.captions import CaptionCounts, Captioner, fill_captions, is_remote, local_image
 
 WORDS = "a an the red green blue white black shoe shoes bag phone case lamp on of with".split()
 COLOURS = ["red", "green", "blue", "white", "yellow", "purple"]
@@ -71,7 +71,7 @@ def test_batched_captions_match_one_by_one(captioner, images):
 
 
 def test_captioner_defaults_to_best_device(tiny_blip):
-    from core.backbones import device
+    from core.models.teacher.backbones import device
 
     c = Captioner(tiny_blip)
     assert c.device == device() and c.batch_size == 8 and c.max_new_tokens == 20

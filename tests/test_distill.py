@@ -8,14 +8,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from student_helpers import HashEncoder, RuleTeacher, small_catalog
 
-from core.distill import DistillConfig, build_training_data, candidate_pool, teacher_label, train_kind
-from core.embeddings import EmbeddingStore
-from core.features import FeatureBuilder
-from core.queries import query_id_for
-from core.scoring import PROB_COLS
-from core.student import Student, StudentConfig
+from core.models.embeddings import EmbeddingStore
+from core.models.features import FeatureBuilder
+from core.models.student import Student, StudentConfig
+from core.text.queries import query_id_for
+from core.workflows.distill import DistillConfig, build_training_data, candidate_pool, teacher_label, train_kind
+from core.workflows.scoring import PROB_COLS
+from student_helpers import HashEncoder, RuleTeacher, small_catalog
 
 
 @pytest.fixture(scope="module")
@@ -110,11 +110,11 @@ def test_distilled_student_agrees_with_its_teacher(features, tmp_path):
 
 @pytest.mark.slow
 def test_distillation_from_a_tiny_trained_teacher(tmp_path, catalog_url, monkeypatch, tiny_encoder):
-    """The real pipeline end to end (``core.distill.run``) on a tiny BERT teacher trained in the test."""
+    """The real pipeline end to end (``core.workflows.distill.run``) on a tiny BERT teacher trained in the test."""
     from core.cache import get_catalog
-    from core.distill import run
-    from core.imports import import_queries
-    from core.teacher import Teacher, TeacherConfig, train_teacher
+    from core.workflows.distill import run
+    from core.ingest import import_queries
+    from core.models.teacher import Teacher, TeacherConfig, train_teacher
 
     monkeypatch.setenv("RELEVANCE_DB_URL", catalog_url)
     monkeypatch.setenv("RELEVANCE_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
@@ -158,11 +158,11 @@ def test_distillation_from_a_tiny_trained_teacher(tmp_path, catalog_url, monkeyp
 
 
 def test_the_whole_pipeline_writes_students_cards_and_curve(tmp_path, hash_student_env, monkeypatch):
-    """``core.distill.run`` on the demo catalog with the rule teacher and the hash encoder (fast)."""
-    from core import embeddings
-    from core.distill import run
-    from core.features import FeatureConfig
-    from core.imports import import_queries
+    """``core.workflows.distill.run`` on the demo catalog with the rule teacher and the hash encoder (fast)."""
+    from core.models import embeddings
+    from core.workflows.distill import run
+    from core.models.features import FeatureConfig
+    from core.ingest import import_queries
 
     catalog = hash_student_env
     ids = list(catalog.ids)
@@ -205,23 +205,16 @@ def test_the_whole_pipeline_writes_students_cards_and_curve(tmp_path, hash_stude
 
 
 class _ScoringRule(RuleTeacher):
-    """The rule teacher with the registry's scorer interface too (evaluate calls predict_proba)."""
+    """The rule teacher with a catalog, so evaluate can call predict_proba."""
 
     def __init__(self, rule, catalog):
-        super().__init__()
-        self.catalog, self.name = catalog, "teacher"
-
-    def predict_proba(self, query, product_ids):
-        return self.predict_pairs([query] * len(product_ids), self.catalog.rows(product_ids).to_dict("records"))
-
-    def score(self, query, product_ids):
-        return self.predict_proba(query, product_ids) @ np.arange(1, 6)
+        super().__init__(catalog)
 
 
 def test_curve_svg_is_well_formed():
     import xml.etree.ElementTree as ET
 
-    from core.student_card import curve_svg
+    from core.workflows.cards.student import curve_svg
 
     pts = [{"teacher_pairs": n, "amplification": n / 100, "ndcg": v} for n, v in ((50, 0.6), (100, 0.65), (400, 0.7))]
     root = ET.fromstring(curve_svg(pts, {"teacher": 0.72, "bm25": 0.66, "student-human": float("nan")}))

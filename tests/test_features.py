@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from student_helpers import HashEncoder, small_catalog
 
 from core.catalog import Catalog
-from core.embeddings import EmbeddingStore
 from core.errors import EmptyQueryError, UnknownProductError
-from core.features import DENSE, FeatureBuilder, FeatureConfig, numbers, parse_query
+from core.models.embeddings import EmbeddingStore
+from core.models.features import DENSE, FeatureBuilder, FeatureConfig, numbers, parse_query
+from student_helpers import HashEncoder, small_catalog
 
 
 @pytest.mark.parametrize("query,words,negated", [
@@ -117,7 +117,7 @@ def test_product_embeddings_are_cached_on_disk(tmp_path):
 
 def test_use_encoder_is_the_default_and_numpy_only():
     assert FeatureConfig().encoder == "use"
-    from core.embeddings import get_encoder
+    from core.models.embeddings import get_encoder
     enc = get_encoder("use")
     v = enc.encode_queries(["zapatillas running", "running shoes", "kaffeemaschine"])
     assert v.shape == (3, 512) and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import gzip
 import json
+
 import pandas as pd
 import pytest
-
 from conftest import DEMO, count, snapshot
+
 from core.errors import ImportValidationError
+from core.ingest import import_judgments, import_products, import_queries
 from core.store.labels import current_labels
-from core.imports import import_judgments, import_products, import_queries
 from core.store.session import session_scope
 
 PRODUCTS = [

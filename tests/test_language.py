@@ -1,4 +1,4 @@
-"""core.language: detection on clear queries, fallback to the default language, settings, empty text."""
+"""core.text.language: detection on clear queries, fallback to the default language, settings, empty text."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from core import language
-from core.config import ConfigError
-from core.language import detect_language, detect_languages
+from core.errors import ConfigError
+from core.text.language import detect_language, detect_languages
+from core.text import language
 
 CLEAR = [
     ("wireless headphones for running", "en"),

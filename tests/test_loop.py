@@ -7,11 +7,11 @@ import json
 import threading
 
 import pytest
+from test_campaigns import RATERS, seed, spec
 
 from core.campaigns import create_campaign, next_task, submit_grade
+from core.campaigns.consensus import training_labels
 from core.cli import main
-from core.consensus import training_labels
-from test_campaigns import RATERS, seed, spec
 
 
 @pytest.fixture

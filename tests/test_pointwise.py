@@ -1,4 +1,4 @@
-"""Pointwise evaluation (core/pointwise.py) on hand-worked pairs, and `relevance evaluate` on a pointwise
+"""Pointwise evaluation (core/metrics/pointwise.py) on hand-worked pairs, and `relevance evaluate` on a pointwise
 judgments file of the demo catalog."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import DEMO
+
 from core import metrics
 from core.cli import main
-from core.pointwise import ModelOutput, holm_in_place, is_pointwise, pointwise_rows
+from core.metrics.pointwise import ModelOutput, holm_in_place, is_pointwise, pointwise_rows
 
 
 def _pairs(levels, languages=None, queries=None):

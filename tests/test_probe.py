@@ -9,9 +9,9 @@ import unicodedata
 
 import pandas as pd
 import pytest
-
 from conftest import DEMO, ROOT
-from core.imports import read_judgments
+
+from core.ingest import read_judgments
 
 PROBE = ROOT / "data" / "probe" / "crosslingual_judgments.csv"
 TEACHER = ROOT / "artifacts" / "teacher" / "teacher.json"
@@ -116,7 +116,7 @@ def test_passes_the_judgments_validation(probe, catalog_ids):
 
 def test_evaluate_groups_by_the_files_language(probe, catalog_url):
     """`relevance evaluate --by language` reads each query's language from the column, not the detector."""
-    from core.evaluate import load_judged
+    from core.workflows.evaluate import load_judged
 
     judged = load_judged(PROBE, url=catalog_url)
     assert dict(zip(judged.queries["query_id"], judged.queries["language"])) == \
@@ -127,7 +127,7 @@ def test_evaluate_groups_by_the_files_language(probe, catalog_url):
 @pytest.mark.parametrize("lang", ["es", "de", "ja"])
 def test_detector_recognises_most_translations(probe, lang):
     """A loose floor only: short, brand-heavy queries are ambiguous for any detector (DESIGN.md)."""
-    from core.language import detect_languages
+    from core.text.language import detect_languages
 
     texts = probe.loc[probe["language"] == lang, "query"].unique().tolist()
     hits = sum(d == lang for d in detect_languages(texts))

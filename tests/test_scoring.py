@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from core.errors import ImportValidationError
-from core.scoring import PROB_COLS, candidate_pairs, pairs_from_file, score_frame, score_ray, score_resumable
+from core.workflows.scoring import PROB_COLS, candidate_pairs, pairs_from_file, score_frame, score_ray, score_resumable
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def tiny_teacher_artifacts(request, demo, tmp_path, monkeypatch):
 
 def test_score_teacher_locally_and_store(tiny_teacher_artifacts, demo, catalog_url, tmp_path, capsys):
     from core.cli import main
-    from core.imports import import_judgments
+    from core.ingest import import_judgments
     from conftest import count
     f = tmp_path / "j.csv"
     f.write_text("query,product_id,level\n" + "".join(f"lamp,{p},3\n" for p in demo.ids[:12]))

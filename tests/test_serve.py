@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from core.errors import EmptyQueryError, UnknownProductError
-from core.student import StudentConfig, StudentWeights, save
+from core.models.student import StudentConfig, StudentWeights, save
 
 
 @pytest.fixture
 def served(hash_student_env, tmp_path, monkeypatch):
     """A random-weight student over the hash encoder, installed as artifacts/student."""
-    from core import embeddings
-    from core.features import FeatureBuilder, FeatureConfig
+    from core.models import embeddings
+    from core.models.features import FeatureBuilder, FeatureConfig
 
     catalog = hash_student_env
     schema = FeatureBuilder(catalog, FeatureConfig(encoder="hash")).schema
@@ -34,7 +34,9 @@ def test_rank_scores_candidates_in_input_order(served):
     scores = rank("kindle paperwhite", ids)
     assert scores.shape == (50,) and ((scores >= 1) & (scores <= 5)).all()
     np.testing.assert_allclose(rank("kindle paperwhite", ids[::-1]), scores[::-1], rtol=1e-5)
-    np.testing.assert_allclose(scores, get_scorer("student").score("kindle paperwhite", ids), rtol=1e-6)
+    probs = get_scorer("student").predict_proba("kindle paperwhite", ids)
+    np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(scores, probs @ np.arange(1, 6), rtol=1e-5)  # the score is the expected level
     r = ranked("kindle paperwhite", ids, top_k=5)
     assert len(r.product_ids) == 5 and list(r.scores) == sorted(r.scores, reverse=True)
     assert r.scores[0] == pytest.approx(scores.max(), rel=1e-6)

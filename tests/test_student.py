@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from student_helpers import HashEncoder, small_catalog
 
-from core.embeddings import EmbeddingStore
-from core.features import FeatureBuilder
-from core.student import Student, StudentConfig, StudentWeights, fit, save, soft_label_loss, softmax
+from core.models.embeddings import EmbeddingStore
+from core.models.features import FeatureBuilder
+from core.models.student import Student, StudentConfig, StudentWeights, fit, save, soft_label_loss, softmax
+from student_helpers import HashEncoder, small_catalog
 
 
 @pytest.mark.parametrize("teacher,logits,T,expected", [
@@ -106,7 +106,7 @@ def test_artifact_round_trip_and_schema_checks(features, trained, tmp_path, capl
     meta["schema"]["feature_version"] = 0
     meta["schema"]["encoder_version"] = "hash-0"
     (out / "student.json").write_text(json.dumps(meta))
-    with caplog.at_level(logging.WARNING, logger="core.student"):
+    with caplog.at_level(logging.WARNING, logger="core.models.student"):
         Student(out, features.catalog, features)
     assert "feature version 0" in caplog.text and "encoder hash-0" in caplog.text
     meta["schema"]["n_features"] = 7
@@ -120,9 +120,26 @@ def test_missing_artifact_is_a_clear_error(features, tmp_path):
         Student(tmp_path / "nothing", features.catalog, features)
 
 
-def test_students_are_registered():
-    from core.registry import available
-    assert {"student", "student-human", "student-mixed", "use-cosine", "e5-cosine"} <= set(available())
+def test_each_student_name_loads_its_own_folder(catalog_url, tmp_path, monkeypatch):
+    """The registry builds student, student-human and student-mixed from artifacts/<name>: here only
+    student-human is saved, so it loads (and is a LevelScorer) while the others name their missing folder."""
+    from core.cache import get_scorer
+    from core.models.base import LevelScorer
+
+    schema = FeatureBuilder(small_catalog(5)).schema
+    n, rng = schema["n_features"], np.random.default_rng(0)
+    w = StudentWeights([(rng.standard_normal((n, 8)).astype(np.float32), np.zeros(8, np.float32)),
+                        (rng.standard_normal((8, 5)).astype(np.float32), np.zeros(5, np.float32))],
+                       np.zeros(n, np.float32), np.ones(n, np.float32))
+    save(tmp_path / "student-human", w, schema, StudentConfig(hidden=(8,)), name="student-human")
+    monkeypatch.setenv("RELEVANCE_ARTIFACTS_DIR", str(tmp_path))
+    monkeypatch.setenv("RELEVANCE_DB_URL", catalog_url)
+    human = get_scorer("student-human")
+    assert isinstance(human, LevelScorer) and human.path == tmp_path / "student-human"
+    assert human.name == "student-human"
+    for name in ("student", "student-mixed"):
+        with pytest.raises(FileNotFoundError, match=f"no trained student at {tmp_path / name} "):
+            get_scorer(name)
 
 
 def test_weights_forward_is_plain_numpy():

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.backbones import get_backbone, load_base, prepare_tokenizer
-from core.teacher import PairEncoder, Teacher, TeacherConfig, split_queries, train_teacher
+from core.models.teacher import PairEncoder, Teacher, TeacherConfig, split_queries, train_teacher
+from core.models.teacher.backbones import get_backbone, load_base, prepare_tokenizer
 from model_fixtures import labels_for as _labels
 
 
@@ -147,7 +147,7 @@ def test_feature_prior_is_saved_with_the_adapter_and_scores_the_same_after_loadi
 def test_feature_prior_warm_start_ranks_the_labelled_products(demo_catalog):
     """The prior's logistic-regression warm start alone separates the level-5 products from the level-1
     ones on its training pairs (their mean P(level 5) differs), before any cross-encoder training."""
-    from core.teacher import FeaturePrior
+    from core.models.teacher import FeaturePrior
 
     labels = _labels(demo_catalog, n_queries=12)
     rows = demo_catalog.rows(labels["product_id"].tolist()).to_dict("records")
@@ -160,7 +160,7 @@ def test_feature_prior_warm_start_ranks_the_labelled_products(demo_catalog):
 
 
 def test_unknown_prior_is_a_clear_error(demo_catalog):
-    from core.teacher import make_prior
+    from core.models.teacher import make_prior
 
     with pytest.raises(ValueError, match="unknown prior 'bm42'"):
         make_prior("bm42", demo_catalog)
@@ -168,7 +168,7 @@ def test_unknown_prior_is_a_clear_error(demo_catalog):
 
 
 def test_listwise_batches_hold_one_query_each_and_cover_every_pair_once(demo_catalog):
-    from core.teacher import _batches
+    from core.models.teacher import batches as _batches
 
     labels = _labels(demo_catalog, n_queries=7, per_query=11)
     cfg = TeacherConfig(batch_size=4, listwise=1.0)
@@ -181,7 +181,7 @@ def test_listwise_batches_hold_one_query_each_and_cover_every_pair_once(demo_cat
 
 
 def test_pairwise_rank_loss_by_hand():
-    from core.teacher import pairwise_rank_loss
+    from core.models.teacher import pairwise_rank_loss
 
     sure = 30.0  # logits so peaked that the expected level is the level itself
     logits = torch.full((2, 5), 0.0)
@@ -195,7 +195,7 @@ def test_pairwise_rank_loss_by_hand():
 
 
 def test_frozen_prior_keeps_its_warm_start(tiny_encoder, demo_catalog, tmp_path):
-    from core.teacher import FeaturePrior
+    from core.models.teacher import FeaturePrior
 
     labels = _labels(demo_catalog)
     cfg = TeacherConfig(backbone=tiny_encoder, epochs=1, batch_size=8, lr=3e-3, dev_fraction=0.3, max_length=48,

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from core.teacher import TeacherConfig, _batches, pairwise_rank_loss, train_teacher
-from core.teacher_cv import PROB_COLS, cross_validate, query_folds
+from core.models.teacher import TeacherConfig, batches as _batches, pairwise_rank_loss, train_teacher
+from core.workflows.teacher_cv import PROB_COLS, cross_validate, query_folds
 from model_fixtures import labels_for
 
 
@@ -110,7 +110,7 @@ def test_cross_validation_tests_every_pointwise_pair_once_per_epoch(tiny_encoder
 def _fake_run(folder, name, quality, n_queries, seed=0):
     """A cross-validation result as cross_validate writes it, from synthetic predictions: epoch 1 is
     ``quality`` better than the prior at putting probability on the right level."""
-    from core.teacher_cv import pooled_rows
+    from core.workflows.teacher_cv import pooled_rows
 
     rng = np.random.default_rng(seed)
     n = 240
@@ -137,7 +137,7 @@ def _fake_run(folder, name, quality, n_queries, seed=0):
 def test_report_has_the_bakeoff_the_unseen_language_table_and_the_curve(tmp_path):
     import xml.etree.ElementTree as ET
 
-    from core.teacher_cv_report import kept_share, load_runs, write_report
+    from core.workflows.cards.cv_report import kept_share, load_runs, write_report
 
     all_runs = _fake_run(tmp_path, "all", 0.4, 1500)
     en = _fake_run(tmp_path, "en-only", 0.2, 1000, seed=1)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.text import FIELD_ORDER, whitespace_builder
+from core.text.pin import FIELD_ORDER, whitespace_builder
 
 
 def test_fields_in_priority_order_with_labels():

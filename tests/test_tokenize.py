@@ -1,11 +1,11 @@
-"""core.tokenize: \\w+ words for spaced scripts, character bigrams for CJK runs, bm25s-ready corpora."""
+"""core.text.tokenize: \\w+ words for spaced scripts, character bigrams for CJK runs, bm25s-ready corpora."""
 
 import re
 import time
 
 import pytest
 
-from core.tokenize import Tokenized, bm25_tokenize, bm25_words, has_cjk, words
+from core.text.tokenize import Tokenized, bm25_tokenize, bm25_words, has_cjk, words
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -8,9 +8,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core import auth, config, imports, users
+from core import config, ingest as imports
 from core.errors import ImportValidationError
-from core.scales import SCALES
+from core.scale import SCALES
+from core.store import auth, users
 
 IMPORTERS = {"products": imports.import_products, "judgments": imports.import_judgments,
              "queries": imports.import_queries}
@@ -65,7 +66,7 @@ def trained(model: str) -> bool:
 
 
 def rater_names() -> list[str]:
-    from core.users import RATER_ROLES
+    from core.store.users import RATER_ROLES
     return [u.name for u in users.list_users() if u.role in RATER_ROLES and u.active]
 
 
@@ -76,7 +77,7 @@ LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "de": "German", "fr": "Frenc
 
 def stored_languages() -> dict[str, int]:
     """The languages of the stored queries (whatever they are, not a fixed list) -> number of queries."""
-    from core.stats import query_languages
+    from core.store.datasets import query_languages
 
     return query_languages()
 
@@ -88,7 +89,7 @@ def language_label(code: str, counts: dict[str, int]) -> str:
 
 def dataset_options() -> dict[str | None, str]:
     """None (every query) and each data set with labels -> its label in the campaign form."""
-    from core.analytics import datasets
+    from core.store.datasets import datasets
 
     sets = datasets()
     options: dict[str | None, str] = {None: "all stored queries"}
@@ -100,8 +101,8 @@ def dataset_options() -> dict[str | None, str]:
 def campaign_form(created_by: str) -> None:
     """Create a campaign (``core.campaigns.create_campaign``); errors say what to change."""
     from core.campaigns import CampaignError, CampaignSpec, create_campaign
-    from core.registry import available
-    from core.sampling import CANDIDATES, STRATEGIES
+    from core.models.registry import available
+    from core.campaigns.spec import CANDIDATES, STRATEGIES
 
     with st.form("data_campaign_form"):
         c1, c2, c3 = st.columns(3)

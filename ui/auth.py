@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import auth
+from core.store import auth
 from ui import pages
 
 USER_KEY = "auth_user"

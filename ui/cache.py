@@ -23,19 +23,21 @@ def scorer(name: str, url: str):
 def pin_text_builder():
     """(function product -> pin text, description) as the trained teacher reads products.
 
-    Uses the teacher's tokenizer and token budgets (``core.teacher.PairEncoder``) without loading its
+    Uses the teacher's tokenizer and token budgets (``core.models.teacher.PairEncoder``) without loading its
     weights; falls back to a word-count builder when the tokenizer is not available on this machine.
     """
     import json
 
-    from core import teacher, text
+    from core import config
+    from core.models import teacher
+    from core.text import pin as text
 
     try:
         from transformers import AutoTokenizer
 
-        from core.backbones import get_backbone
+        from core.models.teacher.backbones import get_backbone
 
-        meta = teacher.default_artifact() / "teacher.json"
+        meta = config.artifact("teacher") / "teacher.json"
         cfg = teacher.TeacherConfig(**json.loads(meta.read_text())["config"]) if meta.exists() \
             else teacher.TeacherConfig()
         backbone = get_backbone(cfg.backbone)

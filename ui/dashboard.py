@@ -1,12 +1,12 @@
 """Cached figures and charts for the dashboard page, and the data-set and language filters it shares with
 the failure explorer.
 
-Every loader takes the store's version (``core.analytics.store_version``) as an argument, so
+Every loader takes the store's version (``core.workflows.analytics.store_version``) as an argument, so
 ``st.cache_data`` recomputes only when labels, comparisons or predictions changed, not on every rerun.
-nDCG goes through ``core.evaluate`` (ranx, bootstrap CIs) — seconds on first use in a server process,
+nDCG goes through ``core.workflows.evaluate`` (ranx, bootstrap CIs) — seconds on first use in a server process,
 then served from the cache. The selected labels are split by data set into a listwise part (nDCG per
 query) and a pointwise part (about one judged product per query: accuracy, macro-F1 and AUC per pair,
-``core.pointwise``), as ``relevance evaluate`` picks its mode.
+``core.metrics.pointwise``), as ``relevance evaluate`` picks its mode.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from core import analytics
+from core.store import datasets as store_datasets
+from core.workflows import analytics
 from ui.components import table
 
 
@@ -25,7 +26,7 @@ from ui.components import table
 def selection(url: str, version: tuple, datasets: tuple[str, ...] = (),
               languages: tuple[str, ...] = ()) -> dict[str, pd.DataFrame]:
     """The labelled pairs in ``datasets`` and ``languages`` (empty: all), as ``{"listwise": …, "pointwise": …}``
-    (``core.analytics.split_modes``)."""
+    (``core.workflows.analytics.split_modes``)."""
     return analytics.split_modes(analytics.select_labels(labels(url, version), datasets, languages), datasets)
 
 
@@ -89,7 +90,7 @@ def pointwise_table(url: str, version: tuple, models: tuple[str, ...], datasets:
 @st.cache_data(max_entries=16)
 def labels_by_language(url: str, version: tuple, datasets: tuple[str, ...] = (),
                        languages: tuple[str, ...] = ()) -> pd.DataFrame:
-    return analytics.labels_by_language(url, datasets, languages)
+    return store_datasets.labels_by_language(url, datasets, languages)
 
 
 def model_quality(url: str, version: tuple, datasets: tuple[str, ...],
@@ -165,12 +166,12 @@ def selection_filters(frame: pd.DataFrame, prefix: str, datasets_col, languages_
 
 @st.cache_data(max_entries=16)
 def throughput(url: str, version: tuple) -> pd.DataFrame:
-    return analytics.label_throughput(url)
+    return store_datasets.label_throughput(url)
 
 
 @st.cache_data(max_entries=16)
 def agreement(url: str, version: tuple) -> tuple[dict | None, pd.DataFrame]:
-    from core.consensus import store_agreement
+    from core.campaigns.consensus import store_agreement
 
     try:
         report = store_agreement(url)
@@ -186,7 +187,7 @@ def agreement(url: str, version: tuple) -> tuple[dict | None, pd.DataFrame]:
 @st.cache_data(max_entries=16)
 def win_rates(url: str, version: tuple) -> pd.DataFrame:
     from core.campaigns import list_campaigns
-    from core.consensus import side_by_side_results
+    from core.campaigns.consensus import side_by_side_results
 
     frames = []
     for c in list_campaigns(url=url):
@@ -200,9 +201,9 @@ def win_rates(url: str, version: tuple) -> pd.DataFrame:
 
 @st.cache_data(max_entries=16)
 def vs_humans(url: str, version: tuple, models: tuple[str, ...]) -> pd.DataFrame:
-    """Stored predictions against the raters' consensus (``core.consensus.models_vs_humans``), if both exist."""
-    from core.consensus import models_vs_humans
-    from core.sampling import NoPredictionsError
+    """Stored predictions against the raters' consensus (``core.campaigns.consensus.models_vs_humans``), if both exist."""
+    from core.campaigns.consensus import models_vs_humans
+    from core.errors import NoPredictionsError
 
     have = [m for m in models if m in analytics.models_with_predictions(url)]
     if not have:
@@ -215,7 +216,7 @@ def vs_humans(url: str, version: tuple, models: tuple[str, ...]) -> pd.DataFrame
 
 def model_options() -> list[str]:
     """Teacher, the registered students, and the cheap baselines."""
-    from core.registry import available
+    from core.models.registry import available
 
     students = [m for m in available() if m.startswith("student") and m != "student"]
     return ["teacher", "student", *students, "bm25", "random"]
@@ -280,5 +281,5 @@ def fmt(v) -> str:
 
 @st.cache_data(max_entries=8)
 def labels(url: str, version: tuple) -> pd.DataFrame:
-    """The labelled pairs in force (``core.analytics.labels_frame``), cached per store version."""
+    """The labelled pairs in force (``core.workflows.analytics.labels_frame``), cached per store version."""
     return analytics.labels_frame(url)

@@ -31,17 +31,17 @@ def detail(row: pd.Series, models: list[str]) -> None:
 
 
 def student_features(query: str, product_id: str, models: list[str]) -> None:
-    """The dense features of the pair (``core.features``) as the first selected trained student computes
+    """The dense features of the pair (``core.models.features``) as the first selected trained student computes
     them (its saved feature configuration), else with the default configuration; computed on demand."""
     import json
 
     try:
-        from core.features import FeatureConfig, shared_builder
-        from core.student import default_artifact, feature_config
+        from core.models.features import FeatureConfig, shared_builder
+        from core.models.student import feature_config
 
         cfg, whose = FeatureConfig(), "default feature configuration (no trained student selected)"
         for m in models:
-            meta = default_artifact(m) / "student.json"
+            meta = config.artifact(m) / "student.json"
             if meta.exists():
                 cfg, whose = feature_config(json.loads(meta.read_text())["schema"]), f"as `{m}` computes them"
                 break

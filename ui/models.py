@@ -1,4 +1,4 @@
-"""The models page's parts: model cards and background jobs (``core.jobs``) with progress bars."""
+"""The models page's parts: model cards and background jobs (``core.workflows.jobs``) with progress bars."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import time
 import pandas as pd
 import streamlit as st
 
-from core import config, jobs
+from core import config
+from core.workflows import jobs
 
 
 def artifact_folders() -> list:
@@ -45,13 +46,13 @@ def model_cards() -> None:
 
 
 def start_forms() -> None:
-    from core.backbones import BACKBONES
-    from core.registry import available
+    from core.models.teacher.backbones import BACKBONES
+    from core.models.registry import available
 
     train, score = st.columns(2, border=True)
     with train:
         st.markdown("**Train**")
-        options = ["teacher"] + (["student", "distill"] if importlib.util.find_spec("core.student") else [])
+        options = ["teacher"] + (["student", "distill"] if importlib.util.find_spec("core.models.student") else [])
         what = st.segmented_control("Model", options, default="teacher", key="models_train_what")
         backbone = st.selectbox("Teacher backbone", sorted(BACKBONES), key="models_train_backbone",
                                 index=sorted(BACKBONES).index("e5-small-ce") if "e5-small-ce" in BACKBONES else 0,

@@ -2,14 +2,14 @@
 
 ``PAGES`` is the one table the app builds its menu from *and* every page checks on each run, so a
 page hidden from the menu is refused as well when it is reached by URL or ``st.switch_page``. The role
-groups come from ``core.users`` (defined there once).
+groups come from ``core.store.users`` (defined there once).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.users import RATER_ROLES, READER_ROLES, ROLES, STAFF_ROLES
+from core.store.users import RATER_ROLES, READER_ROLES, ROLES, STAFF_ROLES
 
 
 

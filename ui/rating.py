@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from core import campaigns as camp
-from core.scales import LEVEL_MEANINGS, LEVEL_NAMES
+from core.scale import LEVEL_MEANINGS, LEVEL_NAMES
 
 # Worked examples for the guidelines panel: (query, product, level, why).
 EXAMPLES = (

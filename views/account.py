@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core import auth, users
+from core.store import auth, users
 from ui import auth as ui_auth
 
 user = ui_auth.require("account")

@@ -4,7 +4,8 @@ side-by-side win rates and label throughput. Every table has a CSV download."""
 
 import streamlit as st
 
-from core import analytics, config
+from core import config
+from core.workflows import analytics
 from ui import dashboard as dash
 from ui.auth import require
 from ui.components import table

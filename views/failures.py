@@ -4,10 +4,11 @@ selection to a new campaign."""
 
 import streamlit as st
 
-from core import analytics, config
+from core import config
 from core.campaigns import CampaignError
-from core.selection import create_selection_campaign
-from core.users import RATER_ROLES, list_users
+from core.campaigns.selection import create_selection_campaign
+from core.store.users import RATER_ROLES, list_users
+from core.workflows import analytics
 from ui import dashboard as dash
 from ui.auth import require
 from ui.failures import detail

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from core import auth
-from core.users import list_users
+from core.store import auth
+from core.store.users import list_users
 from ui import auth as ui_auth
 
 st.title("Relevance Studio")

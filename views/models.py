@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.registry import available, entry
+from core.models.registry import available, entry
 from ui.auth import require
 from ui.models import jobs_panel, model_cards, start_forms
 

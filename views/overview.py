@@ -3,9 +3,8 @@
 import streamlit as st
 
 from core import config
-from core.users import STAFF_ROLES
-from core.analytics import datasets
-from core.stats import overview
+from core.store.datasets import datasets, overview
+from core.store.users import STAFF_ROLES
 from ui import pages
 from ui.auth import require
 

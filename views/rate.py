@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core import campaigns as camp
-from core.scales import LEVEL_MEANINGS, LEVEL_NAMES
+from core.scale import LEVEL_MEANINGS, LEVEL_NAMES
 from core.store.predictions import task_predictions
 from ui import rating
 from ui.auth import require

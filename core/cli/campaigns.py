@@ -15,6 +15,7 @@ import json
 import math
 
 import pandas as pd
+
 from core.errors import InvalidInputError
 
 
@@ -79,7 +80,7 @@ def _cmd_add_raters(args) -> int:
 
 def _cmd_results(args) -> int:
     from core.campaigns import get_campaign
-    from core.consensus import models_vs_humans, side_by_side_results
+    from core.campaigns.consensus import models_vs_humans, side_by_side_results
 
     c = get_campaign(args.name, url=args.db)
     if c.kind == "side_by_side":
@@ -93,9 +94,9 @@ def _cmd_results(args) -> int:
 
 
 def _cmd_agreement(args) -> int:
-    from core import agreement as agr
-    from core.consensus import store_agreement
-    from core.imports import read_ratings
+    from core.metrics import agreement as agr
+    from core.campaigns.consensus import store_agreement
+    from core.ingest import read_ratings
 
     if args.labels:
         ratings, levels = read_ratings(args.labels, scale=args.scale)
@@ -124,7 +125,7 @@ def _cmd_agreement(args) -> int:
 
 
 def _cmd_export_labels(args) -> int:
-    from core.consensus import export_labels
+    from core.campaigns.consensus import export_labels
 
     n = export_labels(args.out, args.db, include_imports=not args.no_imports, campaign=args.campaign,
                       method=args.method, exclude_flagged=not args.keep_flagged)
@@ -134,7 +135,7 @@ def _cmd_export_labels(args) -> int:
 
 def add_commands(sub) -> None:
     """Register ``campaign``, ``agreement`` and ``export-labels`` on the ``relevance`` parser."""
-    from core.sampling import CANDIDATES, KINDS, MEASURES, STRATEGIES
+    from core.campaigns.spec import CANDIDATES, KINDS, MEASURES, STRATEGIES
 
     camp = sub.add_parser("campaign", help="rating campaigns: create, list, progress, add raters, results")
     csub = camp.add_subparsers(dest="action", required=True)

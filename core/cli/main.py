@@ -7,8 +7,7 @@ import getpass
 import logging
 import sys
 
-from core.cli import campaigns as cli_campaigns
-from core.cli import models as cli_models
+from core.cli import campaigns as cli_campaigns, models as cli_models
 from core.errors import InvalidInputError, RelevanceError
 
 log = logging.getLogger("relevance")
@@ -16,14 +15,14 @@ USER_ERRORS = (RelevanceError, FileNotFoundError)  # a person's mistake: one lin
 
 
 def _cmd_init(args) -> int:
-    from core.init import init
+    from core.workflows.init import init
 
     print(init(args.db).summary())
     return 0
 
 
 def _cmd_import(args) -> int:
-    from core import imports
+    from core import ingest as imports
 
     fn = {"products": imports.import_products, "judgments": imports.import_judgments,
           "queries": imports.import_queries}[args.kind]
@@ -41,7 +40,7 @@ def _cmd_import(args) -> int:
 
 def _cmd_evaluate(args) -> int:
     from core import metrics
-    from core.evaluate import evaluate, format_table, load_judged, write_json
+    from core.workflows.evaluate import evaluate, format_table, load_judged, write_json
 
     ks = metrics.parse_ks(args.k)
     gains = [g.strip() for g in args.gains.split(",") if g.strip()]
@@ -68,11 +67,11 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_export(args) -> int:
-    from core import export
-    from core.evaluate import load_judged, run_models
+    from core.workflows import export
+    from core.workflows.evaluate import load_judged, run_models
 
     if args.kind == "labels":
-        from core.consensus import export_labels
+        from core.campaigns.consensus import export_labels
         n = export_labels(args.out, args.db)
         print(f"wrote {n} labels (one per pair: level, rater count, agreement) to {args.out}")
         return 0
@@ -91,7 +90,7 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_users(args) -> int:
-    from core import users
+    from core.store import users
 
     if args.action == "list":
         for u in users.list_users(args.db):

@@ -26,7 +26,7 @@ def _human_labels(args) -> "pd.DataFrame":  # noqa: F821
     """``--labels FILE`` or the human labels in force (imports plus rater consensus when campaigns exist)."""
     import pandas as pd
 
-    from core.consensus import training_labels
+    from core.campaigns.consensus import training_labels
 
     return pd.read_parquet(args.labels) if args.labels else training_labels(args.db)
 
@@ -38,17 +38,17 @@ def _cmd_train(args) -> int:
 
 
 def _train_teacher(args) -> int:
-    from core import teacher
+    from core.models import teacher
     from core.cache import get_catalog
-    from core.teacher_card import write_teacher_card
+    from core.workflows.cards.teacher import write_teacher_card
 
     overrides = {f.name: getattr(args, f.name) for f in fields(teacher.TeacherConfig)
                  if getattr(args, f.name, None) is not None}
     cfg = teacher.TeacherConfig(**overrides)
     if args.cv_report:
-        from core.model_card import splice_section
-        from core.teacher_cv_report import write_report
-        folder = Path(args.out) if args.out else teacher.default_artifact() / "cv"
+        from core.workflows.cards.common import splice_section
+        from core.workflows.cards.cv_report import write_report
+        folder = Path(args.out) if args.out else config.artifact("teacher") / "cv"
         text = write_report(folder)
         card = folder.parent / "model_card.md"
         if card.exists():  # the card of the teacher beside the runs gets the section too
@@ -58,7 +58,7 @@ def _train_teacher(args) -> int:
     labels = _human_labels(args)
     if args.cv:
         return _cross_validate_teacher(args, cfg, labels)
-    out = Path(args.out) if args.out else teacher.default_artifact()
+    out = Path(args.out) if args.out else config.artifact("teacher")
     t0 = time.perf_counter()
     result = teacher.train_teacher(labels, get_catalog(args.db), out, cfg, resume=not args.no_resume,
                                    progress=_progress())
@@ -71,14 +71,13 @@ def _train_teacher(args) -> int:
 
 def _cross_validate_teacher(args, cfg, labels) -> int:
     from core.cache import get_catalog
-    from core.teacher import default_artifact
-    from core.teacher_cv import cross_validate
+    from core.workflows.teacher_cv import cross_validate
 
     in_set = labels["source"].str.split(",").map(lambda s: f"import:{args.cv_set}" in s)
     if not in_set.any():
         raise SystemExit(f"no labels imported as {args.cv_set!r}; run `relevance init` or "
                          f"`relevance import judgments FILE --name {args.cv_set}`")
-    out = Path(args.out) if args.out else default_artifact() / "cv"
+    out = Path(args.out) if args.out else config.artifact("teacher") / "cv"
     langs = [x for x in (args.train_languages or "").split(",") if x]
     folds = [int(x) for x in args.folds.split(",")] if args.folds else None
     doc = cross_validate(labels[~in_set], labels[in_set], get_catalog(args.db), out, cfg, n_folds=args.cv,
@@ -94,7 +93,8 @@ def _cross_validate_teacher(args, cfg, labels) -> int:
 
 def _cmd_score(args) -> int:
     from core.cache import get_catalog, get_scorer
-    from core.scoring import candidate_pairs, judged_pairs, pairs_from_file, score_frame, score_ray, score_resumable
+    from core.store.pairs import judged_pairs
+    from core.workflows.scoring import candidate_pairs, pairs_from_file, score_frame, score_ray, score_resumable
     from core.store.predictions import store_predictions
 
     url = args.db
@@ -125,7 +125,7 @@ def _cmd_score(args) -> int:
 
 
 def add_commands(sub) -> None:
-    from core.teacher import TeacherConfig
+    from core.models.teacher import TeacherConfig
 
     sp = sub.add_parser("train", help="train the teacher or the student")
     sp.add_argument("what", choices=["teacher", "student"])
@@ -158,7 +158,7 @@ def add_commands(sub) -> None:
     sp.set_defaults(func=_cmd_train)
 
     sp = sub.add_parser("distill", help="teacher-label unlabeled pairs and train student, student-human, "
-                                        "student-mixed (see core/distill.py)")
+                                        "student-mixed (see core/workflows/distill.py)")
     sp.add_argument("--labels", help="Parquet of human labels (query_id, query, product_id, level); default: the store")
     sp.add_argument("--query-log", help="a query-log CSV whose queries join the stored ones")
     sp.add_argument("--out", help="folder of the teacher labels and the curve (default artifacts/distill)")
@@ -205,7 +205,7 @@ def _student_options(sp) -> None:
 
 def _student_config(args, skip: tuple[str, ...] = ()):
     """StudentConfig from CLI flags (``--epochs``, ``--lr``, ``--temperature``, ``--hidden 128,32`` …)."""
-    from core.student import StudentConfig
+    from core.models.student import StudentConfig
 
     over = {}
     names = ("epochs", "batch_size", "lr", "weight_decay", "temperature", "seed", "threads", "dropout")
@@ -221,12 +221,11 @@ def _student_config(args, skip: tuple[str, ...] = ()):
 
 def _train_student(args) -> int:
     """``relevance train student``: retrain one student (``--kind``) from the saved teacher labels."""
-    from core import distill
-    from core.teacher import default_artifact as teacher_default
+    from core.workflows import distill
 
     kind = getattr(args, "kind", None) or "student"
     out, data = distill.retrain(
-        kind, url=args.db, human=_human_labels(args), teacher_dir=Path(args.teacher or teacher_default()),
+        kind, url=args.db, human=_human_labels(args), teacher_dir=Path(args.teacher or config.artifact("teacher")),
         labels_path=Path(args.teacher_labels or distill.default_out() / distill.LABELS_FILE),
         cfg=_student_config(args), encoder=args.encoder or "use", out=Path(args.out) if args.out else None)
     print(f"trained {kind} on {len(data.teacher)} teacher-labelled and {len(data.human)} human pairs -> {out}")
@@ -234,16 +233,15 @@ def _train_student(args) -> int:
 
 
 def _cmd_distill(args) -> int:
-    from core import distill
-    from core.features import FeatureConfig
-    from core.teacher import default_artifact as teacher_default
+    from core.workflows import distill
+    from core.models.features import FeatureConfig
 
     curve = tuple(float(x) for x in args.curve.split(",")) if args.curve else distill.DistillConfig.curve
     cfg = distill.DistillConfig(k_bm25=args.k_bm25, k_embed=args.k_embed,
                                 max_pairs=None if args.max_pairs in (None, 0) else args.max_pairs,
                                 amplify=args.amplify, curve=curve, teacher_batch_size=args.batch_size,
                                 int8=args.int8, seed=args.seed if args.seed is not None else 0)
-    summary = distill.run(url=args.db, human=_human_labels(args), teacher_dir=Path(args.teacher or teacher_default()),
+    summary = distill.run(url=args.db, human=_human_labels(args), teacher_dir=Path(args.teacher or config.artifact("teacher")),
                           out=Path(args.out or distill.default_out()), artifacts=config.path("artifacts_dir"),
                           cfg=cfg, student_cfg=_student_config(args, skip=("batch_size",)),  # --batch-size: teacher's
                           fcfg=FeatureConfig(encoder=args.encoder), query_log=args.query_log,

@@ -6,6 +6,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from core.errors import InvalidInputError
+from core.scale import PROB_COLS
 from core.store.session import session_scope
 from db.models import Prediction, Product, Query, Task
 
@@ -46,3 +47,19 @@ def task_predictions(task_id: int, url: str | None = None) -> pd.DataFrame:
                          .where(Prediction.query_pk == t.query_pk, Prediction.product_pk == t.product_pk)
                          .order_by(Prediction.model)).all()
     return pd.DataFrame(rows, columns=["model", "expected", "argmax"])
+
+
+def stored_probabilities(model: str, url: str | None = None) -> pd.DataFrame:
+    """A model's level probabilities in the predictions table: columns query, product_id, p1…p5."""
+    with session_scope(url) as s:
+        rows = s.execute(select(Query.text, Product.product_id, *[getattr(Prediction, c) for c in PROB_COLS])
+                         .join(Query, Query.id == Prediction.query_pk)
+                         .join(Product, Product.id == Prediction.product_pk)
+                         .where(Prediction.model == model)).all()
+    return pd.DataFrame(rows, columns=["query", "product_id"] + PROB_COLS)
+
+
+def stored_models(url: str | None = None) -> list[str]:
+    """Models with predictions in the predictions table."""
+    with session_scope(url) as s:
+        return sorted(s.scalars(select(Prediction.model).distinct()))

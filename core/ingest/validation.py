@@ -1,0 +1,175 @@
+"""What every import shares: the report, the error list, value cleaning, the query table, lookups.
+
+An import validates every row first (``Errors`` collects row numbers and reasons) and writes only when
+the file is clean (or with ``skip_bad_rows``); ``finish_validation`` raises ``ImportValidationError``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from core.catalog import text_column
+from core.errors import ImportValidationError, RowError
+from core.ingest import readers
+from core.text.language import detect_languages
+from core.text.queries import query_id_for
+from db.models import Query
+
+
+log = logging.getLogger(__name__)
+
+MAX_ERRORS = 10_000
+WRITE_BATCH = 50_000
+LANG_RE = r"^[a-z]{2}$"
+
+
+@dataclass
+class ImportReport:
+    """What an import did. ``skipped`` holds the bad rows left out with ``skip_bad_rows=True``."""
+
+    kind: str
+    name: str
+    file_name: str
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[RowError] = field(default_factory=list)
+
+    def summary(self) -> str:
+        s = (f"{self.kind} {self.file_name}: {self.rows} rows, {self.inserted} new, {self.updated} updated, "
+             f"{self.unchanged} unchanged")
+        return s + (f", {len(self.skipped)} bad rows skipped" if self.skipped else "")
+
+
+class Errors:
+    def __init__(self):
+        self.items: list[RowError] = []
+
+    def add(self, rows, column: str, message: str | Callable[[int], str]) -> None:
+        for r in rows:
+            if len(self.items) >= MAX_ERRORS:
+                return
+            self.items.append(RowError(int(r), column, message(r) if callable(message) else message))
+
+    def rows(self) -> set[int]:
+        return {e.row for e in self.items}
+
+
+def finish_validation(file_name: str, errors: Errors, total: int, skip_bad_rows: bool) -> list[RowError]:
+    errors.items.sort(key=lambda e: (e.row, e.column))
+    if errors.items and not skip_bad_rows:
+        raise ImportValidationError(file_name, errors.items, total)
+    return errors.items
+
+
+def import_record(kind: str, name: str, path: Path, rows: int, inserted: int) -> dict:
+    return dict(kind=kind, name=name, file_name=path.name, sha256=readers.sha256(path), rows=rows, inserted=inserted)
+
+
+def text_value(v) -> str | None:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if isinstance(v, (list, tuple, np.ndarray)):
+        parts = [str(x).strip() for x in v if x is not None and str(x).strip()]
+        return "\n".join(parts) or None
+    s = str(v).strip()
+    return s or None
+
+
+def number_value(v, kind, lo, hi):
+    """Return (value, error message or None)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip()):
+        return None, None
+    try:
+        x = float(v)
+        if kind is int:
+            if x != int(x):
+                raise ValueError
+            x = int(x)
+    except (TypeError, ValueError):
+        return None, f"{v!r} is not a {'whole ' if kind is int else ''}number"
+    if not lo <= x <= hi:
+        return None, f"{x} is out of range [{lo}, {hi}]"
+    return x, None
+
+
+@dataclass
+class QueryTable:
+    """Distinct queries met in a file: query_id -> (text, given language, first row)."""
+
+    by_id: dict[str, tuple[str, str, int]] = field(default_factory=dict)
+
+    def add_chunk(self, chunk: pd.DataFrame, texts: pd.Series, ok: pd.Series, errors: Errors) -> pd.Series:
+        """Return the query_id of each row (given in a ``query_id`` column or derived from the text)."""
+        given = text_column(chunk, "query_id")
+        qids = given.copy()
+        derive = ok & (given == "")
+        if derive.any():
+            qids[derive] = [query_id_for(t) for t in texts[derive]]
+        langs = text_column(chunk, "language").str.lower()
+        bad_lang = ok & (langs != "") & ~langs.str.match(LANG_RE)
+        errors.add(chunk.index[bad_lang], "language",
+                   lambda r: f"{langs[r]!r} is not an ISO 639-1 code such as 'en' or 'es'")
+        frame = pd.DataFrame({"qid": qids, "text": texts, "lang": langs})[ok & ~bad_lang]
+        for row, qid, text, lang in frame.drop_duplicates(["qid", "text"]).itertuples():
+            have = self.by_id.get(qid)
+            if have is None:
+                self.by_id[qid] = (text, lang, row)
+            elif have[0].casefold() != text.casefold():
+                errors.add([row], "query_id", f"query_id {qid!r} stands for {have[0]!r} on row {have[2]} "
+                                              f"but for {text!r} here")
+        return qids
+
+    def write(self, s: Session, qids_needed: set[str]) -> dict[str, int]:
+        """Insert the queries the store lacks (detecting languages); return query_id -> primary key."""
+        pk = lookup(s, Query.query_id, Query.id, qids_needed)
+        missing = [q for q in qids_needed if q not in pk]
+        if missing:
+            detect = [q for q in missing if not self.by_id[q][1]]
+            detected = dict(zip(detect, detect_languages([self.by_id[q][0] for q in detect]))) if detect else {}
+            rows = [dict(query_id=q, text=self.by_id[q][0], language=self.by_id[q][1] or detected[q], count=0)
+                    for q in missing]
+            for i in range(0, len(rows), WRITE_BATCH):
+                s.execute(insert(Query), rows[i:i + WRITE_BATCH])
+            pk.update(lookup(s, Query.query_id, Query.id, set(missing)))
+        return pk
+
+
+def lookup(s: Session, key_col, value_col, keys: set[str], batch: int = 900) -> dict:
+    keys = list(keys)
+    out = {}
+    for i in range(0, len(keys), batch):
+        out.update(s.execute(select(key_col, value_col).where(key_col.in_(keys[i:i + batch]))).tuples().all())
+    return out
+
+
+def query_texts(chunk: pd.DataFrame, errors: Errors) -> tuple[pd.Series, pd.Series]:
+    texts = text_column(chunk, "query")
+    empty = texts == ""
+    errors.add(chunk.index[empty], "query", "empty or whitespace-only query")
+    return texts, ~empty
+
+
+def duplicate_errors(keys: list[np.ndarray], rows: list[np.ndarray], errors: Errors, what: str) -> None:
+    if not keys:
+        return
+    k, r = np.concatenate(keys), np.concatenate(rows)
+    order = np.argsort(k, kind="stable")
+    k, r = k[order], r[order]
+    dup = np.flatnonzero(k[1:] == k[:-1]) + 1
+    if len(dup):
+        first = {}
+        for i in range(len(k)):
+            first.setdefault(k[i], r[i])
+        errors.add(r[dup], "", lambda row, _m={int(r[i]): int(first[k[i]]) for i in dup}:
+                   f"duplicate {what} (same as row {_m[int(row)]})")

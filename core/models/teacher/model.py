@@ -1,0 +1,98 @@
+"""The LLM/encoder cross-encoder teacher: 5-class LoRA fine-tuning and batched scoring.
+
+Input is ``query [SEP] pin text`` for encoders (the tokenizer's own pair template) and a prompt that
+ends with the relevance question for decoders, whose head reads the last non-pad token. Training
+fine-tunes LoRA adapters (qLoRA on CUDA for big backbones) plus the head, with a query-level
+train/dev split, early stopping on dev nDCG@20 (esci gains), checkpoints and resume. An artifact
+folder holds only what was trained (``adapter_model.safetensors`` in fp16, ``adapter_config.json``,
+``teacher.json``); the base weights are rebuilt from their package at load time.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from core.catalog import Catalog
+from core.errors import InvalidInputError
+from core.models.base import LevelScorer
+from core.models.teacher.backbones import device, get_backbone, load_base
+from core.models.teacher.config import TeacherConfig
+from core.models.teacher.encoding import PairEncoder
+from core.models.teacher.priors import make_prior
+from core.text.queries import clean_query
+
+
+class Teacher(LevelScorer):
+    """A trained teacher: ``predict_proba(query, product_ids)`` → (n, 5) level probabilities.
+
+    Loads the base from its package, applies the adapter and merges it (so inference pays no LoRA
+    overhead), and scores in length-bucketed batches under ``torch.inference_mode``.
+    """
+
+    def __init__(self, artifact: str | Path, catalog: Catalog | None = None, *, batch_size: int = 32,
+                 int8: bool = False):
+        import torch
+        from peft import PeftModel
+
+        self.path = Path(artifact)
+        meta_file = self.path / "teacher.json"
+        if not meta_file.exists():
+            raise FileNotFoundError(f"no trained teacher at {self.path} (teacher.json missing); "
+                                    f"train one with `relevance train teacher` or `make train`")
+        self.meta = json.loads(meta_file.read_text())
+        self.cfg = TeacherConfig(**self.meta["config"])
+        self.backbone = get_backbone(self.cfg.backbone)
+        self.name = self.meta.get("name", "teacher")
+        self.catalog = catalog
+        self.batch_size = batch_size
+        base, tok = load_base(self.backbone)
+        model = PeftModel.from_pretrained(base, self.path).merge_and_unload()
+        model.eval()
+        if int8 and device() == "cpu":
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        self.model, self.tok = model, tok
+        self.encoder = PairEncoder(tok, self.backbone, self.cfg.max_length, self.cfg.query_max_tokens)
+        p = self.meta.get("prior")
+        self.prior = make_prior(p.get("kind", "e5-cosine"), catalog, p) if p else None
+        self._lock = threading.Lock()  # one forward at a time per model object (torch threads do the rest)
+
+    def predict_pairs(self, queries: Sequence[str], products: Sequence[Mapping], batch_size: int | None = None,
+                      progress: bool = False) -> np.ndarray:
+        """Probabilities of levels 1…5 for each (query, product) pair, shape (n, 5)."""
+        import torch
+        from tqdm.auto import tqdm
+
+        n = len(queries)
+        out = np.zeros((n, 5), dtype=np.float32)
+        if n == 0:
+            return out
+        bs = batch_size or self.batch_size
+        # length bucketing: similar lengths share a batch, so padding is small
+        lengths = np.array([len(q) + len(self.encoder.pin_text(p)) for q, p in zip(queries, products)])
+        order = np.argsort(lengths, kind="stable")
+        dev = next(self.model.parameters()).device
+        with self._lock, torch.inference_mode():
+            for i in tqdm(range(0, n, bs), desc="teacher scoring", disable=not progress, leave=False):
+                idx = order[i:i + bs]
+                batch = self.encoder.encode([queries[j] for j in idx], [products[j] for j in idx])
+                logits = self.model(**{k: v.to(dev) for k, v in batch.items()}).logits.float().cpu()
+                if self.prior is not None:
+                    logits = logits + self.prior.logits([queries[j] for j in idx], [products[j] for j in idx])
+                out[idx] = torch.softmax(logits, -1).numpy()
+        return out
+
+    def predict_proba(self, query: str, product_ids: Sequence[str]) -> np.ndarray:
+        if self.catalog is None:
+            raise InvalidInputError("this Teacher has no catalog; pass catalog= or use predict_pairs with product dicts")
+        q = clean_query(query)
+        rows = self.catalog.rows(product_ids).to_dict("records")
+        return self.predict_pairs([q] * len(rows), rows)
+
+    def score(self, query: str, product_ids: Sequence[str]) -> np.ndarray:
+        p = self.predict_proba(query, product_ids)
+        return p @ np.arange(1, 6, dtype=np.float32)

@@ -1,0 +1,178 @@
+"""The teacher card's cross-validation sections, from the files ``relevance train teacher --cv`` wrote.
+
+Reads ``<folder>/<run>.json`` (one per cross-validation run: ``all`` = every language, ``en-only`` =
+English pointwise pairs only, ``lc<N>`` = at most N pointwise training queries per fold) and, when
+present, ``<folder>/baselines.json`` (``relevance evaluate --json`` on the same pointwise file: bm25,
+e5-cosine, the students), and writes ``<folder>/cv.md`` (tables) and ``<folder>/learning_curve.svg``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from core.workflows.cards import common as model_card
+
+LANGS = ("all", "en", "es", "ja")
+
+
+def _fig(v, lo=None, hi=None) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    return f"{v:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else "")
+
+
+def _p(v) -> str:
+    return "—" if v is None else f"{v:.3g}"
+
+
+def load_runs(folder: Path) -> dict[str, dict]:
+    """Cross-validation runs by name (every ``*.json`` with per-fold histories)."""
+    runs = {}
+    for path in sorted(folder.glob("*.json")):
+        doc = json.loads(path.read_text())
+        if "folds" in doc and doc.get("rows"):
+            runs[doc["name"]] = doc
+    return runs
+
+
+def _rows(doc: dict) -> dict[tuple[str, str], dict]:
+    return {(r["model"], r["language"]): r for r in doc["rows"]}
+
+
+def last_epoch(doc: dict) -> str:
+    return max((r["model"] for r in doc["rows"]), key=lambda m: int(m.split()[-1]))
+
+
+def _listwise_dev(doc: dict, epoch: int) -> float:
+    """Mean over folds of the esci_us dev nDCG@20 at ``epoch`` (the same 34 dev queries in every fold)."""
+    vals = [h["ndcg@20_esci"] for f in doc["folds"] for h in f["history"] if h["epoch"] == epoch]
+    return sum(vals) / len(vals) if vals else math.nan
+
+
+def bakeoff_table(doc: dict) -> str:
+    """Per epoch and language: accuracy, macro-F1, AUC with CIs, paired tests against epoch 0 (the prior)."""
+    table = []
+    for (model, lang), r in sorted(_rows(doc).items(), key=lambda kv: (LANGS.index(kv[0][1])
+                                                                         if kv[0][1] in LANGS else 9, kv[0][0])):
+        epoch = int(model.split()[-1])
+        table.append({"language": lang, "epoch": f"{epoch}" + (" (prior alone)" if epoch == 0 else ""),
+                      "pairs": r["n_pairs"],
+                      "accuracy [95% CI]": _fig(r["accuracy"], r["accuracy_ci_low"], r["accuracy_ci_high"]),
+                      "macro-F1": _fig(r["macro_f1"]),
+                      "AUC E vs I [95% CI]": _fig(r["auc"], r["auc_ci_low"], r["auc_ci_high"]),
+                      "p (Holm) acc vs prior": _p(r["p_holm"]), "p (Holm) AUC vs prior": _p(r["p_holm_auc"]),
+                      "esci_us dev nDCG@20": _fig(_listwise_dev(doc, epoch)) if lang == "all" else ""})
+    return model_card.table(table, list(table[0]))
+
+
+def baseline_table(baselines: dict) -> str:
+    rows = [{"model": r["model"], "language": r["language"], "pairs": r["n_pairs"],
+             "accuracy [95% CI]": _fig(r["accuracy"], r.get("accuracy_ci_low"), r.get("accuracy_ci_high")),
+             "macro-F1": _fig(r["macro_f1"]),
+             "AUC E vs I [95% CI]": _fig(r["auc"], r.get("auc_ci_low"), r.get("auc_ci_high"))}
+            for r in baselines["rows"]]
+    return model_card.table(rows, list(rows[0]))
+
+
+def unseen_table(runs: dict[str, dict], baselines: dict | None) -> str:
+    """Trained on → tested on: AUC and accuracy on es and ja for the teacher and its prior trained on all
+    languages and on English only, next to e5-cosine and the students (trained on English data only)."""
+    rows = []
+    for name, trained_on in (("all", "en + es + ja"), ("en-only", "en only")):
+        if name not in runs:
+            continue
+        got = _rows(runs[name])
+        for label, model in (("teacher (last epoch)", last_epoch(runs[name])), ("feature prior (epoch 0)", "epoch 0")):
+            row = {"model": label, "trained on": trained_on}
+            for lang in ("en", "es", "ja"):
+                r = got.get((model, lang), {})
+                row[f"AUC {lang}"], row[f"acc {lang}"] = _fig(r.get("auc")), _fig(r.get("accuracy"))
+            rows.append(row)
+    if baselines:
+        got = {(r["model"], r["language"]): r for r in baselines["rows"]}
+        for model in dict.fromkeys(r["model"] for r in baselines["rows"]):
+            trained = "nothing (packaged embeddings)" if model.endswith("cosine") or model in ("bm25", "random") \
+                else "esci_us (English) only"
+            row = {"model": model, "trained on": trained}
+            for lang in ("en", "es", "ja"):
+                r = got.get((model, lang), {})
+                row[f"AUC {lang}"], row[f"acc {lang}"] = _fig(r.get("auc")), _fig(r.get("accuracy"))
+            rows.append(row)
+    return model_card.table(rows, list(rows[0])) if rows else "(no runs yet)"
+
+
+def kept_share(runs: dict[str, dict]) -> dict[str, float]:
+    """AUC of the English-only teacher as a share of the all-language teacher's, on es and ja."""
+    if "all" not in runs or "en-only" not in runs:
+        return {}
+    a, e = _rows(runs["all"]), _rows(runs["en-only"])
+    out = {}
+    for lang in ("es", "ja"):
+        ra, re_ = a.get((last_epoch(runs["all"]), lang)), e.get((last_epoch(runs["en-only"]), lang))
+        if ra and re_ and ra["auc"] and re_["auc"]:
+            out[lang] = re_["auc"] / ra["auc"]
+    return out
+
+
+def curve_points(runs: dict[str, dict]) -> list[dict]:
+    """Learning-curve points: mean pointwise training queries per fold → last-epoch AUC and accuracy."""
+    pts = []
+    for name, doc in runs.items():
+        if name != "all" and not name.startswith("lc"):
+            continue
+        n = sum(f["train_pointwise_queries"] for f in doc["folds"]) / len(doc["folds"])
+        got = _rows(doc)
+        for lang in LANGS:
+            r = got.get((last_epoch(doc), lang))
+            prior = got.get(("epoch 0", lang))
+            if r:
+                pts.append({"run": name, "queries": round(n), "language": lang, "auc": r["auc"],
+                            "accuracy": r["accuracy"], "prior_auc": prior["auc"] if prior else None})
+    return sorted(pts, key=lambda p: (p["language"], p["queries"]))
+
+
+def write_report(folder: str | Path) -> str:
+    """Write ``cv.md`` and ``learning_curve.svg`` into ``folder`` and return the Markdown."""
+    folder = Path(folder)
+    runs = load_runs(folder)
+    base_file = folder / "baselines.json"
+    baselines = json.loads(base_file.read_text()) if base_file.exists() else None
+    parts = []
+    for name, doc in runs.items():
+        cfg = doc["config"]
+        folds = doc["folds"]
+        parts.append(
+            f"### Run `{name}`\n\n{doc['n_folds']} query-grouped folds of the pointwise set; each fold trains on "
+            f"{folds[0]['train_listwise_queries']} esci_us training queries + "
+            f"~{round(sum(f['train_pointwise_queries'] for f in folds) / len(folds))} pointwise queries"
+            + (f" ({', '.join(doc['train_languages'])} only)" if doc.get("train_languages") else "")
+            + f" and is tested on its own fold. Recipe: `{cfg['backbone']}`, freeze_layers {cfg['freeze_layers']}, "
+            f"lr {cfg['lr']}, head lr {cfg.get('head_lr')}, {cfg['epochs']} epochs (all kept: no test fold picks "
+            f"an epoch), prior `{cfg['prior']}` (prior lr {cfg['prior_lr']}), ranking loss weight "
+            f"{cfg['listwise']} on listwise queries; {sum(f['minutes'] for f in folds):.0f} minutes for "
+            f"{len(folds)} fold(s).\n\n" + bakeoff_table(doc))
+    if baselines:
+        parts.append("### Baselines on the same pairs\n\n`relevance evaluate` on the whole pointwise file (none of "
+                     "these trained on it).\n\n" + baseline_table(baselines))
+    if runs or baselines:
+        share = kept_share(runs)
+        parts.append("### Unseen languages: trained on → tested on\n\n" + unseen_table(runs, baselines)
+                     + ("\n\nThe English-only teacher keeps " + ", ".join(f"{v:.1%} on {k}" for k, v in share.items())
+                        + " of the all-language teacher's AUC." if share else ""))
+    pts = curve_points(runs)
+    if len({p["queries"] for p in pts}) > 1:
+        series = {}
+        for p in pts:
+            if p["language"] in ("es", "ja", "all"):
+                series.setdefault(f"AUC {p['language']}", []).append((p["queries"], p["auc"]))
+        (folder / "learning_curve.svg").write_text(model_card.line_svg(
+            series, x_label="pointwise training queries per fold (log scale)", y_label="AUC exact vs irrelevant"))
+        parts.append("### Learning curve\n\n![learning curve](learning_curve.svg)\n\n" + model_card.table(
+            [{"language": p["language"], "training queries": p["queries"], "AUC (teacher)": _fig(p["auc"]),
+              "AUC (its prior)": _fig(p["prior_auc"]), "accuracy": _fig(p["accuracy"])} for p in pts],
+            ["language", "training queries", "AUC (teacher)", "AUC (its prior)", "accuracy"]))
+    text = "\n\n".join(parts) + "\n"
+    (folder / "cv.md").write_text(text)
+    return text
