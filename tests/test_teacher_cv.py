@@ -168,3 +168,22 @@ def test_cv_report_command_splices_the_section_into_the_card(tmp_path):
     assert "old runs" in text and "probe table" in text and "### Run `all`" in text
     assert main(["train", "teacher", "--cv-report", "--out", str(folder)]) == 0  # again: replaced, not doubled
     assert card.read_text().count("## Cross-validation") == 1
+
+
+def test_prior_only_cross_validation_sees_the_same_folds(demo_catalog, tmp_path):
+    from core.workflows.teacher_cv import cross_validate_prior, fold_data
+
+    listwise, pointwise = labels_for(demo_catalog, n_queries=5), _pointwise(demo_catalog)
+    cfg = TeacherConfig(dev_fraction=0.3)
+    doc = cross_validate_prior(listwise, pointwise, demo_catalog, tmp_path, cfg, n_folds=2, name="p",
+                               train_languages=("en",))
+    preds = pd.read_parquet(tmp_path / "p.parquet")
+    assert sorted(preds["query_id"]) == sorted(pointwise["query_id"]) and set(preds["epoch"]) == {0}
+    np.testing.assert_allclose(preds[PROB_COLS].sum(1), 1.0, rtol=1e-5)
+    folds = list(fold_data(listwise, pointwise, n_folds=2, seed=0, dev_fraction=0.3, train_languages=("en",)))
+    for rec, fold in zip(doc["folds"], folds):
+        assert set(preds.loc[preds["fold"] == fold.index, "query_id"]) == set(fold.test["query_id"])
+        assert rec["train_pointwise_pairs"] == len(fold.train) and set(fold.train["language"]) == {"en"}
+    assert {r["model"] for r in doc["rows"]} == {"epoch 0"} and doc["kind"] == "prior"
+    with pytest.raises(ValueError, match="feature prior"):
+        cross_validate_prior(listwise, pointwise, demo_catalog, tmp_path, TeacherConfig(prior="e5-cosine"))

@@ -71,7 +71,7 @@ def _train_teacher(args) -> int:
 
 def _cross_validate_teacher(args, cfg, labels) -> int:
     from core.cache import get_catalog
-    from core.workflows.teacher_cv import cross_validate
+    from core.workflows.teacher_cv import cross_validate, cross_validate_prior
 
     in_set = labels["source"].str.split(",").map(lambda s: f"import:{args.cv_set}" in s)
     if not in_set.any():
@@ -80,9 +80,14 @@ def _cross_validate_teacher(args, cfg, labels) -> int:
     out = Path(args.out) if args.out else config.artifact("teacher") / "cv"
     langs = [x for x in (args.train_languages or "").split(",") if x]
     folds = [int(x) for x in args.folds.split(",")] if args.folds else None
-    doc = cross_validate(labels[~in_set], labels[in_set], get_catalog(args.db), out, cfg, n_folds=args.cv,
-                         folds=folds, train_languages=langs or None, max_train_queries=args.max_train_queries,
-                         progress=_progress(), name=args.cv_name)
+    if args.prior_only:
+        doc = cross_validate_prior(labels[~in_set], labels[in_set], get_catalog(args.db), out, cfg, n_folds=args.cv,
+                                   train_languages=langs or None, max_train_queries=args.max_train_queries,
+                                   name=args.cv_name)
+    else:
+        doc = cross_validate(labels[~in_set], labels[in_set], get_catalog(args.db), out, cfg, n_folds=args.cv,
+                             folds=folds, train_languages=langs or None, max_train_queries=args.max_train_queries,
+                             progress=_progress(), name=args.cv_name)
     import pandas as pd
     rows = pd.DataFrame(doc["rows"])[["model", "language", "accuracy", "macro_f1", "auc", "n_pairs", "p_holm",
                                       "p_holm_auc"]]
@@ -144,6 +149,8 @@ def add_commands(sub) -> None:
                     help="teacher: N-fold query-grouped cross-validation over --cv-set instead of one training")
     sp.add_argument("--cv-report", action="store_true",
                     help="teacher: write <out>/cv.md and learning_curve.svg from the cross-validation runs there")
+    sp.add_argument("--prior-only", action="store_true",
+                    help="teacher --cv: the feature prior alone on the same folds (seconds per fold, no cross-encoder)")
     sp.add_argument("--cv-set", default="esci_multilingual", help="teacher: the pointwise data set to fold")
     sp.add_argument("--cv-name", default="cv", help="teacher: name of the results (<out>/<name>.json)")
     sp.add_argument("--folds", help="teacher: run only these folds, e.g. 0,1")

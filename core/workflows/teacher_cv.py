@@ -18,10 +18,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Collection, Sequence
-from dataclasses import asdict, replace
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from core import metrics
@@ -29,7 +30,7 @@ from core.catalog import Catalog
 from core.errors import InvalidInputError
 from core.jsonable import jsonable
 from core.metrics.pointwise import ModelOutput, holm_in_place, pointwise_rows
-from core.models.teacher import TeacherConfig, split_queries, train_teacher
+from core.models.teacher import FeaturePrior, TeacherConfig, split_queries, train_teacher
 from core.scale import PROB_COLS
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,70 @@ def query_folds(pairs: pd.DataFrame, n_folds: int, seed: int = 0) -> list[set[st
     kf = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     ids = q["query_id"].to_numpy()
     return [set(ids[test]) for _, test in kf.split(ids, groups=groups)]
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One fold's data: the listwise labels it keeps (training queries + the listwise dev queries), its
+    pointwise training pairs and its pointwise test pairs."""
+
+    index: int
+    listwise: pd.DataFrame
+    train: pd.DataFrame
+    test: pd.DataFrame
+    listwise_dev: frozenset[str]
+
+
+def fold_data(listwise: pd.DataFrame, pointwise: pd.DataFrame, *, n_folds: int, seed: int, dev_fraction: float,
+              folds: Sequence[int] | None = None, train_languages: Collection[str] | None = None,
+              max_train_queries: int | None = None) -> Iterator[Fold]:
+    """The folds of ``cross_validate`` (and of ``cross_validate_prior``, so both see the same pairs).
+
+    A listwise training query whose text is in the test fold is left out of that fold; a pointwise training
+    query whose text is a listwise dev query is left out (so the listwise dev nDCG stays held out).
+    """
+    fold_ids = query_folds(pointwise, n_folds, seed)
+    lw_dev = frozenset(split_queries(listwise["query_id"], dev_fraction, seed))
+    dev_texts = set(_norm(listwise.loc[listwise["query_id"].isin(lw_dev), "query"]))
+    for f in (folds if folds is not None else range(n_folds)):
+        test = pointwise[pointwise["query_id"].isin(fold_ids[f])]
+        train = pointwise[~pointwise["query_id"].isin(fold_ids[f])]
+        if train_languages:
+            train = train[train["language"].isin(set(train_languages))]
+        if max_train_queries is not None:
+            keep = pd.Series(sorted(set(train["query_id"])))
+            train = train[train["query_id"].isin(set(keep.sample(n=min(max_train_queries, len(keep)),
+                                                                  random_state=seed)))]
+        train = train[~_norm(train["query"]).isin(dev_texts)]
+        lw = listwise[listwise["query_id"].isin(lw_dev) | ~_norm(listwise["query"]).isin(set(_norm(test["query"])))]
+        yield Fold(f, lw, train, test, lw_dev)
+
+
+def _norm(texts: pd.Series) -> pd.Series:
+    return texts.str.casefold().str.strip()
+
+
+def _fold_record(fold: Fold, minutes: float, history: list[dict]) -> dict:
+    lw_train = set(fold.listwise["query_id"]) - fold.listwise_dev
+    return {"fold": fold.index, "train_pointwise_pairs": len(fold.train),
+            "train_pointwise_queries": int(fold.train["query_id"].nunique()),
+            "train_listwise_queries": len(lw_train), "test_pairs": len(fold.test), "minutes": round(minutes, 1),
+            "history": history}
+
+
+def _test_part(test: pd.DataFrame, probs: np.ndarray, epoch: int, fold: int) -> pd.DataFrame:
+    part = test[["query_id", "query", "language", "product_id", "level"]].copy()
+    part[PROB_COLS] = probs
+    part["epoch"], part["fold"] = epoch, fold
+    return part
+
+
+def _write(out: Path, name: str, parts: list[pd.DataFrame], doc: dict) -> dict:
+    preds = pd.concat(parts, ignore_index=True)
+    preds.to_parquet(out / f"{name}.parquet", index=False)
+    doc = {**doc, "rows": pooled_rows(preds)}
+    (out / f"{name}.json").write_text(json.dumps(doc, indent=1, default=jsonable) + "\n")
+    return doc
 
 
 def cross_validate(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalog: Catalog, out: str | Path,
@@ -70,48 +135,57 @@ def cross_validate(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalog: Cat
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = replace(cfg, select="last")
-    fold_ids = query_folds(pointwise, n_folds, cfg.seed)
-    lw_dev = split_queries(listwise["query_id"], cfg.dev_fraction, cfg.seed)
-    shared_cache, histories, parts = None, [], []
-    for f in (folds if folds is not None else range(n_folds)):
+    shared_cache, histories, parts, doc = None, [], [], {}
+    for fold in fold_data(listwise, pointwise, n_folds=n_folds, seed=cfg.seed, dev_fraction=cfg.dev_fraction,
+                          folds=folds, train_languages=train_languages, max_train_queries=max_train_queries):
         t0 = time.perf_counter()
-        test = pointwise[pointwise["query_id"].isin(fold_ids[f])]
-        train_pw = pointwise[~pointwise["query_id"].isin(fold_ids[f])]
-        if train_languages:
-            train_pw = train_pw[train_pw["language"].isin(set(train_languages))]
-        if max_train_queries is not None:
-            keep = pd.Series(sorted(set(train_pw["query_id"])))
-            keep = set(keep.sample(n=min(max_train_queries, len(keep)), random_state=cfg.seed))
-            train_pw = train_pw[train_pw["query_id"].isin(keep)]
-        test_texts = set(test["query"].str.casefold().str.strip())
-        dev_texts = set(listwise.loc[listwise["query_id"].isin(lw_dev), "query"].str.casefold().str.strip())
-        train_pw = train_pw[~train_pw["query"].str.casefold().str.strip().isin(dev_texts)]
-        lw = listwise[listwise["query_id"].isin(lw_dev)
-                      | ~listwise["query"].str.casefold().str.strip().isin(test_texts)]
-        labels = pd.concat([lw, train_pw, test], ignore_index=True)
-        result = train_teacher(labels, catalog, out / name / f"fold{f}", cfg, resume=False, progress=progress,
-                               name=f"teacher-{name}-fold{f}", dev_query_ids=lw_dev | set(test["query_id"]),
+        labels = pd.concat([fold.listwise, fold.train, fold.test], ignore_index=True)
+        result = train_teacher(labels, catalog, out / name / f"fold{fold.index}", cfg, resume=False,
+                               progress=progress, name=f"teacher-{name}-fold{fold.index}",
+                               dev_query_ids=fold.listwise_dev | set(fold.test["query_id"]),
                                layer_cache=shared_cache, keep_dev_predictions=True)
         shared_cache = result.layer_cache
-        dev = result.dev
-        in_test = dev["query_id"].isin(fold_ids[f]).to_numpy()
-        for epoch, probs in result.dev_probs.items():
-            part = dev.loc[in_test, ["query_id", "query", "language", "product_id", "level"]].copy()
-            part[PROB_COLS] = probs[in_test]
-            part["epoch"], part["fold"] = epoch, f
-            parts.append(part)
-        histories.append({"fold": f, "train_pointwise_pairs": len(train_pw),
-                          "train_pointwise_queries": int(train_pw["query_id"].nunique()),
-                          "train_listwise_queries": int(lw["query_id"].nunique() - len(lw_dev & set(lw["query_id"]))),
-                          "test_pairs": int(in_test.sum()), "minutes": round((time.perf_counter() - t0) / 60, 1),
-                          "history": result.metrics["history"]})
-        log.info("fold %d done in %.1f min", f, histories[-1]["minutes"])
-        preds = pd.concat(parts, ignore_index=True)
-        preds.to_parquet(out / f"{name}.parquet", index=False)
-        doc = {"name": name, "config": asdict(cfg), "n_folds": n_folds,
-               "train_languages": sorted(train_languages) if train_languages else None,
-               "max_train_queries": max_train_queries, "folds": histories, "rows": pooled_rows(preds)}
-        (out / f"{name}.json").write_text(json.dumps(doc, indent=1, default=jsonable) + "\n")
+        in_test = result.dev["query_id"].isin(set(fold.test["query_id"])).to_numpy()
+        parts += [_test_part(result.dev[in_test], probs[in_test], epoch, fold.index)
+                  for epoch, probs in result.dev_probs.items()]
+        histories.append(_fold_record(fold, (time.perf_counter() - t0) / 60, result.metrics["history"]))
+        log.info("fold %d done in %.1f min", fold.index, histories[-1]["minutes"])
+        doc = _write(out, name, parts, {
+            "name": name, "config": asdict(cfg), "n_folds": n_folds,
+            "train_languages": sorted(train_languages) if train_languages else None,
+            "max_train_queries": max_train_queries, "folds": histories})
+    return doc
+
+
+def cross_validate_prior(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalog: Catalog, out: str | Path,
+                         cfg: TeacherConfig, *, n_folds: int = 4, train_languages: Collection[str] | None = None,
+                         max_train_queries: int | None = None, name: str = "prior") -> dict:
+    """The same folds with the feature prior alone (``cfg.prior`` must be ``features``): its logistic
+    regression fitted on each fold's training pairs, no cross-encoder. Seconds per fold once the pairs'
+    features are computed, so every fold and every learning-curve point is affordable on a CPU; the
+    result files have the format of ``cross_validate`` (one "epoch 0")."""
+    import torch
+
+    if cfg.prior != "features":
+        raise InvalidInputError(f"the prior-only cross-validation fits the feature prior; got prior={cfg.prior!r}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    prior = FeaturePrior(catalog)
+    products = dict(zip(catalog.ids, catalog.products.to_dict("records")))
+    histories, parts, doc = [], [], {}
+    for fold in fold_data(listwise, pointwise, n_folds=n_folds, seed=cfg.seed, dev_fraction=cfg.dev_fraction,
+                          train_languages=train_languages, max_train_queries=max_train_queries):
+        t0 = time.perf_counter()
+        train = pd.concat([fold.listwise[~fold.listwise["query_id"].isin(fold.listwise_dev)], fold.train])
+        prior.fit(train["query"].tolist(), [products[p] for p in train["product_id"]], train["level"].tolist())
+        with torch.no_grad():
+            logits = prior.logits(fold.test["query"].tolist(), [products[p] for p in fold.test["product_id"]])
+        parts.append(_test_part(fold.test, torch.softmax(logits, -1).numpy(), 0, fold.index))
+        histories.append(_fold_record(fold, (time.perf_counter() - t0) / 60, [{"epoch": 0}]))
+        doc = _write(out, name, parts, {
+            "name": name, "kind": "prior", "config": asdict(cfg), "n_folds": n_folds,
+            "train_languages": sorted(train_languages) if train_languages else None,
+            "max_train_queries": max_train_queries, "folds": histories})
     return doc
 
 
