@@ -142,6 +142,8 @@ def test_report_has_the_bakeoff_the_unseen_language_table_and_the_curve(tmp_path
     all_runs = _fake_run(tmp_path, "all", 0.4, 1500)
     en = _fake_run(tmp_path, "en-only", 0.2, 1000, seed=1)
     _fake_run(tmp_path, "lc250", 0.1, 250, seed=2)
+    _fake_run(tmp_path, "prior-all", 0.0, 1500, seed=3)
+    _fake_run(tmp_path, "prior-en-only", 0.0, 1000, seed=4)
     text = write_report(tmp_path)
     assert "### Run `all`" in text and "### Run `en-only`" in text and "prior alone" in text
     assert "Unseen languages" in text and "en only" in text and "Learning curve" in text
@@ -150,7 +152,9 @@ def test_report_has_the_bakeoff_the_unseen_language_table_and_the_curve(tmp_path
     assert share["ja"] == pytest.approx(auc["en-only", "ja"] / auc["all", "ja"])
     assert f"{share['es']:.1%} on es" in text
     root = ET.fromstring((tmp_path / "learning_curve.svg").read_text())
-    assert len(root.findall("{http://www.w3.org/2000/svg}polyline")) == 3  # AUC all, es, ja
+    # teacher all/es/ja over lc250 and all; the prior has a single curve point, so no line
+    assert len(root.findall("{http://www.w3.org/2000/svg}polyline")) == 3
+    assert "The English-only feature prior keeps" in text and "| feature prior | en only | 1 of 1 |" in text
 
 
 def test_cv_report_command_splices_the_section_into_the_card(tmp_path):

@@ -76,16 +76,31 @@ def baseline_table(baselines: dict) -> str:
     return model_card.table(rows, list(rows[0]))
 
 
+def _family(name: str) -> tuple[str, str]:
+    """(``teacher`` or ``prior``, the run's setting: ``all``, ``en-only``, ``lc<N>``) from a run name."""
+    return ("prior", name[len("prior-"):]) if name.startswith("prior-") else ("teacher", name)
+
+
+def _folds_text(doc: dict) -> str:
+    return f"{len(doc['folds'])} of {doc['n_folds']}"
+
+
 def unseen_table(runs: dict[str, dict], baselines: dict | None) -> str:
-    """Trained on → tested on: AUC and accuracy on es and ja for the teacher and its prior trained on all
-    languages and on English only, next to e5-cosine and the students (trained on English data only)."""
+    """Trained on → tested on: AUC and accuracy per language for the teacher (last epoch) and the feature
+    prior (prior-only runs, else the teacher runs' epoch 0) trained on all languages and on English only,
+    next to e5-cosine, BM25 and the students (trained on English data only)."""
     rows = []
-    for name, trained_on in (("all", "en + es + ja"), ("en-only", "en only")):
-        if name not in runs:
+    for name, doc in runs.items():
+        family, setting = _family(name)
+        if setting not in ("all", "en-only"):
             continue
-        got = _rows(runs[name])
-        for label, model in (("teacher (last epoch)", last_epoch(runs[name])), ("feature prior (epoch 0)", "epoch 0")):
-            row = {"model": label, "trained on": trained_on}
+        trained_on = "en + es + ja" if setting == "all" else "en only"
+        models = [("teacher (last epoch)", last_epoch(doc))] if family == "teacher" else []
+        if family == "prior" or f"prior-{setting}" not in runs:
+            models.append(("feature prior", "epoch 0"))
+        got = _rows(doc)
+        for label, model in models:
+            row = {"model": label, "trained on": trained_on, "folds": _folds_text(doc)}
             for lang in ("en", "es", "ja"):
                 r = got.get((model, lang), {})
                 row[f"AUC {lang}"], row[f"acc {lang}"] = _fig(r.get("auc")), _fig(r.get("accuracy"))
@@ -95,7 +110,7 @@ def unseen_table(runs: dict[str, dict], baselines: dict | None) -> str:
         for model in dict.fromkeys(r["model"] for r in baselines["rows"]):
             trained = "nothing (packaged embeddings)" if model.endswith("cosine") or model in ("bm25", "random") \
                 else "esci_us (English) only"
-            row = {"model": model, "trained on": trained}
+            row = {"model": model, "trained on": trained, "folds": "whole file"}
             for lang in ("en", "es", "ja"):
                 r = got.get((model, lang), {})
                 row[f"AUC {lang}"], row[f"acc {lang}"] = _fig(r.get("auc")), _fig(r.get("accuracy"))
@@ -103,34 +118,37 @@ def unseen_table(runs: dict[str, dict], baselines: dict | None) -> str:
     return model_card.table(rows, list(rows[0])) if rows else "(no runs yet)"
 
 
-def kept_share(runs: dict[str, dict]) -> dict[str, float]:
-    """AUC of the English-only teacher as a share of the all-language teacher's, on es and ja."""
-    if "all" not in runs or "en-only" not in runs:
+def kept_share(runs: dict[str, dict], family: str = "teacher") -> dict[str, float]:
+    """AUC of the English-only model as a share of the all-language one's, on es and ja, for the teacher
+    (``all`` / ``en-only`` runs, last epoch) or the prior (``prior-all`` / ``prior-en-only``)."""
+    a_name, e_name = ("all", "en-only") if family == "teacher" else ("prior-all", "prior-en-only")
+    if a_name not in runs or e_name not in runs:
         return {}
-    a, e = _rows(runs["all"]), _rows(runs["en-only"])
+    a, e = _rows(runs[a_name]), _rows(runs[e_name])
     out = {}
     for lang in ("es", "ja"):
-        ra, re_ = a.get((last_epoch(runs["all"]), lang)), e.get((last_epoch(runs["en-only"]), lang))
+        ra, re_ = a.get((last_epoch(runs[a_name]), lang)), e.get((last_epoch(runs[e_name]), lang))
         if ra and re_ and ra["auc"] and re_["auc"]:
             out[lang] = re_["auc"] / ra["auc"]
     return out
 
 
 def curve_points(runs: dict[str, dict]) -> list[dict]:
-    """Learning-curve points: mean pointwise training queries per fold → last-epoch AUC and accuracy."""
+    """Learning-curve points: mean pointwise training queries per fold → last-epoch AUC and accuracy, for
+    the teacher runs (``all``, ``lc<N>``) and the prior-only runs (``prior-all``, ``prior-lc<N>``)."""
     pts = []
     for name, doc in runs.items():
-        if name != "all" and not name.startswith("lc"):
+        family, setting = _family(name)
+        if setting != "all" and not setting.startswith("lc"):
             continue
         n = sum(f["train_pointwise_queries"] for f in doc["folds"]) / len(doc["folds"])
         got = _rows(doc)
         for lang in LANGS:
             r = got.get((last_epoch(doc), lang))
-            prior = got.get(("epoch 0", lang))
             if r:
-                pts.append({"run": name, "queries": round(n), "language": lang, "auc": r["auc"],
-                            "accuracy": r["accuracy"], "prior_auc": prior["auc"] if prior else None})
-    return sorted(pts, key=lambda p: (p["language"], p["queries"]))
+                pts.append({"model": family, "queries": round(n), "language": lang, "auc": r["auc"],
+                            "accuracy": r["accuracy"], "folds": _folds_text(doc)})
+    return sorted(pts, key=lambda p: (p["model"], p["language"], p["queries"]))
 
 
 def write_report(folder: str | Path) -> str:
@@ -143,8 +161,16 @@ def write_report(folder: str | Path) -> str:
     for name, doc in runs.items():
         cfg = doc["config"]
         folds = doc["folds"]
+        if doc.get("kind") == "prior":
+            parts.append(
+                f"### Run `{name}` (feature prior alone)\n\n{_folds_text(doc)} query-grouped folds; each fold fits "
+                f"the prior's logistic regression on {folds[0]['train_listwise_queries']} esci_us training queries + "
+                f"~{round(sum(f['train_pointwise_queries'] for f in folds) / len(folds))} pointwise queries"
+                + (f" ({', '.join(doc['train_languages'])} only)" if doc.get("train_languages") else "")
+                + " and is tested on its own fold; no cross-encoder.\n\n" + bakeoff_table(doc))
+            continue
         parts.append(
-            f"### Run `{name}`\n\n{doc['n_folds']} query-grouped folds of the pointwise set; each fold trains on "
+            f"### Run `{name}`\n\n{_folds_text(doc)} query-grouped folds of the pointwise set; each fold trains on "
             f"{folds[0]['train_listwise_queries']} esci_us training queries + "
             f"~{round(sum(f['train_pointwise_queries'] for f in folds) / len(folds))} pointwise queries"
             + (f" ({', '.join(doc['train_languages'])} only)" if doc.get("train_languages") else "")
@@ -157,22 +183,24 @@ def write_report(folder: str | Path) -> str:
         parts.append("### Baselines on the same pairs\n\n`relevance evaluate` on the whole pointwise file (none of "
                      "these trained on it).\n\n" + baseline_table(baselines))
     if runs or baselines:
-        share = kept_share(runs)
-        parts.append("### Unseen languages: trained on → tested on\n\n" + unseen_table(runs, baselines)
-                     + ("\n\nThe English-only teacher keeps " + ", ".join(f"{v:.1%} on {k}" for k, v in share.items())
-                        + " of the all-language teacher's AUC." if share else ""))
+        kept = [(who, kept_share(runs, family)) for who, family in (("teacher", "teacher"),
+                                                                    ("feature prior", "prior"))]
+        parts.append("### Unseen languages: trained on → tested on\n\n" + unseen_table(runs, baselines) + "".join(
+            f"\n\nThe English-only {who} keeps " + ", ".join(f"{v:.1%} on {k}" for k, v in share.items())
+            + f" of the all-language {who}'s AUC." for who, share in kept if share))
     pts = curve_points(runs)
     if len({p["queries"] for p in pts}) > 1:
         series = {}
         for p in pts:
             if p["language"] in ("es", "ja", "all"):
-                series.setdefault(f"AUC {p['language']}", []).append((p["queries"], p["auc"]))
+                series.setdefault(f"{p['model']} {p['language']}", []).append((p["queries"], p["auc"]))
+        series = {k: v for k, v in series.items() if len(v) > 1}
         (folder / "learning_curve.svg").write_text(model_card.line_svg(
             series, x_label="pointwise training queries per fold (log scale)", y_label="AUC exact vs irrelevant"))
         parts.append("### Learning curve\n\n![learning curve](learning_curve.svg)\n\n" + model_card.table(
-            [{"language": p["language"], "training queries": p["queries"], "AUC (teacher)": _fig(p["auc"]),
-              "AUC (its prior)": _fig(p["prior_auc"]), "accuracy": _fig(p["accuracy"])} for p in pts],
-            ["language", "training queries", "AUC (teacher)", "AUC (its prior)", "accuracy"]))
+            [{"model": p["model"], "language": p["language"], "training queries": p["queries"], "folds": p["folds"],
+              "AUC": _fig(p["auc"]), "accuracy": _fig(p["accuracy"])} for p in pts],
+            ["model", "language", "training queries", "folds", "AUC", "accuracy"]))
     text = "\n\n".join(parts) + "\n"
     (folder / "cv.md").write_text(text)
     return text
