@@ -30,45 +30,45 @@ from ui.auth import USER_KEY  # noqa: E402
 TIMEOUT = 120
 
 
-@pytest.fixture(scope="session")
-def _app_template(tmp_path_factory, _catalog_template) -> Path:
-    folder = tmp_path_factory.mktemp("app")
+def _template(folder: Path, base: Path, fill) -> Path:
+    """A session-wide store file: a copy of ``base`` filled by ``fill(url, folder)``."""
     path = folder / "app.db"
-    shutil.copy(_catalog_template, path)
-    app_store.prepare(f"sqlite:///{path}", folder)
+    shutil.copy(base, path)
+    fill(f"sqlite:///{path}", folder)
     dispose(f"sqlite:///{path}")
     return path
+
+
+def _use(template: Path, tmp_path, monkeypatch) -> str:
+    """A per-test copy of a template store, with an empty artifacts folder; returns its URL."""
+    shutil.copy(template, tmp_path / "app.db")
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("RELEVANCE_DB_URL", url)
+    monkeypatch.setenv("RELEVANCE_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    return url
+
+
+@pytest.fixture(scope="session")
+def _app_template(tmp_path_factory, _catalog_template) -> Path:
+    return _template(tmp_path_factory.mktemp("app"), _catalog_template, app_store.prepare)
 
 
 @pytest.fixture
 def store(tmp_path, monkeypatch, _app_template) -> str:
     """The app's store (demo catalog, 4 judged queries, users of every role, a grade and a side-by-side
     campaign) and an empty artifacts folder, both per test."""
-    shutil.copy(_app_template, tmp_path / "app.db")
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    monkeypatch.setenv("RELEVANCE_DB_URL", url)
-    monkeypatch.setenv("RELEVANCE_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
-    return url
+    return _use(_app_template, tmp_path, monkeypatch)
 
 
 @pytest.fixture(scope="session")
 def _two_sets_template(tmp_path_factory, _app_template) -> Path:
-    folder = tmp_path_factory.mktemp("app2")
-    path = folder / "app.db"
-    shutil.copy(_app_template, path)
-    app_store.add_pointwise(f"sqlite:///{path}", folder)
-    dispose(f"sqlite:///{path}")
-    return path
+    return _template(tmp_path_factory.mktemp("app2"), _app_template, app_store.add_pointwise)
 
 
 @pytest.fixture
 def two_sets(tmp_path, monkeypatch, _two_sets_template) -> str:
     """The app's store plus a pointwise data set ``small_ml`` (one judged product per query in en, es, ja)."""
-    shutil.copy(_two_sets_template, tmp_path / "app.db")
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    monkeypatch.setenv("RELEVANCE_DB_URL", url)
-    monkeypatch.setenv("RELEVANCE_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
-    return url
+    return _use(_two_sets_template, tmp_path, monkeypatch)
 
 
 @pytest.fixture
