@@ -142,7 +142,11 @@ def test_report_has_the_bakeoff_the_unseen_language_table_and_the_curve(tmp_path
     all_runs = _fake_run(tmp_path, "all", 0.4, 1500)
     en = _fake_run(tmp_path, "en-only", 0.2, 1000, seed=1)
     _fake_run(tmp_path, "lc250", 0.1, 250, seed=2)
-    _fake_run(tmp_path, "prior-all", 0.0, 1500, seed=3)
+    prior = _fake_run(tmp_path, "prior-all", 0.0, 1500, seed=3)
+    prior["kind"] = "prior"
+    for fold in prior["folds"]:
+        fold["history"] = [{"epoch": 0}]  # as cross_validate_prior writes it: no listwise dev figure
+    (tmp_path / "prior-all.json").write_text(json.dumps(prior))
     _fake_run(tmp_path, "prior-en-only", 0.0, 1000, seed=4)
     text = write_report(tmp_path)
     assert "### Run `all`" in text and "### Run `en-only`" in text and "prior alone" in text

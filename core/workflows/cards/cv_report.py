@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime, timezone
 from pathlib import Path
 
 from core.workflows.cards import common as model_card
@@ -47,7 +48,8 @@ def last_epoch(doc: dict) -> str:
 
 def _listwise_dev(doc: dict, epoch: int) -> float:
     """Mean over folds of the esci_us dev nDCG@20 at ``epoch`` (the same 34 dev queries in every fold)."""
-    vals = [h["ndcg@20_esci"] for f in doc["folds"] for h in f["history"] if h["epoch"] == epoch]
+    vals = [h["ndcg@20_esci"] for f in doc["folds"] for h in f["history"]
+            if h["epoch"] == epoch and h.get("ndcg@20_esci") is not None]  # prior-only runs have none
     return sum(vals) / len(vals) if vals else math.nan
 
 
@@ -159,7 +161,6 @@ def write_report(folder: str | Path) -> str:
     baselines = json.loads(base_file.read_text()) if base_file.exists() else None
     parts = []
     for name, doc in runs.items():
-        cfg = doc["config"]
         folds = doc["folds"]
         if doc.get("kind") == "prior":
             parts.append(
@@ -169,6 +170,7 @@ def write_report(folder: str | Path) -> str:
                 + (f" ({', '.join(doc['train_languages'])} only)" if doc.get("train_languages") else "")
                 + " and is tested on its own fold; no cross-encoder.\n\n" + bakeoff_table(doc))
             continue
+        cfg = doc["config"]
         parts.append(
             f"### Run `{name}`\n\n{_folds_text(doc)} query-grouped folds of the pointwise set; each fold trains on "
             f"{folds[0]['train_listwise_queries']} esci_us training queries + "
@@ -201,6 +203,12 @@ def write_report(folder: str | Path) -> str:
             [{"model": p["model"], "language": p["language"], "training queries": p["queries"], "folds": p["folds"],
               "AUC": _fig(p["auc"]), "accuracy": _fig(p["accuracy"])} for p in pts],
             ["model", "language", "training queries", "folds", "AUC", "accuracy"]))
+    if runs:
+        stamps = sorted(datetime.fromtimestamp((folder / f"{n}.json").stat().st_mtime, timezone.utc) for n in runs)
+        parts.insert(0, f"Runs written {stamps[0]:%Y-%m-%d} to {stamps[-1]:%Y-%m-%d} (UTC); report made on "
+                        f"{model_card.machine()}. Pairs: the pointwise data set's judged pairs, each tested once, in "
+                        "its own fold; CIs: 95% bootstrap over queries; p: paired bootstrap against epoch 0 (the "
+                        "prior alone) on the same pairs, Holm-corrected within the run.")
     text = "\n\n".join(parts) + "\n"
     (folder / "cv.md").write_text(text)
     return text
