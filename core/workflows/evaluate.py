@@ -197,7 +197,7 @@ def _format_pointwise(df: pd.DataFrame) -> str:
         "macro-F1": [fig(*t) for t in zip(df["macro_f1"], df["macro_f1_ci_low"], df["macro_f1_ci_high"])],
         "AUC E vs I [95% CI]": [fig(*t) for t in zip(df["auc"], df["auc_ci_low"], df["auc_ci_high"])],
         "queries": df["n_queries"], "pairs": df["n_pairs"],
-        "p(Holm) acc": df["p_holm"].map(p), "p(Holm) AUC": df["p_holm_auc"].map(p),
+        "p(Holm) acc": [p(v) if a is not None and not pd.isna(a) else "—" for v, a in zip(df["p_holm"], df["accuracy"])], "p(Holm) AUC": df["p_holm_auc"].map(p),
     })
     return out.to_string(index=False)
 

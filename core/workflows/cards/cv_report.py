@@ -110,8 +110,8 @@ def unseen_table(runs: dict[str, dict], baselines: dict | None) -> str:
     if baselines:
         got = {(r["model"], r["language"]): r for r in baselines["rows"]}
         for model in dict.fromkeys(r["model"] for r in baselines["rows"]):
-            trained = "nothing (packaged embeddings)" if model.endswith("cosine") or model in ("bm25", "random") \
-                else "esci_us (English) only"
+            trained = ("nothing (packaged embeddings)" if model.endswith("cosine")
+                       else "nothing" if model in ("bm25", "random") else "esci_us (English) only")
             row = {"model": model, "trained on": trained, "folds": "whole file"}
             for lang in ("en", "es", "ja"):
                 r = got.get((model, lang), {})
