@@ -250,7 +250,9 @@ def test_admin_sets_up_a_rater_who_grades_with_the_keyboard(server, page, browse
     viewer.set_default_timeout(WAIT_MS * 2)
     sign_in(viewer, base, "vic", USERS["vic"][1])
     viewer.get_by_role("heading", name="Dashboard", level=1).wait_for()
-    viewer.get_by_role("heading", name="Label throughput").wait_for()
+    # the first dashboard load computes every section (nDCG with bootstrap CIs among them) before this last one;
+    # on a loaded 2-core machine that took over 40 s once (issue 14 tracks the dashboard's speed)
+    viewer.get_by_role("heading", name="Label throughput").wait_for(timeout=WAIT_MS * 4)
     settle(viewer)
     shot(viewer, "08-dashboard")
     assert viewer.get_by_text("Rater labels per day").count() or viewer.locator(".js-plotly-plot").count() >= 3
