@@ -159,18 +159,20 @@ def cross_validate(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalog: Cat
 
 def cross_validate_prior(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalog: Catalog, out: str | Path,
                          cfg: TeacherConfig, *, n_folds: int = 4, train_languages: Collection[str] | None = None,
-                         max_train_queries: int | None = None, name: str = "prior") -> dict:
+                         max_train_queries: int | None = None, name: str = "prior",
+                         prior: FeaturePrior | None = None) -> dict:
     """The same folds with the feature prior alone (``cfg.prior`` must be ``features``): its logistic
     regression fitted on each fold's training pairs, no cross-encoder. Seconds per fold once the pairs'
     features are computed, so every fold and every learning-curve point is affordable on a CPU; the
-    result files have the format of ``cross_validate`` (one "epoch 0")."""
+    result files have the format of ``cross_validate`` (one "epoch 0"). ``prior``: a ``FeaturePrior`` of the
+    same catalog to reuse (its pair features are kept between calls: several settings in one process)."""
     import torch
 
     if cfg.prior != "features":
         raise InvalidInputError(f"the prior-only cross-validation fits the feature prior; got prior={cfg.prior!r}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    prior = FeaturePrior(catalog)
+    prior = prior or FeaturePrior(catalog)
     products = dict(zip(catalog.ids, catalog.products.to_dict("records")))
     histories, parts, doc = [], [], {}
     for fold in fold_data(listwise, pointwise, n_folds=n_folds, seed=cfg.seed, dev_fraction=cfg.dev_fraction,
