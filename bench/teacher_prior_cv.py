@@ -18,20 +18,20 @@ from core import config
 from core.cache import get_catalog
 from core.campaigns.consensus import training_labels
 from core.models.teacher import FeaturePrior, TeacherConfig
-from core.workflows.teacher_cv import cross_validate_prior
+from core.workflows.teacher_cv import cross_validate_prior, split_by_data_set
 
 SETTINGS = (("all", None, None), ("en-only", ("en",), None), ("lc250", None, 250), ("lc500", None, 500),
             ("lc1000", None, 1000))
 
 if __name__ == "__main__":
     labels = training_labels()
-    in_set = labels["source"].str.split(",").map(lambda s: "import:esci_multilingual" in s)
+    listwise, pointwise = split_by_data_set(labels, "esci_multilingual")
     catalog = get_catalog()
     prior = FeaturePrior(catalog)
     out = config.path("artifacts_dir") / "teacher" / "cv"
     for setting, languages, cap in SETTINGS:
         t0 = time.perf_counter()
-        doc = cross_validate_prior(labels[~in_set], labels[in_set], catalog, out, TeacherConfig(), n_folds=4,
+        doc = cross_validate_prior(listwise, pointwise, catalog, out, TeacherConfig(), n_folds=4,
                                    train_languages=languages, max_train_queries=cap, name=f"prior-{setting}",
                                    prior=prior)
         for r in doc["rows"]:

@@ -71,21 +71,21 @@ def _train_teacher(args) -> int:
 
 def _cross_validate_teacher(args, cfg, labels) -> int:
     from core.cache import get_catalog
-    from core.workflows.teacher_cv import cross_validate, cross_validate_prior
+    from core.workflows.teacher_cv import cross_validate, cross_validate_prior, split_by_data_set
 
-    in_set = labels["source"].str.split(",").map(lambda s: f"import:{args.cv_set}" in s)
-    if not in_set.any():
+    listwise, pointwise = split_by_data_set(labels, args.cv_set)
+    if pointwise.empty:
         raise SystemExit(f"no labels imported as {args.cv_set!r}; run `relevance init` or "
                          f"`relevance import judgments FILE --name {args.cv_set}`")
     out = Path(args.out) if args.out else config.artifact("teacher") / "cv"
     langs = [x for x in (args.train_languages or "").split(",") if x]
     folds = [int(x) for x in args.folds.split(",")] if args.folds else None
     if args.prior_only:
-        doc = cross_validate_prior(labels[~in_set], labels[in_set], get_catalog(args.db), out, cfg, n_folds=args.cv,
+        doc = cross_validate_prior(listwise, pointwise, get_catalog(args.db), out, cfg, n_folds=args.cv,
                                    train_languages=langs or None, max_train_queries=args.max_train_queries,
                                    name=args.cv_name)
     else:
-        doc = cross_validate(labels[~in_set], labels[in_set], get_catalog(args.db), out, cfg, n_folds=args.cv,
+        doc = cross_validate(listwise, pointwise, get_catalog(args.db), out, cfg, n_folds=args.cv,
                              folds=folds, train_languages=langs or None, max_train_queries=args.max_train_queries,
                              progress=_progress(), name=args.cv_name)
     import pandas as pd

@@ -26,6 +26,7 @@ from core.metrics.pointwise import ModelOutput, holm_in_place, is_pointwise, poi
 from core.models.base import LevelScorer
 from core.store.pairs import languages_of
 from core.text.language import detect_languages
+from core.workflows.cards.common import figure, p_value
 
 log = logging.getLogger(__name__)
 DEFAULT_GAINS = ("esci", "linear")
@@ -185,19 +186,14 @@ def format_table(report: dict) -> str:
 
 
 def _format_pointwise(df: pd.DataFrame) -> str:
-    def fig(v, lo, hi):
-        return "—" if v is None or pd.isna(v) else f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
-
-    def p(v):
-        return "—" if v is None or pd.isna(v) else f"{v:.3g}"
-
     out = pd.DataFrame({
         "model": df["model"], "lang": df["language"],
-        "accuracy [95% CI]": [fig(*t) for t in zip(df["accuracy"], df["accuracy_ci_low"], df["accuracy_ci_high"])],
-        "macro-F1": [fig(*t) for t in zip(df["macro_f1"], df["macro_f1_ci_low"], df["macro_f1_ci_high"])],
-        "AUC E vs I [95% CI]": [fig(*t) for t in zip(df["auc"], df["auc_ci_low"], df["auc_ci_high"])],
+        "accuracy [95% CI]": [figure(*t) for t in zip(df["accuracy"], df["accuracy_ci_low"], df["accuracy_ci_high"])],
+        "macro-F1": [figure(*t) for t in zip(df["macro_f1"], df["macro_f1_ci_low"], df["macro_f1_ci_high"])],
+        "AUC E vs I [95% CI]": [figure(*t) for t in zip(df["auc"], df["auc_ci_low"], df["auc_ci_high"])],
         "queries": df["n_queries"], "pairs": df["n_pairs"],
-        "p(Holm) acc": [p(v) if a is not None and not pd.isna(a) else "—" for v, a in zip(df["p_holm"], df["accuracy"])], "p(Holm) AUC": df["p_holm_auc"].map(p),
+        "p(Holm) acc": [p_value(v) if a == a and a is not None else "—"
+                        for v, a in zip(df["p_holm"], df["accuracy"])], "p(Holm) AUC": df["p_holm_auc"].map(p_value),
     })
     return out.to_string(index=False)
 

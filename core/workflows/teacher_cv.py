@@ -36,13 +36,20 @@ from core.scale import PROB_COLS
 log = logging.getLogger(__name__)
 
 
+def split_by_data_set(labels: pd.DataFrame, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the other labels, the labels imported as ``name``): the listwise and pointwise sides of a
+    cross-validation over data set ``name`` (a pair's ``source`` lists every import that labelled it)."""
+    in_set = labels["source"].str.split(",").map(lambda sources: f"import:{name}" in sources)
+    return labels[~in_set], labels[in_set]
+
+
 def query_folds(pairs: pd.DataFrame, n_folds: int, seed: int = 0) -> list[set[str]]:
     """Query ids of each fold: queries grouped by case-folded text, groups dealt out at random
     (seeded), so folds are about equal in queries."""
     from sklearn.model_selection import GroupKFold
 
     q = pairs.drop_duplicates("query_id")
-    groups = q["query"].str.casefold().str.strip().to_numpy()
+    groups = _norm(q["query"]).to_numpy()
     if len(set(groups)) < n_folds:
         raise InvalidInputError(f"need at least {n_folds} distinct queries for {n_folds} folds; got {len(set(groups))}")
     kf = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)

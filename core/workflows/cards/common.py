@@ -119,3 +119,15 @@ def splice_section(card: str | Path, title: str, body: str, before: str | None =
     else:
         lines += [""] + new
     card.write_text("\n".join(lines))
+
+
+def figure(v, lo=None, hi=None) -> str:
+    """``0.815 [0.787, 0.838]`` (the interval when given), or ``—`` for a missing or NaN value."""
+    if v is None or v != v:
+        return "—"
+    return f"{v:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else "")
+
+
+def p_value(v) -> str:
+    """A p-value to 3 significant digits, or ``—`` when there is none."""
+    return "—" if v is None or v != v else f"{v:.3g}"

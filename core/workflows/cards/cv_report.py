@@ -14,18 +14,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from core.workflows.cards import common as model_card
+from core.workflows.cards.common import figure, p_value
 
 LANGS = ("all", "en", "es", "ja")
-
-
-def _fig(v, lo=None, hi=None) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    return f"{v:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else "")
-
-
-def _p(v) -> str:
-    return "—" if v is None else f"{v:.3g}"
 
 
 def load_runs(folder: Path) -> dict[str, dict]:
@@ -61,19 +52,19 @@ def bakeoff_table(doc: dict) -> str:
         epoch = int(model.split()[-1])
         table.append({"language": lang, "epoch": f"{epoch}" + (" (prior alone)" if epoch == 0 else ""),
                       "pairs": r["n_pairs"],
-                      "accuracy [95% CI]": _fig(r["accuracy"], r["accuracy_ci_low"], r["accuracy_ci_high"]),
-                      "macro-F1": _fig(r["macro_f1"]),
-                      "AUC E vs I [95% CI]": _fig(r["auc"], r["auc_ci_low"], r["auc_ci_high"]),
-                      "p (Holm) acc vs prior": _p(r["p_holm"]), "p (Holm) AUC vs prior": _p(r["p_holm_auc"]),
-                      "esci_us dev nDCG@20": _fig(_listwise_dev(doc, epoch)) if lang == "all" else ""})
+                      "accuracy [95% CI]": figure(r["accuracy"], r["accuracy_ci_low"], r["accuracy_ci_high"]),
+                      "macro-F1": figure(r["macro_f1"]),
+                      "AUC E vs I [95% CI]": figure(r["auc"], r["auc_ci_low"], r["auc_ci_high"]),
+                      "p (Holm) acc vs prior": p_value(r["p_holm"]), "p (Holm) AUC vs prior": p_value(r["p_holm_auc"]),
+                      "esci_us dev nDCG@20": figure(_listwise_dev(doc, epoch)) if lang == "all" else ""})
     return model_card.table(table, list(table[0]))
 
 
 def baseline_table(baselines: dict) -> str:
     rows = [{"model": r["model"], "language": r["language"], "pairs": r["n_pairs"],
-             "accuracy [95% CI]": _fig(r["accuracy"], r.get("accuracy_ci_low"), r.get("accuracy_ci_high")),
-             "macro-F1": _fig(r["macro_f1"]),
-             "AUC E vs I [95% CI]": _fig(r["auc"], r.get("auc_ci_low"), r.get("auc_ci_high"))}
+             "accuracy [95% CI]": figure(r["accuracy"], r.get("accuracy_ci_low"), r.get("accuracy_ci_high")),
+             "macro-F1": figure(r["macro_f1"]),
+             "AUC E vs I [95% CI]": figure(r["auc"], r.get("auc_ci_low"), r.get("auc_ci_high"))}
             for r in baselines["rows"]]
     return model_card.table(rows, list(rows[0]))
 
@@ -105,7 +96,7 @@ def unseen_table(runs: dict[str, dict], baselines: dict | None) -> str:
             row = {"model": label, "trained on": trained_on, "folds": _folds_text(doc)}
             for lang in ("en", "es", "ja"):
                 r = got.get((model, lang), {})
-                row[f"AUC {lang}"], row[f"acc {lang}"] = _fig(r.get("auc")), _fig(r.get("accuracy"))
+                row[f"AUC {lang}"], row[f"acc {lang}"] = figure(r.get("auc")), figure(r.get("accuracy"))
             rows.append(row)
     if baselines:
         got = {(r["model"], r["language"]): r for r in baselines["rows"]}
@@ -115,7 +106,7 @@ def unseen_table(runs: dict[str, dict], baselines: dict | None) -> str:
             row = {"model": model, "trained on": trained, "folds": "whole file"}
             for lang in ("en", "es", "ja"):
                 r = got.get((model, lang), {})
-                row[f"AUC {lang}"], row[f"acc {lang}"] = _fig(r.get("auc")), _fig(r.get("accuracy"))
+                row[f"AUC {lang}"], row[f"acc {lang}"] = figure(r.get("auc")), figure(r.get("accuracy"))
             rows.append(row)
     return model_card.table(rows, list(rows[0])) if rows else "(no runs yet)"
 
@@ -201,7 +192,7 @@ def write_report(folder: str | Path) -> str:
             series, x_label="pointwise training queries per fold (log scale)", y_label="AUC exact vs irrelevant"))
         parts.append("### Learning curve\n\n![learning curve](learning_curve.svg)\n\n" + model_card.table(
             [{"model": p["model"], "language": p["language"], "training queries": p["queries"], "folds": p["folds"],
-              "AUC": _fig(p["auc"]), "accuracy": _fig(p["accuracy"])} for p in pts],
+              "AUC": figure(p["auc"]), "accuracy": figure(p["accuracy"])} for p in pts],
             ["model", "language", "training queries", "folds", "AUC", "accuracy"]))
     if runs:
         stamps = sorted(datetime.fromtimestamp((folder / f"{n}.json").stat().st_mtime, timezone.utc) for n in runs)
