@@ -4,6 +4,7 @@ randomly initialised BERT (the architecture of e5-small) and the demo catalog.""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -106,6 +107,25 @@ def test_cross_validation_tests_every_pointwise_pair_once_per_epoch(tiny_encoder
     assert models == {"epoch 0", "epoch 1"}
     assert {r["language"] for r in saved["rows"]} == {"all", "en", "es"}
 
+
+
+def test_a_run_of_the_remaining_folds_completes_the_earlier_one(tiny_encoder, demo_catalog, tmp_path):
+    listwise, pointwise = labels_for(demo_catalog, n_queries=5), _pointwise(demo_catalog)
+    cfg = TeacherConfig(backbone=tiny_encoder, epochs=1, batch_size=8, lr=1e-3, max_length=48, dev_fraction=0.3,
+                        freeze_layers=1, checkpoint_every=0)
+    first = cross_validate(listwise, pointwise, demo_catalog, tmp_path, cfg, n_folds=2, folds=[0], progress=False,
+                           name="t")
+    one = pd.read_parquet(tmp_path / "t.parquet")
+    doc = cross_validate(listwise, pointwise, demo_catalog, tmp_path, cfg, n_folds=2, folds=[1], progress=False,
+                         name="t")
+    preds = pd.read_parquet(tmp_path / "t.parquet")
+    assert [f["fold"] for f in doc["folds"]] == [0, 1] and doc["folds"][0] == first["folds"][0]
+    assert sorted(preds.loc[preds["epoch"] == 0, "query_id"]) == sorted(pointwise["query_id"])
+    pd.testing.assert_frame_equal(preds[preds["fold"] == 0].reset_index(drop=True), one.reset_index(drop=True))
+    with pytest.raises(ValueError, match="another config"):  # another recipe never overwrites the run
+        cross_validate(listwise, pointwise, demo_catalog, tmp_path, replace(cfg, lr=1e-4), n_folds=2, folds=[1],
+                       progress=False, name="t")
+    assert json.loads((tmp_path / "t.json").read_text())["folds"] == doc["folds"]
 
 def _fake_run(folder, name, quality, n_queries, seed=0):
     """A cross-validation result as cross_validate writes it, from synthetic predictions: epoch 1 is

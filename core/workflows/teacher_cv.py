@@ -142,7 +142,11 @@ def cross_validate(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalog: Cat
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = replace(cfg, select="last")
-    shared_cache, histories, parts, doc = None, [], [], {}
+    head = {"name": name, "config": asdict(cfg), "n_folds": n_folds,
+            "train_languages": sorted(train_languages) if train_languages else None,
+            "max_train_queries": max_train_queries}
+    histories, parts = _earlier_folds(out, name, head, skip=folds)
+    shared_cache, doc = None, {}
     for fold in fold_data(listwise, pointwise, n_folds=n_folds, seed=cfg.seed, dev_fraction=cfg.dev_fraction,
                           folds=folds, train_languages=train_languages, max_train_queries=max_train_queries):
         t0 = time.perf_counter()
@@ -156,12 +160,27 @@ def cross_validate(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalog: Cat
         parts += [_test_part(result.dev[in_test], probs[in_test], epoch, fold.index)
                   for epoch, probs in result.dev_probs.items()]
         histories.append(_fold_record(fold, (time.perf_counter() - t0) / 60, result.metrics["history"]))
+        histories.sort(key=lambda h: h["fold"])
         log.info("fold %d done in %.1f min", fold.index, histories[-1]["minutes"])
-        doc = _write(out, name, parts, {
-            "name": name, "config": asdict(cfg), "n_folds": n_folds,
-            "train_languages": sorted(train_languages) if train_languages else None,
-            "max_train_queries": max_train_queries, "folds": histories})
+        doc = _write(out, name, parts, {**head, "folds": histories})
     return doc
+
+
+def _earlier_folds(out: Path, name: str, head: dict, skip: Sequence[int] | None) -> tuple[list[dict], list]:
+    """Folds an earlier ``--folds`` run of the same recipe wrote to ``out/<name>``, so that a run of the
+    remaining folds completes it instead of replacing it; folds run again now are dropped from it. A
+    different recipe under the same name is an error (nothing is overwritten)."""
+    path = out / f"{name}.json"
+    if skip is None or not path.exists():
+        return [], []
+    earlier = json.loads(path.read_text())
+    differs = [k for k in head if json.dumps(earlier.get(k), default=jsonable) != json.dumps(head[k], default=jsonable)]
+    if differs:
+        raise InvalidInputError(f"{path} holds a run with another {', '.join(differs)}; "
+                                f"choose another --cv-name or remove that run")
+    keep = [h for h in earlier["folds"] if h["fold"] not in set(skip)]
+    preds = pd.read_parquet(out / f"{name}.parquet")
+    return keep, [preds[preds["fold"].isin({h["fold"] for h in keep})]]
 
 
 def cross_validate_prior(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalog: Catalog, out: str | Path,
