@@ -26,6 +26,7 @@ from core.metrics.pointwise import ModelOutput, holm_in_place, is_pointwise, poi
 from core.models.base import LevelScorer
 from core.store.pairs import languages_of
 from core.text.language import detect_languages
+from core.text.queries import clean_query
 from core.workflows.cards.common import figure, p_value
 
 log = logging.getLogger(__name__)
@@ -82,19 +83,29 @@ def run_models(judged: Judged, models: Sequence[str], url: str | None = None, pr
     groups = list(judged.pairs.groupby("query_id", sort=False))
     for name in models:
         scorer = (scorers or {}).get(name) or get_scorer(name, url)
-        run, levels = {}, [] if isinstance(scorer, LevelScorer) else None
+        if isinstance(scorer, LevelScorer):  # one bulk call: the model batches across queries itself
+            probs = _level_probs(scorer, judged, url, progress, name)
+            scores = pd.Series(metrics.expected_level(probs), index=judged.pairs.index)
+            runs[name] = {qid: dict(zip(g["product_id"], map(float, scores[g.index]))) for qid, g in groups}
+            preds[name] = pd.Series(probs.argmax(1) + 1, index=judged.pairs.index)
+            continue
+        run = {}
         for qid, g in tqdm(groups, desc=f"scoring {name}", disable=not progress, leave=False):
             pids = g["product_id"].tolist()
-            if levels is not None:
-                probs = scorer.predict_proba(g["query"].iat[0], pids)
-                scores = metrics.expected_level(probs)
-                levels.append(pd.Series(np.asarray(probs).argmax(1) + 1, index=g.index))
-            else:
-                scores = scorer.score(g["query"].iat[0], pids)
-            run[qid] = dict(zip(pids, map(float, scores)))
-        runs[name] = run
-        preds[name] = pd.concat(levels).reindex(judged.pairs.index) if levels is not None else None
+            run[qid] = dict(zip(pids, map(float, scorer.score(g["query"].iat[0], pids))))
+        runs[name], preds[name] = run, None
     return runs, preds
+
+
+def _level_probs(scorer: LevelScorer, judged: Judged, url: str | None, progress: bool, name: str) -> np.ndarray:
+    """Level probabilities (n, 5) of every judged pair, in the file's order, through ``predict_pairs``
+    (the per-query path called a teacher once per query: ~2,100 one-pair batches on a pointwise file)."""
+    pairs = judged.pairs
+    catalog = getattr(scorer, "catalog", None) or get_catalog(url)  # the products the model was built over
+    products = catalog.rows(pairs["product_id"].tolist()).to_dict("records")
+    queries = [clean_query(q) for q in pairs["query"]]
+    log.info("scoring %d pairs with %s", len(queries), name)
+    return np.asarray(scorer.predict_pairs(queries, products, progress=progress))
 
 
 def evaluate(judged: Judged, models: Sequence[str], *, ks: Sequence[int | None] = (20,),
