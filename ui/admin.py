@@ -1,4 +1,4 @@
-"""Forms of the admin and researcher pages: imports, campaigns, users."""
+"""Forms of the admin and researcher pages: imports and campaigns (the Users page has ui.users)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import streamlit as st
 from core import config, ingest as imports
 from core.errors import ImportValidationError
 from core.scale import SCALES
-from core.store import auth, users
+from core.store import users
 
 IMPORTERS = {"products": imports.import_products, "judgments": imports.import_judgments,
              "queries": imports.import_queries}
@@ -174,30 +174,3 @@ def add_raters_form(names: list[str]) -> None:
                 st.success(f"Raters of {campaign}: {', '.join(add_raters(campaign, who))}")
             except CampaignError as exc:
                 st.error(str(exc))
-
-
-def add_user_form() -> None:
-    """Create a user with a one-time password, shown once; they set their own at first sign-in."""
-    with st.form("users_add_form", clear_on_submit=True):
-        c1, c2 = st.columns(2)
-        name = c1.text_input("User name", key="users_add_name")
-        role = c2.selectbox("Role", ["rater", "viewer", "researcher", "admin"], key="users_add_role")
-        go = st.form_submit_button("Create user", type="primary", icon=":material/person_add:")
-    if go:
-        try:
-            password = auth.create_user_with_one_time_password(name, role)
-        except users.UserError as exc:
-            st.error(f"User not created: {exc}.")
-            return
-        st.success(f"Created {role} **{name.strip()}**. One-time password (shown once; they must change it at "
-                   f"first sign-in):")
-        st.code(password, language=None)
-
-
-def reset_form(names: list[str]) -> None:
-    with st.form("users_reset_form"):
-        name = st.selectbox("User", names, key="users_reset_name")
-        go = st.form_submit_button("Reset to a one-time password", icon=":material/lock_reset:")
-    if go and name:
-        st.success(f"New one-time password for **{name}** (shown once):")
-        st.code(auth.reset_to_one_time_password(name), language=None)

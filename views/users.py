@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core.store.users import list_users
-from ui.admin import add_user_form, reset_form
+from ui.users import add_user_form, reset_form
 from ui.auth import require
 from ui.components import table
 

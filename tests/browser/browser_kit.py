@@ -1,0 +1,84 @@
+"""Helpers of the browser tests (their fixtures are in conftest.py): sign in, open a page, wait for
+Streamlit's reruns instead of sleeping, pick from its select boxes, read the rating page's task ids."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+import app_store  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "test-artifacts" / "browser"
+USERS = {"ada": app_store.USERS["ada"], "vic": app_store.USERS["vic"]}
+WAIT_MS = 20_000
+
+
+def shot(page, name: str) -> None:
+    settle(page)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def settle(page) -> None:
+    """Wait until Streamlit has finished the current run (its 'running' indicator is gone)."""
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
+    errors = page.locator("[data-testid='stException']")
+    assert not errors.count(), errors.first.inner_text()
+
+
+def sign_in(page, base: str, name: str, password: str) -> None:
+    page.goto(base)
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def go(page, title: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    page.get_by_role("heading", name=title, level=1).wait_for()
+    settle(page)
+
+
+def one_text(page, pattern: str) -> str:
+    """The text of the one paragraph matching ``pattern`` (during a rerun Streamlit briefly keeps the
+    previous, stale element next to the new one, so wait until there is exactly one)."""
+    js = ("(pattern) => { const re = new RegExp(pattern);"
+          " const els = [...document.querySelectorAll('p')].filter(p => re.test(p.innerText));"
+          " return els.length === 1 ? els[0].innerText : null; }")
+    return page.wait_for_function(js, arg=pattern).json_value()
+
+
+def task_id(page) -> int:
+    return int(one_text(page, r"^task \d+ · keys").split()[1])
+
+
+def press_and_wait(page, key: str) -> int:
+    """Press a shortcut key and wait until the next task is on screen; returns its id."""
+    before = task_id(page)
+    page.keyboard.press(key)
+    page.wait_for_function("(before) => [...document.querySelectorAll('p')].some("
+                           "p => /^task \\d+ · keys/.test(p.innerText) && !p.innerText.startsWith(`task ${before} `))",
+                           arg=before)
+    return task_id(page)
+
+
+def pick(page, label: str, *options: str) -> None:
+    """Choose options in a selectbox / multiselect by its label."""
+    box = page.get_by_label(label, exact=True)
+    for option in options:
+        # A Streamlit rerun (e.g. after typing in another field) can re-render the list while it opens,
+        # detaching the option: open it again and retry, a few times at most.
+        for attempt in range(4):
+            box.click()
+            try:
+                page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
+                break
+            except PlaywrightTimeout:
+                page.keyboard.press("Escape")
+                if attempt == 3:
+                    raise
+    page.keyboard.press("Escape")

@@ -1,0 +1,95 @@
+"""Fixtures of the browser tests: a real `streamlit run app.py` over a temp store and Debian's Chromium
+driven by Playwright (helpers in browser_kit.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from browser_kit import CHROMIUM, ROOT, SHOTS, USERS, WAIT_MS, app_store
+
+
+def pytest_collection_modifyitems(items):
+    """Every test here is a browser test, skipped (with the reason) where Debian's Chromium is missing."""
+    skip = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                              reason=f"{CHROMIUM} missing (Debian package 'chromium'; `make test` installs it as root)")
+    for item in items:
+        if Path(str(item.fspath)).parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(skip)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, _catalog_template):
+    """`streamlit run app.py` on a free port over a temp SQLite store: demo catalog, 4 judged queries,
+    an admin and a viewer (no campaign and no rater: the admin makes them in the browser)."""
+    folder = tmp_path_factory.mktemp("browser")
+    db = folder / "store.db"
+    shutil.copy(_catalog_template, db)
+    url = f"sqlite:///{db}"
+    app_store.prepare(url, folder, campaigns=False, users=USERS)
+    from db.session import dispose
+    dispose(url)
+    port = _free_port()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    log = open(SHOTS / "server.log", "w")
+    env = {**os.environ, "RELEVANCE_DB_URL": url, "RELEVANCE_ARTIFACTS_DIR": str(folder / "artifacts")}
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true",
+                             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while True:
+        try:
+            if urllib.request.urlopen(base + "/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            pytest.fail(f"streamlit did not start; see {SHOTS / 'server.log'}")
+        time.sleep(0.3)
+    yield {"base": base, "url": url}
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu",
+                                                              "--disable-background-networking",
+                                                              "--disable-component-update", "--no-first-run"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(WAIT_MS)
+    yield pg
+    pg.screenshot(path=str(SHOTS / f"last-{request.node.name}.png"), full_page=True)  # the state at the end
+    context.close()
