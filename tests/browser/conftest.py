@@ -3,18 +3,13 @@ driven by Playwright (helpers in browser_kit.py)."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from browser_kit import CHROMIUM, ROOT, SHOTS, USERS, WAIT_MS, app_store
+from app_server import serve_app
+from browser_kit import CHROMIUM, SHOTS, USERS, WAIT_MS, app_store
 
 
 def pytest_collection_modifyitems(items):
@@ -27,12 +22,6 @@ def pytest_collection_modifyitems(items):
             item.add_marker(skip)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, _catalog_template):
     """`streamlit run app.py` on a free port over a temp SQLite store: demo catalog, 4 judged queries,
@@ -42,35 +31,8 @@ def server(tmp_path_factory, _catalog_template):
     shutil.copy(_catalog_template, db)
     url = f"sqlite:///{db}"
     app_store.prepare(url, folder, campaigns=False, users=USERS)
-    from db.session import dispose
-    dispose(url)
-    port = _free_port()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    log = open(SHOTS / "server.log", "w")
-    env = {**os.environ, "RELEVANCE_DB_URL": url, "RELEVANCE_ARTIFACTS_DIR": str(folder / "artifacts")}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true",
-                             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while True:
-        try:
-            if urllib.request.urlopen(base + "/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            pytest.fail(f"streamlit did not start; see {SHOTS / 'server.log'}")
-        time.sleep(0.3)
-    yield {"base": base, "url": url}
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with serve_app(url, folder) as base:
+        yield {"base": base, "url": url, "folder": folder}
 
 
 @pytest.fixture(scope="module")
