@@ -35,6 +35,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("languages", "en,es,de,fr,it,pt,nl,ja,zh,ko,pl,tr,sv", "ISO 639-1 languages the detector chooses from"),
     Setting("default_language", "en", "language assumed when detection is not confident"),
     Setting("demo", "1", "import the bundled demo data into an empty database on init (1/0)"),
+    Setting("idle_timeout_minutes", "60", "sign a session out after this many minutes without a click (0 = never)"),
+    Setting("sign_in_parallel", "4", "password checks run at once (Argon2, ~64 MiB each); more sign-ins wait"),
+    Setting("trust_forwarded_for", "0", "1 behind a proxy that sets X-Forwarded-For: the sign-in lockout then "
+            "keys clients by that address (else by the connection's address, or the browser on localhost)"),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -77,9 +77,20 @@ class UserError(RelevanceError, ValueError):
 class LoginLocked(RelevanceError):
     """Too many failed sign-ins for this name; ``seconds`` until the next try."""
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float, message: str | None = None):
         self.seconds = seconds
-        super().__init__(f"too many failed sign-ins; try again in {seconds:.0f} s")
+        super().__init__(message or f"too many failed sign-ins; try again in {seconds:.0f} s")
+
+
+class SessionEndedError(RelevanceError, PermissionError):
+    """A signed-in session lost its rights: the account was deactivated, its role or password changed, or
+    it was idle too long. ``reason`` is one of ``REASONS``; the message says what happened and what to do."""
+
+    REASONS = ("gone", "deactivated", "role", "password", "idle")
+
+    def __init__(self, reason: str, message: str):
+        self.reason = reason
+        super().__init__(message)
 
 
 class CampaignError(RelevanceError, ValueError):

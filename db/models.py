@@ -71,16 +71,32 @@ class QueryLogEntry(Base):
     source: Mapped[str] = mapped_column(String(128))
 
 
+def _name_key(context) -> str:
+    """``users.name_key`` when an insert does not give one: the name stripped and case-folded."""
+    return context.get_current_parameters()["name"].strip().casefold()
+
+
 class User(Base):
+    """An account. ``name_key`` is the name case-folded (unique), so ``Rater4`` and ``rater4`` are one user.
+
+    ``session_version`` grows whenever the account's rights or credentials change (password set or reset,
+    role changed, deactivated or reactivated): a session signed in under an older version has ended.
+    ``password_reset_at`` is set when an admin resets the password and cleared when the user sets their own.
+    """
+
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('rater','researcher','viewer','admin')", name="ck_users_role"),)
+    __table_args__ = (CheckConstraint("role IN ('rater','researcher','viewer','admin')", name="ck_users_role"),
+                      Index("uq_users_name_key", "name_key", unique=True))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
+    name_key: Mapped[str] = mapped_column(String(140), default=_name_key)
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(Text)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    password_reset_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

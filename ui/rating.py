@@ -16,6 +16,7 @@ import streamlit as st
 
 from core import campaigns as camp
 from core.scale import LEVEL_MEANINGS, LEVEL_NAMES
+from ui import auth as ui_auth
 
 # Worked examples for the guidelines panel: (query, product, level, why).
 EXAMPLES = (
@@ -67,15 +68,24 @@ def ensure_task(f: Flow, campaign: str, rater: str) -> None:
 
 
 def _guard(f: Flow, rater: str, action) -> None:
-    """Run an answer; a lost lease or a stale view is reported and the next task fetched."""
+    """Run an answer; a lost lease or a stale view is reported and the next task fetched.
+
+    The session is checked first (callbacks run before app.py does): a session that lost its rights writes
+    nothing and is signed out, and app.py shows why.
+    """
     f.t_key = time.perf_counter()
+    if ui_auth.check_session() is None:
+        return
     try:
         action()
     except camp.NothingToUndoError:
         f.flash = ("info", "Nothing to undo yet.")
     except camp.CampaignError as exc:
         f.flash = ("warning", f"{exc}")
-        _fetch(f, rater)
+        try:
+            _fetch(f, rater)
+        except camp.CampaignError:  # e.g. taken off the campaign: nothing more to fetch
+            f.task, f.finished = None, True
 
 
 def grade(prefix: str, rater: str, level: int) -> None:

@@ -8,8 +8,8 @@ from ui import auth as ui_auth
 user = ui_auth.require("account")
 st.title("Set a new password" if user.must_change_password else "Account")
 if user.must_change_password:
-    st.info("You signed in with a one-time password. Choose your own password to continue.",
-            icon=":material/key:")
+    st.info(("An admin reset your password. " if user.reset else "") + "You signed in with a one-time password: "
+            "choose your own to continue. Your other open sessions end when you save it.", icon=":material/key:")
 else:
     st.markdown(f"Signed in as **{user.name}** ({user.role}).")
 
@@ -23,11 +23,11 @@ with st.form("account_form", width=420, clear_on_submit=True):
 
 if submitted:
     try:
-        auth.change_password(user.name, current, new, repeat)
-    except users.UserError as exc:
+        fresh = auth.change_password(user.name, current, new, repeat)
+    except (users.UserError, auth.LoginLocked) as exc:
         st.error(f"Password not changed: {exc}.")
         st.stop()
-    ui_auth.set_user(auth.SessionUser(user.name, user.role, False), go_home=user.must_change_password)
-    st.success("Password changed.")
+    ui_auth.set_user(fresh, go_home=user.must_change_password)
+    st.success("Password changed. Your other open sessions end at their next click.")
     if user.must_change_password:
         st.rerun()

@@ -16,9 +16,10 @@ with st.form("login_form", width=420):
 
 if submitted:
     try:
-        user = auth.sign_in(name, password)
+        user = auth.sign_in(name, password, client=ui_auth.client_key())
     except auth.LoginLocked as exc:
-        st.error(f"Too many failed sign-ins for this name. Try again in {exc.seconds:.0f} s.")
+        st.error(f"Too many failed sign-ins for this name from this browser. Try again in {exc.seconds:.0f} s."
+                 if "failed" in str(exc) else f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
         st.stop()
     if user is None:
         st.error("Wrong user name or password.")

@@ -12,6 +12,9 @@ Assignment rules:
   is taken by a submitted rating or a lease that has not expired, so abandoned tasks come back.
 - A skipped task never returns to the same rater. ``undo_last`` appends a retraction (a label with level
   NULL, or a comparison marked ``retracted``) and re-leases the task to the rater; nothing is deleted.
+- Every call takes the acting rater (a name, or the signed-in ``SessionUser``) and checks, in the same
+  transaction as the write: the account exists and is active, its role may rate, it is a rater of the
+  campaign and, for a ``SessionUser``, that its session has not ended (password, role or status changed).
 - Gold tasks are open to every rater once and are served at ``gold_ratio`` of each rater's tasks (a
   seeded draw per rater and step); they do not count towards progress. ``TaskView`` (what a rater sees)
   carries no gold flag, gold level, or model names.
@@ -32,9 +35,11 @@ from sqlalchemy.orm import Session
 
 from core import config
 from core.campaigns.admin import campaign_row, rater_id
-from core.errors import AssignmentError, CampaignError, LevelOutOfRangeError, NothingToUndoError
+from core.errors import (AssignmentError, CampaignError, LevelOutOfRangeError, NothingToUndoError,
+                         RaterNotInCampaignError, SessionEndedError)
 from core.store.session import session_scope
-from db.models import Assignment, Campaign, Comparison, Label, Product, Query, Task
+from core.store.users import RATER_ROLES
+from db.models import Assignment, Campaign, Comparison, Label, Product, Query, Task, User
 
 
 ANSWERS = {"a": "A", "b": "B", "tie": "tie"}
@@ -85,7 +90,7 @@ def aware(dt: datetime | None) -> datetime | None:
     return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
-def next_task(campaign: str | int, rater: str, *, url: str | None = None,
+def next_task(campaign: str | int, rater, *, url: str | None = None,
               now: datetime | None = None) -> TaskView | None:
     """Lease the rater's next task (or return the lease they hold already); None when nothing is left for them.
 
@@ -94,7 +99,7 @@ def next_task(campaign: str | int, rater: str, *, url: str | None = None,
     now = now_utc(now)
     with writing(url) as s:
         c = campaign_row(s, campaign)
-        uid = rater_id(s, c, rater)
+        uid, _ = acting_rater(s, c, rater)
         if c.status != "active":
             raise CampaignError(f"campaign {c.name!r} is {c.status}; it hands out no tasks")
         held = s.execute(select(Assignment, Task).join(Task, Task.id == Assignment.task_id)
@@ -180,8 +185,8 @@ def _products(s: Session, keys: list, pk: bool = False) -> list[dict]:
     return [{f: getattr(rows[k], f) for f in PRODUCT_FIELDS} for k in keys]
 
 
-def _lease(s: Session, assignment_id: int, rater: str, kind: str | None,
-           now: datetime) -> tuple[Assignment, Task, Campaign]:
+def _lease(s: Session, assignment_id: int, rater, kind: str | None,
+           now: datetime) -> tuple[Assignment, Task, Campaign, str]:
     """The rater's open assignment, with its task locked; raises AssignmentError saying what is wrong."""
     a = s.get(Assignment, assignment_id)
     if a is None:
@@ -189,9 +194,9 @@ def _lease(s: Session, assignment_id: int, rater: str, kind: str | None,
     task = s.scalar(select(Task).where(Task.id == a.task_id).with_for_update())
     s.refresh(a)
     c = s.get(Campaign, task.campaign_id)
-    uid = rater_id(s, c, rater)
+    uid, name = acting_rater(s, c, rater)
     if a.user_id != uid:
-        raise AssignmentError(f"assignment {assignment_id} belongs to another rater, not {rater!r}")
+        raise AssignmentError(f"assignment {assignment_id} belongs to another rater, not {name!r}")
     if a.status != "leased":
         was = "submitted" if a.status == "done" else a.status
         raise AssignmentError(f"assignment {assignment_id} was already {was}; use undo_last() to change it")
@@ -201,7 +206,34 @@ def _lease(s: Session, assignment_id: int, rater: str, kind: str | None,
     if aware(a.lease_expires_at) <= now and not task.is_gold and not _has_room(s, task, uid, now):
         raise AssignmentError(f"the lease on task {task.id} expired at {aware(a.lease_expires_at):%H:%M:%S} UTC and "
                               f"the task went to other raters; call next_task() for a new one")
-    return a, task, c
+    return a, task, c, name
+
+
+def acting_rater(s: Session, c: Campaign, rater) -> tuple[int, str]:
+    """The acting rater's user id and name, after checking they may rate in ``c`` now.
+
+    ``rater`` is a user name or a signed-in user (anything with ``name`` and ``version``).
+
+    Raises:
+        RaterNotInCampaignError: no such user, deactivated, a role that cannot rate, or not in the campaign.
+        SessionEndedError: the signed-in session's version is no longer the account's (password, role or
+            status changed since it signed in).
+    """
+    name = getattr(rater, "name", rater)
+    user = s.scalar(select(User).where(User.name == name))
+    if user is None:
+        return rater_id(s, c, name), name  # says who the campaign's raters are
+    if not user.active:
+        raise RaterNotInCampaignError(f"the account {name!r} is deactivated; it cannot rate (an admin can "
+                                      f"reactivate it)")
+    if user.role not in RATER_ROLES:
+        raise RaterNotInCampaignError(f"{name!r} is a {user.role} and cannot rate; raters need role "
+                                      f"{', '.join(RATER_ROLES)}")
+    version = getattr(rater, "version", None)
+    if version is not None and version != (user.session_version or 0):
+        raise SessionEndedError("password", f"the session of {name!r} has ended (password, role or status "
+                                            f"changed); sign in again")
+    return rater_id(s, c, name), name
 
 
 def _close(a: Assignment, task: Task, status: str, seconds: float | None, now: datetime) -> float:
@@ -215,27 +247,28 @@ def _close(a: Assignment, task: Task, status: str, seconds: float | None, now: d
     return float(seconds)
 
 
-def submit_grade(assignment_id: int, rater: str, level: int, seconds: float | None = None, *,
+def submit_grade(assignment_id: int, rater, level: int, seconds: float | None = None, *,
                  url: str | None = None, now: datetime | None = None) -> int:
     """Record the rater's level (1–5) for a grade task; returns the new label's id.
 
-    ``seconds`` is the time spent; by default the time since the task was leased.
+    ``seconds`` is the time spent; by default the time since the task was leased. ``rater`` is the acting
+    user (a name or the signed-in ``SessionUser``); see ``acting_rater`` for what is checked.
     """
     if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 5:
         raise LevelOutOfRangeError(f"level must be an integer from 1 (Highly irrelevant) to 5 (Highly relevant); "
                                    f"got {level!r}")
     now = now_utc(now)
     with writing(url) as s:
-        a, task, _ = _lease(s, assignment_id, rater, "grade", now)
+        a, task, _, name = _lease(s, assignment_id, rater, "grade", now)
         spent = _close(a, task, "done", seconds, now)
-        label = Label(query_pk=task.query_pk, product_pk=task.product_pk, level=level, rater=rater, source="human",
+        label = Label(query_pk=task.query_pk, product_pk=task.product_pk, level=level, rater=name, source="human",
                       task_id=task.id, seconds_spent=spent, created_at=now)
         s.add(label)
         s.flush()
         return label.id
 
 
-def submit_comparison(assignment_id: int, rater: str, answer: str, reason: str | None = None,
+def submit_comparison(assignment_id: int, rater, answer: str, reason: str | None = None,
                       seconds: float | None = None, *, url: str | None = None, now: datetime | None = None) -> int:
     """Record A, B or tie (with an optional reason) for a side-by-side task; returns the comparison's id."""
     key = str(answer).strip().lower()
@@ -243,9 +276,9 @@ def submit_comparison(assignment_id: int, rater: str, answer: str, reason: str |
         raise CampaignError(f"answer must be A, B or tie; got {answer!r}")
     now = now_utc(now)
     with writing(url) as s:
-        a, task, _ = _lease(s, assignment_id, rater, "side_by_side", now)
+        a, task, _, name = _lease(s, assignment_id, rater, "side_by_side", now)
         spent = _close(a, task, "done", seconds, now)
-        comp = Comparison(task_id=task.id, query_pk=task.query_pk, rater=rater, model_a=task.payload["model_a"],
+        comp = Comparison(task_id=task.id, query_pk=task.query_pk, rater=name, model_a=task.payload["model_a"],
                           model_b=task.payload["model_b"], answer=ANSWERS[key], reason=(reason or "").strip() or None,
                           seconds_spent=spent, created_at=now)
         s.add(comp)
@@ -253,17 +286,17 @@ def submit_comparison(assignment_id: int, rater: str, answer: str, reason: str |
         return comp.id
 
 
-def skip(assignment_id: int, rater: str, reason: str | None = None, *, url: str | None = None,
+def skip(assignment_id: int, rater, reason: str | None = None, *, url: str | None = None,
          now: datetime | None = None) -> None:
     """Give the task back; it goes to other raters and never returns to this one (unless undone)."""
     now = now_utc(now)
     with writing(url) as s:
-        a, task, _ = _lease(s, assignment_id, rater, None, now)
+        a, task, _, _ = _lease(s, assignment_id, rater, None, now)
         _close(a, task, "skipped", None, now)
         a.note = (reason or "").strip() or None
 
 
-def undo_last(rater: str, campaign: str | int, *, url: str | None = None, now: datetime | None = None) -> TaskView:
+def undo_last(rater, campaign: str | int, *, url: str | None = None, now: datetime | None = None) -> TaskView:
     """Take back the rater's latest submit or skip in the campaign and lease that task to them again.
 
     A submitted grade gets a superseding label with level NULL; a comparison gets a ``retracted`` copy.
@@ -272,7 +305,7 @@ def undo_last(rater: str, campaign: str | int, *, url: str | None = None, now: d
     now = now_utc(now)
     with writing(url) as s:
         c = campaign_row(s, campaign)
-        uid = rater_id(s, c, rater)
+        uid, rater = acting_rater(s, c, rater)
         a = s.scalar(select(Assignment).join(Task, Task.id == Assignment.task_id)
                      .where(Task.campaign_id == c.id, Assignment.user_id == uid,
                             Assignment.status.in_(("done", "skipped")))

@@ -11,6 +11,7 @@ from core.cli import campaigns as cli_campaigns, models as cli_models
 from core.errors import InvalidInputError, RelevanceError
 
 log = logging.getLogger("relevance")
+ROLE_NAMES = ("rater", "researcher", "viewer", "admin")
 USER_ERRORS = (RelevanceError, FileNotFoundError)  # a person's mistake: one line on stderr, exit 2
 
 
@@ -98,22 +99,35 @@ def _cmd_users(args) -> int:
         return 0
     if not args.name:
         raise InvalidInputError(f"users {args.action} needs a NAME")
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    elif sys.stdin.isatty():
-        password = getpass.getpass(f"password for {args.name}: ")
-    else:
-        password = users.generate_password()
-        print(f"one-time password for {args.name}: {password} (change it at first login)")
+    if args.action in ("deactivate", "reactivate"):
+        u = users.set_active(args.name, args.action == "reactivate", url=args.db)
+        print(f"{u.name} {'reactivated' if u.active else 'deactivated'}; their open sessions end at their next click")
+        return 0
+    if args.action == "role":
+        if not args.new_role:
+            raise InvalidInputError(f"users role needs NAME ROLE; roles: {', '.join(ROLE_NAMES)}")
+        u = users.set_role(args.name, args.new_role, url=args.db)
+        print(f"{u.name} is now a {u.role}; their open sessions end at their next click")
+        return 0
     if args.action == "add":
         if not args.role:
             raise InvalidInputError("users add needs --role rater|researcher|viewer|admin")
-        users.add_user(args.name, args.role, password, must_change=not args.password_stdin and not sys.stdin.isatty(),
-                       url=args.db)
+        args.name = users.check_name(args.name)  # refuse a bad name before asking for a password
+    one_time = not args.password_stdin and not sys.stdin.isatty()
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif not one_time:
+        password = getpass.getpass(f"password for {args.name}: ")
+    else:
+        password = users.generate_password()
+    if args.action == "add":
+        users.add_user(args.name, args.role, password, must_change=one_time, url=args.db)
         print(f"added {args.role} {args.name}")
     else:
-        users.set_password(args.name, password, url=args.db)
-        print(f"password of {args.name} changed")
+        users.set_password(args.name, password, must_change=one_time, reset=one_time, url=args.db)
+        print(f"password of {args.name} changed; their open sessions end at their next click")
+    if one_time:
+        print(f"one-time password for {args.name}: {password} (they must change it at first sign-in)")
     return 0
 
 
@@ -162,9 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (cli_models, cli_campaigns):  # modules that add their own subcommands
         module.add_commands(sub)
 
-    sp = sub.add_parser("users", help="add, list users or change a password")
-    sp.add_argument("action", choices=["add", "list", "passwd"])
+    sp = sub.add_parser("users", help="add, list users, change a password or role, deactivate or reactivate",
+                        description="users add NAME --role ROLE | list | passwd NAME | role NAME ROLE | "
+                                    "deactivate NAME | reactivate NAME. Names ignore case. A change of password, "
+                                    "role or status ends the user's open sessions at their next click.")
+    sp.add_argument("action", choices=["add", "list", "passwd", "role", "deactivate", "reactivate"])
     sp.add_argument("name", nargs="?")
+    sp.add_argument("new_role", nargs="?", choices=ROLE_NAMES, metavar="ROLE", help="for `users role NAME ROLE`")
     sp.add_argument("--role", choices=["rater", "researcher", "viewer", "admin"])
     sp.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     sp.set_defaults(func=_cmd_users)
