@@ -61,7 +61,9 @@ def check_session() -> auth.SessionUser | None:
     now, timeout = time.time(), auth.idle_timeout_seconds()
     seen = st.session_state.get(SEEN_KEY, now)
     if timeout and now - seen > timeout:
-        sign_out(f"You were signed out after {timeout / 60:.0f} minutes without activity. Sign in again.")
+        minutes = round(timeout / 60)
+        sign_out(f"You were signed out after {minutes} minute{'s' if minutes != 1 else ''} without activity. "
+                 f"Sign in again.")
         return None
     try:
         fresh = auth.check_session(user)
