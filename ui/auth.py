@@ -91,12 +91,25 @@ def client_key() -> str:
             return f"ip:{forwarded}"
     if ip:
         return f"ip:{ip}"
-    cookie = cookies.get("_streamlit_xsrf") if cookies else None
-    if cookie:
-        return "browser:" + hashlib.sha256(cookie.encode()).hexdigest()[:16]
+    token = _xsrf_token(cookies.get("_streamlit_xsrf") if cookies else None)
+    if token:
+        return "browser:" + hashlib.sha256(token).hexdigest()[:16]
     if CLIENT_KEY not in st.session_state:
         st.session_state[CLIENT_KEY] = secrets.token_hex(8)
     return "session:" + st.session_state[CLIENT_KEY]
+
+
+def _xsrf_token(cookie: str | None) -> bytes | None:
+    """The browser's XSRF token inside Tornado's cookie ``2|mask|masked token|time`` (the mask changes at every
+    page load, the token stays), or None."""
+    parts = (cookie or "").split("|")
+    try:
+        if len(parts) == 4 and parts[0] == "2":
+            mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
+            return bytes(b ^ mask[i % len(mask)] for i, b in enumerate(masked)) if mask else masked
+    except ValueError:
+        pass
+    return cookie.encode() if cookie else None
 
 
 def remember_target(key: str) -> None:
