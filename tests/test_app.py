@@ -312,6 +312,11 @@ def test_dashboard_replays_stored_predictions(store, tmp_path):
     assert ndcg.loc[ndcg["model"] == "teacher", "accuracy"].notna().all()
 
 
+def _failures_key(table: pd.DataFrame) -> str:
+    from core.workflows.analytics import pairs_fingerprint
+    return f"failures_table_{pairs_fingerprint(table)}"
+
+
 def test_failures_lists_disagreements_and_sends_a_selection_to_a_campaign(store, tmp_path, monkeypatch):
     import ui.cache
     from core.text import pin as text
@@ -324,9 +329,20 @@ def test_failures_lists_disagreements_and_sends_a_selection_to_a_campaign(store,
     at.multiselect(key="failures_languages").set_value(["es"])
     at = ok(at.run())
     assert set(at.dataframe[0].value["language"]) == {"es"}
-    at.session_state["failures_table"] = {"selection": {"rows": [0, 1], "columns": []}}
+    es_table = at.dataframe[0].value
+    at.session_state[_failures_key(es_table)] = {"selection": {"rows": [0, 1], "columns": []}}
     at = ok(at.run())
     assert "Pin text the teacher read" in texts(at)
+    assert "Send 2 selected pair(s)" in texts(at)
+    # a filter change drops the selection instead of re-pointing rows 0 and 1 at other pairs
+    at.multiselect(key="failures_languages").set_value(["es", "en"])
+    at = ok(at.run())
+    assert "Pin text the teacher read" not in texts(at) and "selected pair(s)" not in texts(at)
+    at.multiselect(key="failures_languages").set_value(["es"])
+    at = ok(at.run())
+    assert at.dataframe[0].value[["query_id", "product_id"]].equals(es_table[["query_id", "product_id"]])
+    at.session_state[_failures_key(es_table)] = {"selection": {"rows": [0, 1], "columns": []}}
+    at = ok(at.run())
     assert at.code[0].value.startswith("title: ")
     at.text_input(key="failures_campaign_name").input("hard-es")
     at.multiselect(key="failures_raters").set_value(["rita"])

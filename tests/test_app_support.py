@@ -292,3 +292,18 @@ def test_pointwise_selections_are_graded_per_pair(sqlite_url):
     out = analytics.evaluate_store(sqlite_url, models=("random",), labels=pw, mode="pointwise")
     rows = {r["language"]: r for r in out["report"]["rows"]}
     assert set(rows) == {"all", "es", "ja"} and rows["all"]["n_pairs"] == 3 and rows["all"]["mode"] == "pointwise"
+
+
+@pytest.mark.parametrize("planted", ["![x](http://example.invalid/a.png)", "<img src='http://example.invalid/a.png'>",
+                                     "a\n\n![x](http://example.invalid/a.png)", "[link](javascript:alert(1))",
+                                     ":red[big] $x^2$ **b** `c`"], ids=["md-image", "html-img", "blank-line", "link",
+                                                                         "directives"])
+def test_item_text_is_never_markup(planted):
+    import html
+
+    from ui.components import as_text
+
+    safe = as_text(planted)
+    assert not set("<>[]()!*`$:") & set(safe.replace("&#", "").replace(";", ""))  # only character references
+    assert "\n" not in safe and "<br>" in as_text("a\nb", newlines="<br>")
+    assert html.unescape(safe) == " ".join(planted.split("\n\n"))  # it still reads as what was imported

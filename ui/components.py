@@ -48,6 +48,20 @@ def _text(value) -> str:
     return str(value).strip()
 
 
+# Characters that start Markdown (or Streamlit's directives: :icon:, :color[...], $math$) or HTML. Item text
+# is data from import files: written as numeric character references it shows as itself and is never parsed,
+# whether it lands in an HTML block or in inline Markdown.
+_MARKUP = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#+-!|~$:="})
+
+
+def as_text(value, *, newlines: str = " ") -> str:
+    """Item text (a title, a query, a description) made safe to put into ``st.markdown``: no Markdown image,
+    link, emphasis or HTML survives, so an imported ``![x](http://…)`` cannot make a browser fetch anything.
+    Line breaks become ``newlines`` (a space, or ``<br>`` inside HTML), so a blank line cannot end an HTML block."""
+    text = _text(value).translate(_MARKUP)
+    return re.sub(r"\s*\n\s*", newlines, text)
+
+
 def _short(text: str, n: int) -> str:
     return text if len(text) <= n else text[:n - 1].rstrip() + "…"
 
@@ -61,7 +75,7 @@ def image_style(url) -> str:
 
 def query_banner(query: str, language: str | None) -> None:
     lang = f'<span class="rs-lang">{html.escape(language)}</span>' if language else ""
-    st.markdown(f'<div class="rs-query">{html.escape(query)}{lang}</div>', unsafe_allow_html=True)
+    st.markdown(f'<div class="rs-query">{as_text(query)}{lang}</div>', unsafe_allow_html=True)
 
 
 def _meta(product: Mapping) -> str:
@@ -69,24 +83,25 @@ def _meta(product: Mapping) -> str:
     if _text(product.get("rating")):
         count = product.get("rating_count")
         parts.append(f"★ {float(product['rating']):.1f}" + (f" ({int(count):,})" if count == count and count else ""))
-    return " · ".join(html.escape(p) for p in parts if p)
+    return " · ".join(as_text(p) for p in parts if p)
 
 
 def product_card(product: Mapping, *, max_bullets: int = 6) -> None:
     """Title, brand, image (or placeholder) and bullet points; the description in a collapsed expander."""
     bullets = [b.strip() for b in _text(product.get("bullet_points")).split("\n") if b.strip()]
-    items = "".join(f"<li>{html.escape(_short(b, 300))}</li>" for b in bullets[:max_bullets])
+    items = "".join(f"<li>{as_text(_short(b, 300))}</li>" for b in bullets[:max_bullets])
     more = f"<li><i>… {len(bullets) - max_bullets} more</i></li>" if len(bullets) > max_bullets else ""
     st.markdown(
         f'<div class="rs-card"><div class="rs-img" style="{html.escape(image_style(product.get("image")))}"></div>'
-        f'<div><div class="rs-title">{html.escape(_text(product.get("title")))}</div>'
+        f'<div><div class="rs-title">{as_text(product.get("title"))}</div>'
         f'<div class="rs-meta">{_meta(product)}</div>'
         f'{f"<ul class=rs-bullets>{items}{more}</ul>" if items else ""}</div></div>',
         unsafe_allow_html=True)
     description = _text(product.get("description"))
     if description:
         with st.expander("Description"):
-            st.write(description[:4000])
+            st.markdown(f'<div class="rs-desc">{as_text(description[:4000], newlines="<br>")}</div>',
+                        unsafe_allow_html=True)
 
 
 def product_list(products, *, start: int = 1) -> None:
@@ -95,7 +110,7 @@ def product_list(products, *, start: int = 1) -> None:
     for i, p in enumerate(products, start):
         rows.append(f'<div class="rs-row"><div class="rs-rank">{i}</div>'
                     f'<div class="rs-img small" style="{html.escape(image_style(p.get("image")))}"></div>'
-                    f'<div><div class="rs-title">{html.escape(_short(_text(p.get("title")), 160))}</div>'
+                    f'<div><div class="rs-title">{as_text(_short(_text(p.get("title")), 160))}</div>'
                     f'<div class="rs-meta">{_meta(p)}</div></div></div>')
     st.markdown("".join(rows) or "<i>(empty list)</i>", unsafe_allow_html=True)
 

@@ -7,13 +7,13 @@ import streamlit as st
 
 from core import config
 from core.cache import get_catalog
-from ui.components import product_card
+from ui.components import as_text, product_card
 
 
 def detail(row: pd.Series, models: list[str]) -> None:
     url = config.db_url()
-    st.markdown(f"**{row['query']}** ({row['language']}) → `{row['product_id']}`: human level **{row['level']}** "
-                f"(`{row['source']}`, {row['n_raters']} rater(s)); " +
+    st.markdown(f"**{as_text(row['query'])}** ({as_text(row['language'])}) → {as_text(row['product_id'])}: human "
+                f"level **{row['level']}** ({as_text(row['source'])}, {row['n_raters']} rater(s)); " +
                 ", ".join(f"{m} expects {row[f'{m}_expected']:.2f}" for m in models if f"{m}_expected" in row))
     product = get_catalog(url).rows([row["product_id"]]).iloc[0].to_dict()
     left, right = st.columns(2, gap="large")

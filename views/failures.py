@@ -56,8 +56,11 @@ numbers = {c: st.column_config.NumberColumn(c, format="%.2f") for c in shown.col
 model_cols = [c for c in shown.columns if c.endswith(("_expected", "_argmax"))]
 order = ["query", "language", "product_id", "level", *model_cols, "disagreement", "datasets", "source", "n_raters",
          "query_id"]
+# Streamlit's row selection is by position: the table's key names the exact list of pairs shown, so when a
+# filter (or a new label) changes the list, the old selection is dropped instead of pointing at other pairs.
 picked = st.dataframe(shown, hide_index=True, width="stretch", height=360, on_select="rerun", column_order=order,
-                      column_config=numbers, selection_mode="multi-row", key="failures_table")
+                      column_config=numbers, selection_mode="multi-row",
+                      key=f"failures_table_{analytics.pairs_fingerprint(rows)}")
 st.download_button("Download CSV", shown.to_csv(index=False).encode(), "failures.csv", "text/csv",
                    key="failures_csv", on_click="ignore", icon=":material/download:")
 selected = rows.iloc[picked.selection.rows] if picked and picked.selection.rows else rows.iloc[:0]

@@ -287,3 +287,12 @@ def empty_selection_message(datasets: Sequence[str] = (), languages: Sequence[st
     langs = f" for {', '.join(languages)}" if languages else ""
     tip = (" Raters' labels appear under `raters` once a campaign is graded." if RATERS in datasets else "")
     return f"No labels{where}{langs} yet.{tip}"
+
+
+def pairs_fingerprint(pairs: pd.DataFrame) -> str:
+    """A short digest of the ordered (query_id, product_id) list: equal exactly when the same pairs are shown
+    in the same order (the Failures table keys its row selection on it)."""
+    import hashlib
+
+    keys = "\n".join(pairs["query_id"].astype(str) + "\t" + pairs["product_id"].astype(str))
+    return hashlib.sha1(keys.encode()).hexdigest()[:16]
