@@ -39,19 +39,21 @@ def test_resumable_scoring_skips_finished_parts(demo, tmp_path):
     from core.cache import get_scorer
     pairs = candidate_pairs(30, queries=pd.DataFrame({"query_id": ["q1", "q2"], "query": ["lamp", "fan"]}))
     out = tmp_path / "bm25.parquet"
-    calls = []
+    calls, steps = [], []
 
-    def part(chunk):
+    def part(chunk, advance=lambda n: None):
         calls.append(len(chunk))
-        return score_frame(get_scorer("bm25"), chunk)
+        return score_frame(get_scorer("bm25"), chunk, advance=lambda n: (steps.append(n), advance(n)))
 
     # first run "crashes" after one part: simulate by scoring only the first part by hand
     parts = out.with_name(out.name + ".parts")
     parts.mkdir()
     part(pairs.iloc[:25]).to_parquet(parts / "part-00000.parquet", index=False)
     calls.clear()
+    steps.clear()
     result = score_resumable(part, pairs, out, progress=False, part_pairs=25)
     assert calls == [25, len(pairs) - 50], "only the unfinished parts are scored again"
+    assert sum(steps) == len(pairs) - 25 and len(steps) > len(calls), "progress moves within a part (per query)"
     assert len(result) == len(pairs) and out.exists() and not parts.exists()
     pd.testing.assert_frame_equal(pd.read_parquet(out), result)
 

@@ -121,8 +121,8 @@ def _cmd_score(args) -> int:
     else:
         kwargs = {"int8": True} if args.int8 else {}
         scorer = get_scorer(args.model, url, **kwargs)
-        result = score_resumable(lambda chunk: score_frame(scorer, chunk, catalog, args.batch_size), pairs, out,
-                                 progress=_progress())
+        result = score_resumable(lambda chunk, advance: score_frame(scorer, chunk, catalog, args.batch_size, advance),
+                                 pairs, out, progress=_progress())
     print(f"scored {len(result)} pairs with {args.model} -> {out}")
     if args.store:
         print(f"stored {store_predictions(result, args.model, url)} predictions in the database")

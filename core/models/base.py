@@ -11,7 +11,8 @@ also has ``predict_proba`` (probabilities of levels 1…5), its ``score`` is the
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,9 +63,10 @@ class LevelScorer(Scorer):
         return self.predict_proba(query, product_ids) @ np.asarray(LEVELS, dtype=np.float32)
 
     def predict_pairs(self, queries: Sequence[str], products: Sequence[Mapping], batch_size: int | None = None,
-                      progress: bool = False) -> np.ndarray:
+                      progress: Progress = False) -> np.ndarray:
         """Level probabilities (n, 5) of many pairs; ``products`` are product dicts with ``product_id``.
 
+        ``progress``: a bar (True), or a callback told how many more pairs are done (see ``reporter``).
         This default groups the pairs by query and calls ``predict_proba``; models with a faster bulk
         path (the teacher's length-bucketed batches, the student's one embedding per query) override it.
         """
@@ -72,6 +74,25 @@ class LevelScorer(Scorer):
         groups: dict[str, list[int]] = {}
         for i, q in enumerate(queries):
             groups.setdefault(q, []).append(i)
-        for q, idx in groups.items():
-            out[idx] = self.predict_proba(q, [products[i]["product_id"] for i in idx])
+        with reporter(progress, len(queries), f"{getattr(self, 'name', type(self).__name__)} scoring") as advance:
+            for q, idx in groups.items():
+                out[idx] = self.predict_proba(q, [products[i]["product_id"] for i in idx])
+                advance(len(idx))
         return out
+
+
+Progress = bool | Callable[[int], None]
+
+
+@contextmanager
+def reporter(progress: Progress, total: int, desc: str) -> Iterator[Callable[[int], None]]:
+    """The ``advance(n)`` of a bulk call: a tqdm bar's update when ``progress`` is True, the caller's own
+    callback when it is callable (a job's bar over many calls moves with each batch, not each call), else
+    nothing."""
+    if callable(progress):
+        yield progress
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, desc=desc, disable=not progress, leave=False) as bar:
+        yield bar.update

@@ -31,7 +31,7 @@ import numpy as np
 
 from core.catalog import Catalog
 from core.errors import InvalidInputError
-from core.models.base import LevelScorer
+from core.models.base import LevelScorer, Progress, reporter
 from core.models.features import FEATURE_VERSION, FeatureBuilder, FeatureConfig, shared_builder
 from core.scale import LEVELS
 
@@ -323,15 +323,13 @@ class Student(LevelScorer):
         return self.predict_proba(query, product_ids) @ LEVEL_VALUES
 
     def predict_pairs(self, queries: Sequence[str], products: Sequence, batch_size: int | None = None,
-                      progress: bool = False) -> np.ndarray:
+                      progress: Progress = False) -> np.ndarray:
         """Bulk scoring, the teacher's interface: level probabilities (n, 5) of (query, product) pairs.
 
         ``products`` are product dicts (with ``product_id``) or ids. Distinct queries are embedded in one
         batch, then each query's products go through the fast path together. ``batch_size`` is accepted
         for interface compatibility and ignored.
         """
-        from tqdm.auto import tqdm
-
         from core.text.queries import clean_query
 
         ids = [p["product_id"] if isinstance(p, dict) else p for p in products]
@@ -344,9 +342,11 @@ class Student(LevelScorer):
             return out
         texts = list(groups)
         Q = self.features.encoder.encode_queries(texts)
-        for q, vec in tqdm(zip(texts, Q), total=len(texts), desc="student scoring", disable=not progress, leave=False):
-            idx = groups[q]
-            out[idx] = softmax(self.logits_from_parts(*self.features.parts(q, [ids[i] for i in idx], q=vec)))
+        with reporter(progress, len(ids), "student scoring") as advance:
+            for q, vec in zip(texts, Q):
+                idx = groups[q]
+                out[idx] = softmax(self.logits_from_parts(*self.features.parts(q, [ids[i] for i in idx], q=vec)))
+                advance(len(idx))
         return out
 
 

@@ -151,7 +151,7 @@ def teacher_label(pool: pd.DataFrame, teacher, catalog: Catalog, out_dir: Path, 
     t0 = time.perf_counter()
     if len(todo):
         log.info("teacher-labelling %d pairs (%d already labelled)", len(todo), len(pool) - len(todo))
-        new = score_resumable(lambda chunk: score_frame(teacher, chunk, catalog, batch_size)
+        new = score_resumable(lambda chunk, advance: score_frame(teacher, chunk, catalog, batch_size, advance)
                               .assign(source=chunk["source"].to_numpy()),
                               todo, out_dir / "new_labels.parquet", progress=progress, part_pairs=1_000)
         (out_dir / "new_labels.parquet").unlink(missing_ok=True)

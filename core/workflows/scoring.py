@@ -65,20 +65,27 @@ def candidate_pairs(k: int, url: str | None = None, queries: pd.DataFrame | None
 
 # ------------------------------------------------------------------------------------------ scoring
 
-def score_frame(scorer: Scorer, pairs: pd.DataFrame, catalog=None, batch_size: int = 32) -> pd.DataFrame:
-    """Score ``pairs`` (query_id, query, product_id) with one scorer; returns pairs + score columns."""
+def score_frame(scorer: Scorer, pairs: pd.DataFrame, catalog=None, batch_size: int = 32,
+                advance: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """Score ``pairs`` (query_id, query, product_id) with one scorer; returns pairs + score columns.
+
+    ``advance(n)`` is told as each batch of n pairs is done (a progress bar over many calls)."""
+    advance = advance or (lambda n: None)
     out = pairs[["query_id", "query", "product_id"]].reset_index(drop=True)
     if isinstance(scorer, LevelScorer) and catalog is not None:
         rows = catalog.rows(out["product_id"].tolist()).to_dict("records")
-        probs = scorer.predict_pairs([clean_query(q) for q in out["query"]], rows, batch_size=batch_size)
+        probs = scorer.predict_pairs([clean_query(q) for q in out["query"]], rows, batch_size=batch_size,
+                                     progress=advance)
     elif isinstance(scorer, LevelScorer):
         probs = np.zeros((len(out), 5), dtype=np.float32)
         for _, g in out.groupby("query_id", sort=False):
             probs[g.index] = scorer.predict_proba(g["query"].iat[0], g["product_id"].tolist())
+            advance(len(g))
     else:
         scores = np.zeros(len(out), dtype=np.float32)
         for _, g in out.groupby("query_id", sort=False):
             scores[g.index] = scorer.score(g["query"].iat[0], g["product_id"].tolist())
+            advance(len(g))
         return out.assign(score=scores)
     out[PROB_COLS] = probs
     out["expected"] = probs @ np.arange(1, 6, dtype=np.float32)
@@ -86,9 +93,12 @@ def score_frame(scorer: Scorer, pairs: pd.DataFrame, catalog=None, batch_size: i
     return out
 
 
-def score_resumable(score_part: Callable[[pd.DataFrame], pd.DataFrame], pairs: pd.DataFrame, out: Path,
-                    progress: bool = True, part_pairs: int = PART_PAIRS) -> pd.DataFrame:
-    """Score ``pairs`` in parts under ``<out>.parts/``; finished parts are kept, so a rerun resumes."""
+def score_resumable(score_part: Callable[[pd.DataFrame, Callable[[int], None]], pd.DataFrame], pairs: pd.DataFrame,
+                    out: Path, progress: bool = True, part_pairs: int = PART_PAIRS) -> pd.DataFrame:
+    """Score ``pairs`` in parts under ``<out>.parts/``; finished parts are kept, so a rerun resumes.
+
+    ``score_part(chunk, advance)`` scores one part and calls ``advance(n)`` as batches finish, so the bar
+    moves every few seconds, not once per part."""
     parts_dir = out.with_name(out.name + ".parts")
     parts_dir.mkdir(parents=True, exist_ok=True)
     n_parts = -(-len(pairs) // part_pairs)
@@ -100,9 +110,16 @@ def score_resumable(score_part: Callable[[pd.DataFrame], pd.DataFrame], pairs: p
         for i in todo:
             chunk = pairs.iloc[i * part_pairs:(i + 1) * part_pairs]
             tmp = parts_dir / f"part-{i:05d}.parquet.tmp"
-            score_part(chunk).to_parquet(tmp, index=False)
+            done = [0]
+
+            def advance(n: int, done=done) -> None:
+                n = min(n, len(chunk) - done[0])  # never past the part
+                done[0] += n
+                bar.update(n)
+
+            score_part(chunk, advance).to_parquet(tmp, index=False)
             tmp.replace(parts_dir / f"part-{i:05d}.parquet")
-            bar.update(len(chunk))
+            bar.update(len(chunk) - done[0])
     result = pd.concat([pd.read_parquet(parts_dir / f"part-{i:05d}.parquet") for i in range(n_parts)],
                        ignore_index=True) if n_parts else pairs.iloc[:0]
     tmp = out.with_name(out.name + ".tmp")

@@ -19,7 +19,7 @@ import numpy as np
 
 from core.catalog import Catalog
 from core.errors import InvalidInputError
-from core.models.base import LevelScorer
+from core.models.base import LevelScorer, Progress, reporter
 from core.models.teacher.backbones import device, get_backbone, load_base
 from core.models.teacher.config import TeacherConfig
 from core.models.teacher.encoding import PairEncoder
@@ -62,10 +62,10 @@ class Teacher(LevelScorer):
         self._lock = threading.Lock()  # one forward at a time per model object (torch threads do the rest)
 
     def predict_pairs(self, queries: Sequence[str], products: Sequence[Mapping], batch_size: int | None = None,
-                      progress: bool = False) -> np.ndarray:
-        """Probabilities of levels 1…5 for each (query, product) pair, shape (n, 5)."""
+                      progress: Progress = False) -> np.ndarray:
+        """Probabilities of levels 1…5 for each (query, product) pair, shape (n, 5); ``progress`` as in
+        ``LevelScorer.predict_pairs`` (it moves with each batch)."""
         import torch
-        from tqdm.auto import tqdm
 
         n = len(queries)
         out = np.zeros((n, 5), dtype=np.float32)
@@ -76,14 +76,17 @@ class Teacher(LevelScorer):
         lengths = np.array([len(q) + len(self.encoder.pin_text(p)) for q, p in zip(queries, products)])
         order = np.argsort(lengths, kind="stable")
         dev = next(self.model.parameters()).device
-        with self._lock, torch.inference_mode():
-            for i in tqdm(range(0, n, bs), desc="teacher scoring", disable=not progress, leave=False):
+        with self._lock, torch.inference_mode(), reporter(progress, n, "teacher scoring") as advance:
+            # the prior of all pairs at once: one product warm-up and one batch of query embeddings
+            prior = self.prior.logits(list(queries), list(products)) if self.prior is not None else None
+            for i in range(0, n, bs):
                 idx = order[i:i + bs]
                 batch = self.encoder.encode([queries[j] for j in idx], [products[j] for j in idx])
                 logits = self.model(**{k: v.to(dev) for k, v in batch.items()}).logits.float().cpu()
-                if self.prior is not None:
-                    logits = logits + self.prior.logits([queries[j] for j in idx], [products[j] for j in idx])
+                if prior is not None:
+                    logits = logits + prior[torch.as_tensor(idx)]
                 out[idx] = torch.softmax(logits, -1).numpy()
+                advance(len(idx))
         return out
 
     def predict_proba(self, query: str, product_ids: Sequence[str]) -> np.ndarray:

@@ -122,9 +122,11 @@ class FeaturePrior:
                 todo.setdefault(q, []).append(pid)
         if len(todo) > 1:  # embed every new product in one batch, not one query's products at a time
             self.builder.warm(list(dict.fromkeys(p for pids in todo.values() for p in pids)))
-        for q, pids in todo.items():
+        # every new query embedded in one batch too (one encoder call per query was a third of scoring time)
+        qvecs = self.builder.encoder.encode_queries(list(todo)) if len(todo) > 1 else [None] * len(todo)
+        for (q, pids), qv in zip(todo.items(), qvecs):
             pids = list(dict.fromkeys(pids))
-            dense, _, _ = self.builder.parts(q, pids)
+            dense, _, _ = self.builder.parts(q, pids, q=qv)
             self._cache.update({(q, pid): row for pid, row in zip(pids, dense)})
         return np.stack([self._cache[k] for k in keys]) if keys else np.zeros((0, len(self.names)), np.float32)
 
