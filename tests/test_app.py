@@ -416,6 +416,27 @@ def test_failures_filter_by_data_set(two_sets, tmp_path):
     assert not at.dataframe
 
 
+def test_campaign_form_uses_an_import_as_gold(two_sets):
+    at = ok(app("rex").switch_page("views/data.py").run())
+    gold_from = at.multiselect(key="data_campaign_gold_from")
+    assert gold_from.value == [] and set(gold_from.options) == {"small (import): 161 pairs",
+                                                                "small_ml (import): 24 pairs"}
+    at.text_input(key="data_campaign_name").input("with-gold")
+    at.number_input(key="data_campaign_n").set_value(6)
+    at.slider(key="data_campaign_gold").set_value(0.25)
+    at.multiselect(key="data_campaign_raters").set_value(["rita"])
+    at = ok(at.button(key="FormSubmitter:data_campaign_form-Create campaign").click().run())
+    assert any("a gold share needs trusted labels" in e.value for e in at.error)  # none chosen: nothing created
+    at.multiselect(key="data_campaign_gold_from").set_value(["import:small_ml"])
+    at = ok(at.button(key="FormSubmitter:data_campaign_form-Create campaign").click().run())
+    assert "Created grade campaign **with-gold**: 6 tasks, 2 gold" in texts(at)
+    with session_scope(two_sets) as s:
+        c = s.scalar(select(Campaign).where(Campaign.name == "with-gold"))
+        gold = s.execute(select(Task.gold_level, Query.text).join(Query, Query.id == Task.query_pk)
+                         .where(Task.campaign_id == c.id, Task.is_gold)).all()
+    assert len(gold) == 2 and all(level in (1, 5) for level, _ in gold)  # small_ml holds E and I pairs only
+
+
 def test_campaign_form_offers_the_stored_languages_and_a_data_set(two_sets):
     at = ok(app("rex").switch_page("views/data.py").run())
     languages = at.multiselect(key="data_campaign_languages")  # the stored languages, not a fixed list

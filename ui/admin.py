@@ -98,12 +98,22 @@ def dataset_options() -> dict[str | None, str]:
     return options
 
 
+def gold_source_options() -> dict[str, str]:
+    """Label sources usable as gold -> their label in the form, e.g. ``esci_us (import): 5,368 pairs``."""
+    from core.store.datasets import IMPORT_PREFIX, gold_sources
+
+    return {src: (f"{src[len(IMPORT_PREFIX):]} (import)" if src.startswith(IMPORT_PREFIX) else src)
+            + f": {n:,} pair{'s' if n != 1 else ''}" for src, n in gold_sources().items()}
+
+
 def campaign_form(created_by: str) -> None:
     """Create a campaign (``core.campaigns.create_campaign``); errors say what to change."""
     from core.campaigns import CampaignError, CampaignSpec, create_campaign
     from core.models.registry import available
     from core.campaigns.spec import CANDIDATES, STRATEGIES
 
+    if st.session_state.pop("data_campaign_created", False):  # a fresh name field after a campaign was made
+        st.session_state["data_campaign_name"] = ""
     with st.form("data_campaign_form"):
         c1, c2, c3 = st.columns(3)
         name = c1.text_input("Name", key="data_campaign_name")
@@ -124,8 +134,15 @@ def campaign_form(created_by: str) -> None:
         c1, c2, c3, c4 = st.columns(4)
         overlap_k = c1.number_input("Ratings per overlapping task", 1, 10, 1, key="data_campaign_overlap_k")
         overlap_share = c2.slider("Share of tasks overlapping", 0.0, 1.0, 1.0, key="data_campaign_overlap_share")
-        gold_ratio = c3.slider("Gold share", 0.0, 0.5, 0.0, key="data_campaign_gold")
+        gold_ratio = c3.slider("Gold share", 0.0, 0.5, 0.0, key="data_campaign_gold",
+                               help="Share of each rater's tasks drawn from pairs with trusted levels; their answers "
+                                    "measure rater accuracy")
         candidates = c4.selectbox("Candidates", CANDIDATES, key="data_campaign_candidates")
+        golds = gold_source_options()
+        gold_from = st.multiselect("Gold from (labels with trusted levels)", list(golds), format_func=golds.get,
+                                   default=[g for g in ("gold",) if g in golds], key="data_campaign_gold_from",
+                                   help="Imports (`relevance import judgments FILE --name trusted`) or labels of "
+                                        "source `gold`; used only when the gold share is above 0")
         ready = [m for m in ("teacher", "student") if m in available() and trained(m)]
         models = st.multiselect("Models (side_by_side, disagreement, uncertainty, pool: first vs second)",
                                 available(), default=ready if len(ready) == 2 else ["bm25", "random"],
@@ -133,10 +150,16 @@ def campaign_form(created_by: str) -> None:
         go = st.form_submit_button("Create campaign", type="primary")
     if not go:
         return
+    if gold_ratio > 0 and not gold_from:
+        st.error("Campaign not created: a gold share needs trusted labels. Pick them under **Gold from** "
+                 + ("(the store has none yet: import a judgments file of trusted levels first)." if not golds else
+                    "."))
+        return
     try:
         spec = CampaignSpec(name=name, kind=kind, strategy=strategy, n_tasks=int(n_tasks), languages=tuple(languages),
                             raters=tuple(raters), overlap_k=int(overlap_k), overlap_share=float(overlap_share),
-                            gold_ratio=float(gold_ratio), models=tuple(models), candidates=candidates,
+                            gold_ratio=float(gold_ratio), gold_sources=tuple(gold_from) or ("gold",),
+                            models=tuple(models), candidates=candidates,
                             created_by=created_by, dataset=dataset)
         with st.spinner("Sampling tasks…"):
             info = create_campaign(spec)
@@ -145,6 +168,7 @@ def campaign_form(created_by: str) -> None:
         return
     st.session_state["data_flash"] = (f"Created {info.kind} campaign **{info.name}**: {info.n_tasks} tasks, "
                                       f"{info.n_gold} gold; raters: {', '.join(info.raters) or 'none yet'}.")
+    st.session_state["data_campaign_created"] = True
     st.rerun()
 
 
@@ -158,7 +182,8 @@ def campaigns_table() -> pd.DataFrame:
                      "languages": ",".join(c.languages) or "all", "data set": c.config.get("dataset") or "all",
                      "tasks": c.n_tasks, "gold": c.n_gold,
                      "done": p.ratings_done, "required": p.ratings_required, "progress": p.fraction,
-                     "raters": ", ".join(c.raters), "status": c.status, "created by": c.created_by})
+                     "raters": ", ".join(c.raters) or "none yet", "status": c.status,
+                     "created by": c.created_by or "CLI / script"})
     return pd.DataFrame(rows)
 
 

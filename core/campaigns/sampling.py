@@ -261,7 +261,8 @@ def plan_grade_pairs(s: Session, spec: CampaignSpec, url: str | None) -> tuple[p
     if gold is not None and gold.empty:
         raise SamplingError(f"gold_ratio is {spec.gold_ratio} but no labels of sources {', '.join(spec.gold_sources)}"
                             f"{_in(spec.languages)} exist; import trusted judgments (`relevance import judgments "
-                            f"FILE --name trusted`) and pass gold_sources=('import:trusted',), or set gold_ratio=0")
+                            f"FILE --name trusted`) and choose them as gold (**Gold from** in the app, "
+                            f"`--gold-sources import:trusted` on the CLI), or set the gold share to 0")
     if gold is not None:
         gold = random_sample(gold, spec.n_gold or math.ceil(spec.n_tasks * spec.gold_ratio / (1 - spec.gold_ratio)),
                              rng)

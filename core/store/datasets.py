@@ -192,3 +192,15 @@ def datasets(url: str | None = None, *, by_language: bool = False) -> pd.DataFra
     order = {n: i for i, n in enumerate(sort_datasets(out["dataset"]))}
     out = out.assign(_order=out["dataset"].map(order)).sort_values(["_order", "pairs"], ascending=[True, False])
     return out[cols].reset_index(drop=True)
+
+
+def gold_sources(url: str | None = None) -> dict[str, int]:
+    """Label sources a campaign can draw gold pairs from (imports and ``gold``; not the raters' own ``human``
+    labels) -> the number of pairs with a label in force from that source, largest first."""
+    with session_scope(url) as s:
+        cur = current_labels(s)
+    if cur.empty:
+        return {}
+    cur = cur[cur["source"] != "human"]
+    counts = cur.groupby("source")[["query_pk", "product_pk"]].apply(lambda g: len(g.drop_duplicates()))
+    return {str(k): int(v) for k, v in counts.sort_values(ascending=False).items()}

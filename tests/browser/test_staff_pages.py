@@ -1,11 +1,12 @@
-"""Item text is text, and a table selection is a set of pairs, in a real browser.
+"""Item text is text, a table selection is a set of pairs, and gold comes from the form, in a real browser.
 
 Products and queries come from import files, so they are data, not markup: a title, bullet, description
 or query carrying ``![x](http://…)`` or ``<img src=…>`` must show as those characters and make no browser
 fetch anything. A trap HTTP server (and Playwright's request log) records every request for the planted
 URLs; the rater walks Rate (description opened) and a researcher walks Failures (a planted pair
 selected). Then the Failures selection: rows picked under one filter are dropped when the filter changes,
-never re-pointed at the pairs that now sit at the same positions (issue 14, item 3).
+never re-pointed at the pairs that now sit at the same positions (issue 14, item 3). Last, an admin creates
+a campaign whose gold pairs come from an import chosen in the form (issue 14, item 5).
 """
 
 from __future__ import annotations
@@ -160,3 +161,25 @@ def test_a_filter_change_never_repoints_the_failures_selection(planted, page):
     page.get_by_text(re.compile(r"^Send \d+ selected pair")).wait_for(state="detached")
     assert page.get_by_text("Pin text the teacher read").count() == 0
     shot(page, "failures-after-filter")
+
+
+def test_an_admin_creates_a_campaign_with_gold_from_an_import(planted, page):
+    sign_in(page, planted["base"], "ada", USERS["ada"][1])
+    page.get_by_role("heading", name="Where to go").wait_for()
+    go(page, "Data and campaigns")
+    page.get_by_role("tab", name="Campaigns").click()
+    page.get_by_label("Name", exact=True).fill("with-gold")
+    page.get_by_label("Tasks (pairs; queries for side_by_side)").fill("4")
+    slider = page.get_by_test_id("stSlider").filter(has_text="Gold share").get_by_role("slider")
+    slider.focus()
+    for _ in range(25):  # 0.00 -> 0.25 in steps of 0.01
+        page.keyboard.press("ArrowRight")
+    page.get_by_test_id("stSlider").filter(has_text="Gold share").get_by_text("0.25").wait_for()
+    pick(page, "Gold from (labels with trusted levels)", "planted (import): 3 pairs")
+    pick(page, "Raters", "rita")
+    page.get_by_role("button", name="Create campaign").click()
+    page.get_by_text(re.compile(r"Created grade campaign with-gold: 4 tasks, 2 gold")).wait_for()
+    settle(page)
+    # the name field is cleared, so a second click cannot say "exists already"
+    page.wait_for_function("() => document.querySelector('input[aria-label=\"Name\"]').value === ''")
+    shot(page, "campaign-with-gold")
