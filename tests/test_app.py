@@ -437,6 +437,40 @@ def test_campaign_form_uses_an_import_as_gold(two_sets):
     assert len(gold) == 2 and all(level in (1, 5) for level, _ in gold)  # small_ml holds E and I pairs only
 
 
+def test_a_side_by_side_campaign_with_a_trained_model_is_made_by_a_background_job(store):
+    import time
+
+    from core.cli.main import main
+    from core.workflows import jobs
+
+    at = ok(app("rex").switch_page("views/data.py").run())
+    at.text_input(key="data_campaign_name").input("sbs-teacher")
+    at.selectbox(key="data_campaign_kind").set_value("side_by_side")
+    at.number_input(key="data_campaign_n").set_value(2)
+    at.multiselect(key="data_campaign_raters").set_value(["rita"])
+    at.multiselect(key="data_campaign_models").set_value(["teacher", "bm25"])
+    at = ok(at.button(key="FormSubmitter:data_campaign_form-Create campaign").click().run())
+    assert "Creating side_by_side campaign **sbs-teacher** in the background" in texts(at)
+    [job] = jobs.list_jobs()
+    assert job.title == "campaign sbs-teacher" and job.argv[3:6] == ("campaign", "create", "sbs-teacher")
+    with session_scope(store) as s:  # nothing was sampled in the web server
+        assert s.scalar(select(Campaign).where(Campaign.name == "sbs-teacher")) is None
+    # the job's own command line, with two cheap models, makes the campaign the form described
+    argv = list(job.argv[3:])
+    argv[2], argv[argv.index("--models") + 1] = "sbs-cheap", "bm25,random"
+    assert main(argv) == 0
+    with session_scope(store) as s:
+        c = s.scalar(select(Campaign).where(Campaign.name == "sbs-cheap"))
+        assert (c.kind, c.config["n_tasks"], c.created_by, c.config["models"]) == ("side_by_side", 2, "rex",
+                                                                                 ["bm25", "random"])
+    # here the teacher is untrained: the job ends with that reason in its log, and its duration stops
+    deadline = time.time() + 120
+    while (job := jobs.load(job.folder)).status == "running" and time.time() < deadline:
+        time.sleep(0.5)
+    assert job.status == "failed" and "teacher" in jobs.tail(job)
+    assert job.ended_at is not None and job.minutes == pytest.approx((job.ended_at - job.started_at) / 60)
+
+
 def test_campaign_form_offers_the_stored_languages_and_a_data_set(two_sets):
     at = ok(app("rex").switch_page("views/data.py").run())
     languages = at.multiselect(key="data_campaign_languages")  # the stored languages, not a fixed list

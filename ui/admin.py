@@ -98,6 +98,30 @@ def dataset_options() -> dict[str | None, str]:
     return options
 
 
+CHEAP_MODELS = {"bm25", "random"}  # rank a query's candidates in milliseconds: fine inside the web server
+
+
+def _start_campaign_job(spec) -> None:
+    """``relevance campaign create`` for ``spec`` as a background job (progress, stop and log under the form)."""
+    from core.campaigns.admin import check_new
+    from core.workflows import jobs
+
+    check_new(spec)  # a taken name or an unknown rater is said now, not in the job's log
+    flags = {"--kind": spec.kind, "--strategy": spec.strategy, "--tasks": spec.n_tasks,
+             "--languages": ",".join(spec.languages), "--raters": ",".join(spec.raters),
+             "--overlap-k": spec.overlap_k, "--overlap-share": spec.overlap_share, "--gold-ratio": spec.gold_ratio,
+             "--gold-sources": ",".join(spec.gold_sources), "--models": ",".join(spec.models),
+             "--candidates": spec.candidates, "--dataset": spec.dataset, "--created-by": spec.created_by}
+    argv = ["campaign", "create", spec.name] + [x for k, v in flags.items() if v not in (None, "")
+                                                 for x in (k, str(v))]
+    jobs.start(jobs.relevance_argv(*argv), f"campaign {spec.name}")
+    st.session_state["data_campaign_created"] = True
+    st.session_state["data_flash"] = (f"Creating {spec.kind} campaign **{spec.name}** in the background: "
+                                      f"{', '.join(spec.models[:2])} rank each query's candidates. Its progress "
+                                      f"is under **Campaign jobs** below; the campaign appears when it is done.")
+    st.rerun()
+
+
 def gold_source_options() -> dict[str, str]:
     """Label sources usable as gold -> their label in the form, e.g. ``esci_us (import): 5,368 pairs``."""
     from core.store.datasets import IMPORT_PREFIX, gold_sources
@@ -161,6 +185,9 @@ def campaign_form(created_by: str) -> None:
                             gold_ratio=float(gold_ratio), gold_sources=tuple(gold_from) or ("gold",),
                             models=tuple(models), candidates=candidates,
                             created_by=created_by, dataset=dataset)
+        if spec.scores_live and not set(spec.models[:2]) <= CHEAP_MODELS:
+            _start_campaign_job(spec)  # a model scores every candidate list: not in the web server
+            return
         with st.spinner("Sampling tasks…"):
             info = create_campaign(spec)
     except (CampaignError, ValueError, FileNotFoundError, RuntimeError) as exc:  # untrained model, bad spec

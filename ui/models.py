@@ -85,26 +85,30 @@ def start_forms() -> None:
             st.toast(f"Started scoring with {model}.")
 
 
-def jobs_panel() -> None:
-    """Jobs, newest first: status, progress bar (tqdm's percentage), log tail, stop; live while one runs."""
-    listed = jobs.list_jobs()
+def jobs_panel(prefix: str = "", key: str = "models") -> None:
+    """Jobs (those whose title starts with ``prefix``), newest first: status, progress bar (tqdm's
+    percentage), log tail, stop; redrawn every 2 s while one runs, without rerunning the page."""
+    listed = _listed(prefix)
     if any(j.status == "running" for j in listed):
-        _live_jobs()
+        _live_jobs(prefix, key)
     else:
-        _jobs(listed)
+        _jobs(listed, key)
+
+
+def _listed(prefix: str) -> list:
+    return [j for j in jobs.list_jobs() if j.title.startswith(prefix)]
 
 
 @st.fragment(run_every=2)
-def _live_jobs() -> None:
-    _jobs(jobs.list_jobs())
+def _live_jobs(prefix: str, key: str) -> None:
+    _jobs(_listed(prefix), key)
 
 
-def _jobs(listed: list) -> None:
+def _jobs(listed: list, key: str = "models") -> None:
     if not listed:
         st.caption("No jobs yet.")
         return
     for job in listed:
-        elapsed = time.time() - job.started_at
         icon = {"running": ":material/progress_activity:", "done": ":green[:material/check_circle:]",
                 "failed": ":red[:material/error:]", "stopped": ":material/stop_circle:",
                 "lost": ":orange[:material/help:]"}[job.status]
@@ -112,9 +116,9 @@ def _jobs(listed: list) -> None:
             head, stop = st.columns([5, 1], vertical_alignment="center")
             head.markdown(f"{icon} **{job.title}** · {job.status}" + (f" (exit {job.rc})" if job.rc else "") +
                           f" · {time.strftime('%Y-%m-%d %H:%M', time.localtime(job.started_at))} · "
-                          f"{elapsed / 60:.1f} min")
+                          f"{job.minutes:.1f} min")
             if job.status == "running":
-                if stop.button("Stop", key=f"models_job_stop_{job.id}"):
+                if stop.button("Stop", key=f"{key}_job_stop_{job.id}"):
                     jobs.stop(job)
                 p = jobs.progress(job)
                 st.progress(p if p is not None else 0.0, text=f"{p:.0%}" if p is not None else "starting…")

@@ -5,6 +5,7 @@ import streamlit as st
 from ui import admin
 from ui.auth import require
 from ui.components import table
+from ui.models import jobs_panel
 
 user = require("data")
 st.title("Data and campaigns")
@@ -28,3 +29,7 @@ with campaigns_tab:
             admin.add_raters_form(existing["name"].tolist())
     st.subheader("New campaign")
     admin.campaign_form(user.name)
+    st.subheader("Campaign jobs")
+    st.caption("Campaigns whose sampling runs a model over candidate lists (side-by-side or pool with the teacher "
+               "or a student) are made in the background; the page stays usable meanwhile.")
+    jobs_panel("campaign ", key="data")

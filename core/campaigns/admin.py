@@ -54,6 +54,12 @@ def create_campaign(spec: CampaignSpec, *, url: str | None = None) -> CampaignIn
     return get_campaign(spec.name, url=url)
 
 
+def check_new(spec: CampaignSpec, *, url: str | None = None) -> None:
+    """Raise ``CampaignError`` when ``spec``'s name is taken or a rater is unknown (before a background job)."""
+    with session_scope(url) as s:
+        _check_new(s, spec)
+
+
 def _check_new(s: Session, spec: CampaignSpec) -> None:
     if s.scalar(select(Campaign.id).where(Campaign.name == spec.name)) is not None:
         raise CampaignError(f"campaign {spec.name!r} exists already; pick another name (or add raters to it)")

@@ -34,6 +34,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -311,14 +312,17 @@ def _pool(s: Session, spec: CampaignSpec, queries: pd.DataFrame, url, rng) -> pd
     catalog, bm25 = get_catalog(url), get_scorer("bm25", url)
     scorers = [get_scorer(m, url) for m in spec.models]
     pk, rows, masks = _product_pks(s), [], _LanguageMasks(catalog)
+    bar = tqdm(total=spec.n_tasks, desc="pooling", unit="pair", disable=None)
     for q in queries.iloc[rng.permutation(len(queries))].itertuples():
         cands = _bm25_candidates(bm25, catalog, q.text, spec.rerank_depth, masks(q.language))
         pool = sorted({p for sc in scorers for p in _ranked(sc, q.text, cands, spec.pool_depth)})
         if rows and len(rows) + len(pool) > spec.n_tasks:
             break
         rows += [(q.query_pk, pk[p], q.language) for p in pool]
+        bar.update(min(len(pool), spec.n_tasks - bar.n))
         if len(rows) >= spec.n_tasks:
             break
+    bar.close()
     return pd.DataFrame(rows, columns=["query_pk", "product_pk", "language"])
 
 
@@ -335,7 +339,8 @@ def plan_side_by_side(s: Session, spec: CampaignSpec, url: str | None) -> list[d
     first, second = spec.models[:2]
     scorers = {m: get_scorer(m, url) for m in (first, second)}
     tasks, masks = [], _LanguageMasks(catalog)
-    for q in chosen.itertuples():
+    # a bar only on a terminal: a background job's (pty) log shows it; the web server and tests stay quiet
+    for q in tqdm(chosen.itertuples(), total=len(chosen), desc="side-by-side lists", unit="query", disable=None):
         cands = _bm25_candidates(bm25, catalog, q.text, spec.rerank_depth, masks(q.language))
         lists = {m: _ranked(sc, q.text, cands, spec.sbs_k) for m, sc in scorers.items()}
         a, b = (second, first) if rng.random() < 0.5 else (first, second)

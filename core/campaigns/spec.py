@@ -81,6 +81,12 @@ class CampaignSpec:
             if not ok:
                 raise CampaignError(f"{expected}; got {got!r}")
 
+    @property
+    def scores_live(self) -> bool:
+        """Whether sampling runs the models over candidate lists (side-by-side lists, the pool strategy); the other
+        model-based strategies read stored predictions."""
+        return self.kind == "side_by_side" or self.strategy == "pool"
+
     def config(self) -> dict:
         """The sampling settings kept in ``campaigns.config``."""
         return {k: getattr(self, k) for k in ("n_tasks", "models", "measure", "candidates", "bm25_k", "rerank_depth",

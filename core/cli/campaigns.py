@@ -38,7 +38,8 @@ def _cmd_create(args) -> int:
                         gold_sources=_split(args.gold_sources), n_gold=args.n_gold, lease_seconds=args.lease_seconds,
                         models=_split(args.models), measure=args.measure, candidates=args.candidates,
                         bm25_k=args.bm25_k, rerank_depth=args.rerank_depth, pool_depth=args.pool_depth,
-                        sbs_k=args.sbs_k, unlabelled_only=args.unlabelled_only, seed=args.seed)
+                        sbs_k=args.sbs_k, unlabelled_only=args.unlabelled_only, seed=args.seed,
+                        dataset=args.dataset, created_by=args.created_by)
     info = create_campaign(spec, url=args.db)
     print(f"created {info.kind} campaign {info.name!r}: {info.n_tasks} tasks ({info.strategy}), {info.n_gold} gold, "
           f"raters: {', '.join(info.raters) or 'none yet'}")
@@ -161,6 +162,8 @@ def add_commands(sub) -> None:
     sp.add_argument("--sbs-k", type=int, default=10)
     sp.add_argument("--unlabelled-only", action="store_true")
     sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--dataset", help="sample only queries labelled in this data set (an import's name, or raters)")
+    sp.add_argument("--created-by", help="the user the campaign is recorded as made by")
     sp.set_defaults(func=_cmd_create)
     csub.add_parser("list", help="campaigns with their progress").set_defaults(func=_cmd_list)
     sp = csub.add_parser("progress", help="done/total ratings and per-rater counts")

@@ -35,6 +35,12 @@ class Job:
     started_at: float
     pid: int | None
     rc: int | None
+    ended_at: float | None = None
+
+    @property
+    def minutes(self) -> float:
+        """How long it ran: start to end for an ended job (not to now), start to now for a running one."""
+        return ((self.ended_at or time.time()) - self.started_at) / 60
 
     @property
     def status(self) -> str:
@@ -76,7 +82,8 @@ def load(folder: Path) -> Job:
     if pid is None and (folder / "supervisor.pid").exists():
         pid = int((folder / "supervisor.pid").read_text())
     rc = int(rc_file.read_text()) if rc_file.exists() and rc_file.read_text().strip() else None
-    return Job(folder.name, folder, meta["title"], tuple(meta["argv"]), meta["started_at"], pid, rc)
+    ended = rc_file.stat().st_mtime if rc is not None else None  # the supervisor writes rc when the command ends
+    return Job(folder.name, folder, meta["title"], tuple(meta["argv"]), meta["started_at"], pid, rc, ended)
 
 
 def list_jobs(root: Path | None = None, limit: int = 20) -> list[Job]:
