@@ -10,6 +10,7 @@ import streamlit as st
 
 from core import config, ingest as imports
 from core.errors import ImportValidationError
+from core.safe_csv import to_csv
 from core.scale import SCALES
 from core.store import users
 
@@ -54,7 +55,7 @@ def import_form() -> None:
 def validation_table(exc: ImportValidationError) -> None:
     df = pd.DataFrame([{"row": e.row or "file", "column": e.column, "problem": e.message} for e in exc.errors])
     st.dataframe(df, hide_index=True, width="stretch", height=min(400, 40 + 35 * len(df)))
-    st.download_button("Download the validation report (CSV)", df.to_csv(index=False).encode(),
+    st.download_button("Download the validation report (CSV)", to_csv(df),
                        f"{Path(exc.file_name).stem}_errors.csv", "text/csv", key="data_import_errors_csv",
                        on_click="ignore")
 

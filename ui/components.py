@@ -9,6 +9,8 @@ from collections.abc import Mapping
 import pandas as pd
 import streamlit as st
 
+from core.safe_csv import to_csv
+
 # Images are remote URLs and the server may be offline: the server never fetches them. The browser
 # draws the image over a placeholder layer (CSS multiple backgrounds), so an unreachable image simply
 # leaves the placeholder, without blocking anything.
@@ -118,5 +120,5 @@ def product_list(products, *, start: int = 1) -> None:
 def table(df: pd.DataFrame, key: str, file_name: str, **kwargs) -> None:
     """A dataframe with a CSV download of exactly what it shows."""
     st.dataframe(df, hide_index=True, width="stretch", **kwargs)
-    st.download_button("Download CSV", df.to_csv(index=False).encode("utf-8"), file_name=file_name,
+    st.download_button("Download CSV", to_csv(df), file_name=file_name,
                        mime="text/csv", key=f"{key}_csv", on_click="ignore", icon=":material/download:")

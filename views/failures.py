@@ -7,6 +7,7 @@ import streamlit as st
 from core import config
 from core.campaigns import CampaignError
 from core.campaigns.selection import create_selection_campaign
+from core.safe_csv import to_csv
 from core.store.users import RATER_ROLES, list_users
 from core.workflows import analytics
 from ui import dashboard as dash
@@ -61,7 +62,7 @@ order = ["query", "language", "product_id", "level", *model_cols, "disagreement"
 picked = st.dataframe(shown, hide_index=True, width="stretch", height=360, on_select="rerun", column_order=order,
                       column_config=numbers, selection_mode="multi-row",
                       key=f"failures_table_{analytics.pairs_fingerprint(rows)}")
-st.download_button("Download CSV", shown.to_csv(index=False).encode(), "failures.csv", "text/csv",
+st.download_button("Download CSV", to_csv(shown), "failures.csv", "text/csv",
                    key="failures_csv", on_click="ignore", icon=":material/download:")
 selected = rows.iloc[picked.selection.rows] if picked and picked.selection.rows else rows.iloc[:0]
 

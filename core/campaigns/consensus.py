@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInputError
 from core.metrics import agreement as agr
+from core.safe_csv import to_csv
 from core.store.labels import current_labels
 from core.store.session import session_scope
 from db.models import Comparison, Label, Prediction, Product, Query, Task
@@ -179,7 +180,7 @@ def export_labels(out: str | Path, url: str | None = None, **kwargs) -> int:
     if out.suffix.lower() == ".parquet":
         df.to_parquet(out, index=False)
     else:
-        df.to_csv(out, index=False)
+        to_csv(df, out)  # formula-safe: text from import files opens as text in a spreadsheet
     return len(df)
 
 
