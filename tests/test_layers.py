@@ -3,7 +3,7 @@ import, inside functions too, and fails on an import circle or a layer leak (REA
 
 Layers of core, bottom to top; a module imports only from its own layer or those below:
 
-    0 foundation  core.config, core.errors, core.scale, core.catalog, core.jsonable
+    0 foundation  core.config, core.errors, core.scale, core.catalog, core.jsonable, core.safe_csv
     1 text        core.text
     2 metrics     core.metrics
     3 models      core.models          (knows nothing of the store)
@@ -29,7 +29,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = {
-    "core.config": 0, "core.errors": 0, "core.scale": 0, "core.catalog": 0, "core.jsonable": 0,
+    "core.config": 0, "core.errors": 0, "core.scale": 0, "core.catalog": 0, "core.jsonable": 0, "core.safe_csv": 0,
     "core.text": 1, "core.metrics": 2, "core.models": 3, "core.store": 4, "core.ingest": 5,
     "core.cache": 6, "core.serve": 6, "core.warmup": 6, "core.campaigns": 7, "core.workflows": 8, "core.cli": 9,
     "core": 10, "core.__main__": 10,
