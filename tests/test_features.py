@@ -129,3 +129,22 @@ def test_clear_errors(hand_features):
         hand_features.transform("   ", ["fan"])
     with pytest.raises(UnknownProductError, match="'nope'"):
         hand_features.transform("fan", ["fan", "nope"])
+
+
+def test_a_cache_of_many_small_parts_is_merged_when_opened(tmp_path):
+    from core.models import embeddings
+
+    texts = [f"product {i} with words" for i in range(embeddings.COMPACT_PARTS + 8)]
+    store = EmbeddingStore(HashEncoder(), tmp_path / "e")
+    for t in texts:  # one text per call: one part each, as a scoring job filling the cache batch by batch did
+        store.get([t])
+    folder = store.folder
+    assert len(list(folder.glob("part-*.npy"))) == len(texts)
+    expected = store.get(texts)
+    reopened = EmbeddingStore(HashEncoder(), tmp_path / "e")
+    assert len(list(folder.glob("part-*.npy"))) == len(list(folder.glob("part-*.parquet"))) == 1
+    np.testing.assert_array_equal(reopened.get(texts), expected)
+    assert reopened.get(["a new text"]).shape == (1, HashEncoder.dim)
+    np.testing.assert_array_equal(EmbeddingStore(HashEncoder(), tmp_path / "e").get(texts + ["a new text"])[:-1],
+                                  expected)
+    np.testing.assert_array_equal(store.get(texts), expected)  # the old instance still answers (from memory)

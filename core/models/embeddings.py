@@ -128,6 +128,9 @@ def text_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
 
 
+COMPACT_PARTS = 32  # more part files than this in a cache folder are merged into one when a store opens
+
+
 class EmbeddingStore:
     """Product embeddings of one encoder, cached on disk and in memory, keyed by a hash of the text.
 
@@ -147,6 +150,7 @@ class EmbeddingStore:
         self._vecs = np.zeros((0, encoder.dim), dtype=np.float32)
         self._seen_parts: set[str] = set()
         self._load_parts()
+        self._compact()
 
     def _load_parts(self) -> None:
         if not self.folder.is_dir():
@@ -158,8 +162,11 @@ class EmbeddingStore:
             npy = idx.with_suffix(".npy")
             if not npy.exists():
                 continue  # a part being written by another process; its index is renamed in last
-            hashes = pd.read_parquet(idx)["hash"].tolist()
-            v = np.load(npy)
+            try:
+                hashes = pd.read_parquet(idx)["hash"].tolist()
+                v = np.load(npy)
+            except FileNotFoundError:  # merged into a bigger part by another process meanwhile: read that one
+                continue
             if v.shape != (len(hashes), self.encoder.dim):
                 log.warning("ignoring %s: %s vectors for %d texts (expected dim %d)", npy, v.shape, len(hashes),
                             self.encoder.dim)
@@ -171,6 +178,34 @@ class EmbeddingStore:
             n += len(v)
             self._seen_parts.add(idx.name)
         self._vecs = np.concatenate(vecs) if len(vecs) > 1 else self._vecs
+
+    def _write_part(self, hashes: list[str], vecs: np.ndarray) -> str:
+        """Write one part (vectors, then its index: readers only see whole parts); returns the index's name."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        stem = f"part-{pd.Timestamp.now('UTC'):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
+        tmp = self.folder / f".{stem}.tmp"
+        with open(tmp, "wb") as fh:
+            np.save(fh, vecs)
+        tmp.replace(self.folder / f"{stem}.npy")
+        pd.DataFrame({"hash": hashes}).to_parquet(tmp, index=False)
+        tmp.replace(self.folder / f"{stem}.parquet")
+        return f"{stem}.parquet"
+
+    def _compact(self) -> None:
+        """Merge the parts read so far into one when there are more than ``COMPACT_PARTS``: a cache filled a few
+        vectors at a time (thousands of files) took seconds to open in every process. Parts are removed only
+        after the merged part is complete, index first; a reader that misses one reads the merged part."""
+        if len(self._seen_parts) <= COMPACT_PARTS:
+            return
+        hashes = list(self._rows)
+        vecs = self._vecs[[self._rows[h] for h in hashes]]
+        merged = self._write_part(hashes, vecs)
+        for name in self._seen_parts:
+            for path in (self.folder / name, (self.folder / name).with_suffix(".npy")):
+                path.unlink(missing_ok=True)
+        self._seen_parts, self._vecs = {merged}, vecs
+        self._rows = {h: i for i, h in enumerate(hashes)}
+        log.info("merged the embedding cache %s into one part of %d vectors", self.folder, len(hashes))
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -195,15 +230,7 @@ class EmbeddingStore:
                       disable=not progress, leave=False):
             out.append(self.encoder.encode_products(texts[i:i + self.batch_size]))
         vecs = np.concatenate(out).astype(np.float32)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        stem = f"part-{pd.Timestamp.now('UTC'):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
-        tmp = self.folder / f".{stem}.tmp"
-        with open(tmp, "wb") as fh:
-            np.save(fh, vecs)
-        tmp.replace(self.folder / f"{stem}.npy")
-        pd.DataFrame({"hash": hashes}).to_parquet(tmp, index=False)
-        tmp.replace(self.folder / f"{stem}.parquet")  # the index last: readers only see whole parts
-        self._seen_parts.add(f"{stem}.parquet")
+        self._seen_parts.add(self._write_part(hashes, vecs))
         base = len(self._vecs)
         self._vecs = np.concatenate([self._vecs, vecs])
         for i, h in enumerate(hashes):
