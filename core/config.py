@@ -37,6 +37,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("demo", "1", "import the bundled demo data into an empty database on init (1/0)"),
     Setting("idle_timeout_minutes", "60", "sign a session out after this many minutes without a click (0 = never)"),
     Setting("sign_in_parallel", "4", "password checks run at once (Argon2, ~64 MiB each); more sign-ins wait"),
+    Setting("min_queries_for_ci", "5", "the dashboard shows a language's figures and 95% CIs only from this many "
+            "queries on (fewer: \"too few queries (n)\")"),
     Setting("trust_forwarded_for", "0", "1 behind a proxy that sets X-Forwarded-For: the sign-in lockout then "
             "keys clients by that address (else by the connection's address, or the browser on localhost)"),
 )

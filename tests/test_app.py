@@ -3,6 +3,7 @@ runs), the rater's loop, side-by-side, dashboards, failures, data, users and mod
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -285,7 +286,8 @@ def test_side_by_side_is_blind_and_answers_are_stored(store):
 
 # ------------------------------------------------------------------------------------------ results
 
-def test_dashboard_shows_ndcg_and_labels_per_language(store):
+def test_dashboard_shows_ndcg_and_labels_per_language(store, monkeypatch):
+    monkeypatch.setenv("RELEVANCE_MIN_QUERIES_FOR_CI", "1")  # 4 queries: figures for every language
     at = ok(app("rita"))
     for level in (5, 4, 1):
         at = ok(at.button(key=f"rate_level_{level}").click().run())
@@ -297,19 +299,21 @@ def test_dashboard_shows_ndcg_and_labels_per_language(store):
     ndcg = at.dataframe[1].value
     assert set(ndcg["model"]) == {"bm25"} and set(ndcg["gains"]) == {"esci", "linear"}
     assert {"all", "en", "es", "de"} <= set(ndcg["language"])
-    assert ((ndcg["ci_low"] <= ndcg["ndcg"]) & (ndcg["ndcg"] <= ndcg["ci_high"])).all()
+    figs = ndcg["nDCG@20 [95% CI]"].str.extract(r"^([\d.]+) \[([\d.]+), ([\d.]+)\]$").astype(float)
+    assert ((figs[1] <= figs[0]) & (figs[0] <= figs[2])).all()
     shown = texts(at)
     assert "`teacher` left out" in shown and "`student` left out" in shown
     assert len(at.get("plotly_chart")) >= 3  # nDCG (esci, linear) and throughput
     assert {b.key for b in at.get("download_button")} >= {"dash_langs_csv", "dash_ndcg_csv", "dash_thr_csv"}
 
 
-def test_dashboard_replays_stored_predictions(store, tmp_path):
+def test_dashboard_replays_stored_predictions(store, tmp_path, monkeypatch):
+    monkeypatch.setenv("RELEVANCE_MIN_QUERIES_FOR_CI", "1")
     app_store.write_predictions(store, tmp_path / "artifacts", models=("teacher",))
     at = ok(app("vic"))
     ndcg = at.dataframe[1].value
     assert set(ndcg["model"]) == {"teacher", "student", "bm25"} - {"student"}
-    assert ndcg.loc[ndcg["model"] == "teacher", "accuracy"].notna().all()
+    assert ndcg.loc[ndcg["model"] == "teacher", "accuracy"].str.match(r"^0\.\d{3}$").all()
 
 
 def _failures_key(table: pd.DataFrame) -> str:
@@ -370,27 +374,29 @@ def test_overview_lists_data_sets_per_language(two_sets):
     assert got[("small_ml", "ja")] == (8, 8, "pointwise") and got[("small", "es")][2] == "listwise"
 
 
-def test_dashboard_filters_by_data_set_and_language(two_sets, tmp_path):
+def test_dashboard_filters_by_data_set_and_language(two_sets, tmp_path, monkeypatch):
+    monkeypatch.setenv("RELEVANCE_MIN_QUERIES_FOR_CI", "1")
     app_store.write_predictions(two_sets, tmp_path / "artifacts", models=("teacher",))
     at = ok(app("vic"))
     assert at.multiselect(key="dash_datasets").value == ["small", "small_ml"]
     assert set(_frame(at, "rater labels")["language"]) == {"en", "es", "de", "ja"}
-    ndcg, pointwise = _frame(at, "ndcg"), _frame(at, "auc")  # listwise small, pointwise small_ml side by side
+    ndcg, pointwise = _frame(at, "nDCG@20 [95% CI]"), _frame(at, "macro-F1 [95% CI]")  # small, small_ml
     assert {"all", "en", "es", "de"} <= set(ndcg["language"]) and "ja" not in set(ndcg["language"])
     assert set(pointwise["language"]) == {"all", "en", "es", "ja"}
-    assert (pointwise.loc[pointwise["language"] == "all", "n_pairs"] == 24).all()
+    assert (pointwise.loc[pointwise["language"] == "all", "pairs"] == 24).all()
     assert "Grading single pairs** on small_ml" in texts(at)
 
     at.multiselect(key="dash_datasets").set_value(["small_ml"])
     at.multiselect(key="dash_languages").set_value(["ja"])
     at = ok(at.run())
     assert _frame(at, "rater labels")["language"].tolist() == ["ja"]
-    assert not any("ndcg" in d.value.columns for d in at.dataframe)
-    pointwise = _frame(at, "auc").set_index(["model", "language"])
+    assert not any("nDCG@20 [95% CI]" in d.value.columns for d in at.dataframe)
+    pointwise = _frame(at, "macro-F1 [95% CI]").set_index(["model", "language"])
     assert set(pointwise.index) == {(m, g) for m in ("teacher", "bm25") for g in ("all", "ja")}
     ja = pointwise.loc[("teacher", "ja")]
-    assert ja["n_pairs"] == 8 and ja["auc_ci_low"] <= ja["auc"] <= ja["auc_ci_high"]
-    assert ja["accuracy"] >= 0 and pd.isna(pointwise.loc[("bm25", "ja"), "accuracy"])  # bm25 has no levels
+    auc = [float(x) for x in re.findall(r"[\d.]+", ja["AUC exact vs irrelevant [95% CI]"])]
+    assert ja["pairs"] == 8 and auc[1] <= auc[0] <= auc[2]
+    assert ja["accuracy [95% CI]"][0].isdigit() and pointwise.loc[("bm25", "ja"), "accuracy [95% CI]"] == "—"
     assert {b.key for b in at.get("download_button")} >= {"dash_langs_csv", "dash_pointwise_csv"}
 
     at.multiselect(key="dash_datasets").set_value(["small"])

@@ -1,21 +1,24 @@
-"""Dashboard: per-language nDCG with CIs for teacher, student and BM25 (pointwise data sets: accuracy, macro-F1
-and AUC per pair instead), filtered by data set and language; accuracy against humans, rater agreement,
-side-by-side win rates and label throughput. Every table has a CSV download."""
+"""Dashboard: per-language figures a PM can trust — held-out queries by default, each figure saying which queries
+it covers, "too few queries (n)" instead of a zero-width CI, the reference model named — and "what changed"
+between two models; accuracy against the raters, rater agreement, side-by-side win rates and label throughput.
+Every table has a CSV download; every empty section says why."""
 
 import streamlit as st
 
 from core import config
 from core.workflows import analytics
 from ui import dashboard as dash
+from ui import dashboard_charts as charts
+from ui import dashboard_quality as quality
 from ui.auth import require
 from ui.components import table
 
 require("dashboard")
 url = config.db_url()
 st.title("Dashboard")
-version = analytics.store_version(url)
+versions = analytics.section_versions(url)
 
-labels = dash.labels(url, version)
+labels = dash.labels(url, versions["labels"])
 if labels.empty:
     st.info("No labels yet. Import judgments on **Data and campaigns** (or `relevance init` for the demo), or "
             "let raters grade a campaign; figures appear here as labels arrive.", icon=":material/inbox:")
@@ -28,46 +31,56 @@ if not datasets:
     st.stop()
 
 st.subheader("Labels per language")
-langs = dash.labels_by_language(url, version, datasets, languages)
+langs = dash.labels_by_language(url, versions["labels"], datasets, languages)
 if langs.empty:
     st.info(analytics.empty_selection_message(datasets, languages), icon=":material/inbox:")
 else:
     table(langs, "dash_langs", "labels_by_language.csv")
 
-models = dash.model_quality(url, version, datasets, languages) if not langs.empty else ()
+chosen = quality.model_quality(url, versions, datasets, languages) if not langs.empty else None
+quality.what_changed(url, versions, chosen)
 
-humans = dash.vs_humans(url, version, models)
-if not humans.empty:
-    st.subheader("Models against the raters' consensus")
-    table(humans, "dash_humans", "models_vs_raters.csv", column_config=dash.NUMBERS)
+st.subheader("Models against the raters' consensus")
+if st.toggle("Compare the models' stored predictions with the raters' consensus", key="dash_humans"):
+    humans = dash.vs_humans(url, versions["labels"] + versions["predictions"], tuple(st.session_state.get(
+        "dash_models", ())))
+    if humans.empty:
+        st.info("Nothing to compare: this needs rater labels (grade a campaign on **Rate**) and stored predictions "
+                "of a model picked above (`relevance score MODEL --judged --store`).", icon=":material/inbox:")
+    else:
+        table(charts.text_frame(humans), "dash_humans", "models_vs_raters.csv")
+else:
+    st.caption("Off by default: it ranks every rated query again (a few seconds).")
 
 st.subheader("Rater agreement")
-st.caption("Every campaign, every data set and language.")
-summary, raters = dash.agreement(url, version)
+summary, raters = dash.agreement(url, versions["labels"])
 if summary is None:
-    st.caption("No rater labels yet.")
+    st.info("No rater labels yet, so no agreement to measure: raters grade campaign tasks on **Rate**; items need "
+            "two or more ratings (a campaign with overlap k ≥ 2).", icon=":material/inbox:")
 else:
-    cols = st.columns(4)
-    for col, (name, key) in zip(cols, [("Krippendorff α (ordinal)", "alpha_ordinal"),
-                                       ("Cohen κ (quadratic)", "kappa_quadratic"), ("Exact", "exact"),
-                                       ("Within one", "within_one")]):
-        col.metric(name, dash.fmt(summary.get(key)))
+    st.caption("Every campaign, every data set and language.")
+    for col, (name, key) in zip(st.columns(4), [("Krippendorff α (ordinal)", "alpha_ordinal"),
+                                                ("Cohen κ (quadratic)", "kappa_quadratic"), ("Exact", "exact"),
+                                                ("Within one", "within_one")]):
+        col.metric(name, charts.fmt(summary.get(key)))
     st.caption(f"{summary.get('n_labels', 0)} labels on {summary.get('n_items', 0)} items, "
                f"{summary.get('n_items_multi', 0)} with two or more ratings.")
-    table(raters, "dash_raters", "raters.csv", column_config=dash.NUMBERS)
+    table(charts.text_frame(raters), "dash_raters", "raters.csv")
 
 st.subheader("Side-by-side win rates")
-wins = dash.win_rates(url, version)
+wins = dash.win_rates(url, versions["comparisons"])
 if wins.empty:
-    st.caption("No side-by-side answers yet.")
+    st.info("No side-by-side answers yet: create a side-by-side campaign on **Data and campaigns**; raters "
+            "answer it on **Compare**.", icon=":material/inbox:")
 else:
-    st.plotly_chart(dash.win_chart(wins), key="dash_chart_wins")
-    table(wins, "dash_wins", "win_rates.csv", column_config=dash.NUMBERS)
+    st.plotly_chart(charts.win_chart(wins), key="dash_chart_wins")
+    table(charts.text_frame(wins), "dash_wins", "win_rates.csv")
 
 st.subheader("Label throughput")
-thr = dash.throughput(url, version)
+thr = dash.throughput(url, versions["labels"])
 if thr.empty:
-    st.caption("No rater labels yet.")
+    st.info("No rater labels yet: throughput counts the raters' labels in force (undone ones not counted).",
+            icon=":material/inbox:")
 else:
-    st.plotly_chart(dash.throughput_chart(thr), key="dash_chart_thr")
-    table(thr, "dash_thr", "throughput.csv", column_config=dash.NUMBERS)
+    st.plotly_chart(charts.throughput_chart(thr), key="dash_chart_thr")
+    table(charts.text_frame(thr), "dash_thr", "throughput.csv")

@@ -97,6 +97,14 @@ def store_fingerprint(url: str | None = None) -> tuple:
                      for x in s.execute(select(func.count(model.id), func.max(model.id))).one())
 
 
+def table_versions(url: str | None = None) -> dict[str, tuple]:
+    """``store_fingerprint`` per table: ``{"labels": (count, max id), "comparisons": …, "predictions": …}``, so
+    a page section can be keyed on the one table it reads."""
+    with session_scope(url) as s:
+        return {name: tuple(s.execute(select(func.count(model.id), func.max(model.id))).one())
+                for name, model in (("labels", Label), ("comparisons", Comparison), ("predictions", Prediction))}
+
+
 def import_status(url: str | None = None) -> tuple[bool, set[str]]:
     """Whether the store has no products, and the names of the judgments imported so far."""
     with session_scope(url) as s:
@@ -108,15 +116,17 @@ def import_status(url: str | None = None) -> tuple[bool, set[str]]:
 # ------------------------------------------------------------------------------------------ counts
 
 def label_throughput(url: str | None = None, freq: str | None = None) -> pd.DataFrame:
-    """Raters' submitted labels per period and rater (undone ones included: it measures work done).
+    """Raters' labels in force per period and rater: an undone label (superseded by a retraction, an undo)
+    and a corrected one (superseded by its correction) do not count; the correction does.
 
     ``freq`` is ``"D"`` (days) or ``"h"`` (hours); by default hours when all labels fall within three
     days, else days. Columns: period (start, UTC, as text), rater, labels, median_seconds.
     """
     with session_scope(url) as s:
-        rows = s.execute(select(Label.created_at, Label.rater, Label.seconds_spent)
+        rows = s.execute(select(Label.id, Label.created_at, Label.rater, Label.seconds_spent)
                          .where(Label.source == "human", Label.level.is_not(None))).all()
-    df = pd.DataFrame(rows, columns=["created_at", "rater", "seconds"])
+        superseded = set(s.scalars(select(Label.supersedes_id).where(Label.supersedes_id.is_not(None))))
+    df = pd.DataFrame([r[1:] for r in rows if r[0] not in superseded], columns=["created_at", "rater", "seconds"])
     if df.empty:
         return pd.DataFrame(columns=["period", "rater", "labels", "median_seconds"])
     at = pd.to_datetime(df["created_at"], utc=True)

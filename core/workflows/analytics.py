@@ -40,6 +40,16 @@ def store_version(url: str | None = None, artifacts_dir: str | Path | None = Non
     return store_fingerprint(url) + files
 
 
+def section_versions(url: str | None = None, artifacts_dir: str | Path | None = None) -> dict[str, tuple]:
+    """Fingerprints per kind of data a dashboard section reads: ``labels``, ``comparisons`` and ``predictions``
+    (the table and the Parquet files), so a new label leaves win rates and the prediction loaders cached."""
+    from core.store.datasets import table_versions
+
+    v = table_versions(url)
+    files = tuple((str(f), f.stat().st_mtime_ns) for fs in prediction_files(artifacts_dir).values() for f in fs)
+    return {"labels": v["labels"], "comparisons": v["comparisons"], "predictions": v["predictions"] + files}
+
+
 def labels_frame(url: str | None = None) -> pd.DataFrame:
     """One row per labelled pair (``LABEL_COLUMNS``): gold first, then the raters' consensus, then imports.
 
