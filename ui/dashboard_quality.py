@@ -27,14 +27,15 @@ def _caption(part: pd.DataFrame, classes: dict[str, str], raters: set[str], scop
 
 
 def scope_of(url: str, versions: dict, models: tuple[str, ...], sel: dict, labels: pd.DataFrame, scope: str):
-    """(query ids kept, class per query, rater-labelled queries, notes) for the ``models`` that can be scored."""
+    """(query ids kept, class per query, rater-labelled queries, notes, models that can be scored)."""
     have = set(analytics.models_with_predictions(url)) | set(query_scope.UNTRAINED)
     shown = [dash.model_queries(m, versions["predictions"]) for m in models if m in have]
     all_q = set(sel["listwise"]["query_id"]) | set(sel["pointwise"]["query_id"])
     classes = query_scope.classify(all_q, shown)
     keep = all_q if scope == "all" else {q for q, c in classes.items() if c != "training"}
     raters = set(labels.loc[labels["datasets"].astype(str).map(lambda v: analytics.RATERS in v.split(",")), "query_id"])
-    return keep, classes, raters, [m.note for m in shown if m.note]
+    usable = [m for m in models if m in have]
+    return keep, classes, raters, [m.note for m in shown if m.note], usable
 
 
 def model_quality(url: str, versions: dict, datasets: tuple, languages: tuple) -> dict | None:
@@ -57,10 +58,11 @@ def model_quality(url: str, versions: dict, datasets: tuple, languages: tuple) -
     min_n = figures.min_queries()
     sel = dash.selection(url, versions["labels"], datasets, languages)
     labels = dash.labels(url, versions["labels"])
-    keep, classes, raters, scope_notes = scope_of(url, versions, models, sel, labels, scope)
+    keep, classes, raters, scope_notes, usable = scope_of(url, versions, models, sel, labels, scope)
     for note in scope_notes:
         st.caption(note + ".")
-    st.caption(f"Reference model: **{models[0]}** (p-values are against it). Languages with fewer than {min_n} "
+    ref = usable[0] if usable else models[0]
+    st.caption(f"Reference model: **{ref}** (p-values are against it; the first model picked that can be scored). Languages with fewer than {min_n} "
                f"queries show \"too few queries (n)\" instead of a figure (setting `RELEVANCE_MIN_QUERIES_FOR_CI`).")
     out = None
     if "listwise" in parts:
