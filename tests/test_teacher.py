@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -201,10 +202,33 @@ def test_frozen_prior_keeps_its_warm_start(tiny_encoder, demo_catalog, tmp_path)
     cfg = TeacherConfig(backbone=tiny_encoder, epochs=1, batch_size=8, lr=3e-3, dev_fraction=0.3, max_length=48,
                         prior_lr=0.0, listwise=1.0, checkpoint_every=0)
     out = train_teacher(labels, demo_catalog, tmp_path / "t", cfg, progress=False).out
-    saved = torch.load(out / "checkpoint" / "state.pt", weights_only=False)["prior"]
+    saved = torch.load(out / "checkpoint" / "state.pt", weights_only=True)["prior"]  # plain weights, no pickle code
     dev_q = split_queries(labels["query_id"], cfg.dev_fraction, cfg.seed)
     train = labels[~labels["query_id"].isin(dev_q)]
     fresh = FeaturePrior(demo_catalog)
     fresh.fit(train["query"].tolist(), demo_catalog.rows(train["product_id"].tolist()).to_dict("records"),
               train["level"].tolist())
     np.testing.assert_allclose(saved["weight"], fresh.state()["weight"], atol=1e-3)
+
+
+class _Planted:
+    """A pickle that runs code when it is loaded: it would write the file named by ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (Path.write_text, (Path(self.marker), "pwned"))
+
+
+def test_a_planted_checkpoint_is_refused_and_runs_nothing(tiny_encoder, demo_catalog, tmp_path):
+    from core.errors import InvalidInputError
+
+    marker = tmp_path / "ran.txt"
+    (tmp_path / "t" / "checkpoint").mkdir(parents=True)
+    torch.save({"adapter": _Planted(marker)}, tmp_path / "t" / "checkpoint" / "state.pt")
+    cfg = TeacherConfig(backbone=tiny_encoder, epochs=1, batch_size=8, dev_fraction=0.3, max_length=48,
+                        checkpoint_every=0)
+    with pytest.raises(InvalidInputError, match="not a checkpoint of plain weights"):
+        train_teacher(_labels(demo_catalog), demo_catalog, tmp_path / "t", cfg, progress=False, resume=True)
+    assert not marker.exists()

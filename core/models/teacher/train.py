@@ -184,7 +184,11 @@ class _Training:
 
         if not (self.ckpt / "state.pt").exists():
             return
-        saved = torch.load(self.ckpt / "state.pt", weights_only=True)  # a planted file cannot run code
+        try:  # weights_only: tensors and plain containers; a planted pickle cannot run code
+            saved = torch.load(self.ckpt / "state.pt", weights_only=True)
+        except Exception as exc:  # torch raises UnpicklingError (or RuntimeError) for anything else
+            raise InvalidInputError(f"{self.ckpt / 'state.pt'} is not a checkpoint of plain weights, so it was not "
+                                    f"loaded ({type(exc).__name__}); delete it or train with --no-resume") from None
         set_peft_model_state_dict(self.model, saved["adapter"])
         if self.prior is not None and saved.get("prior"):
             self.prior.load(saved["prior"])  # in place: the optimizer holds these very parameters
