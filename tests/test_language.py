@@ -121,3 +121,13 @@ def test_concurrent_first_calls_build_one_detector():
     for t in threads:
         t.join()
     assert len(seen) == 8 and all(d is seen[0] for d in seen)
+
+
+@pytest.mark.parametrize("text", ["a" * 1_000_000, "wireless earbuds " * 60_000, "ワイヤレスイヤホン" * 100_000],
+                         ids=["one-letter-1MB", "english-1MB", "japanese-900k"])
+def test_long_text_is_judged_by_its_beginning(text):
+    # a 1 MB repetitive query once held the store's write lock for minutes while lingua read all of it
+    from core.text.language import DETECT_CHARS
+
+    assert detect_language(text) == detect_language(text[:DETECT_CHARS])
+    assert detect_languages([text, "zapatillas de running para mujer"])[1] == "es"

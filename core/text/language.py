@@ -74,6 +74,9 @@ class _Detector:
         return all(c <= "\u024f" for c in letters) and not any(c in _VOWELS for c in letters)
 
     def detect(self, texts: list[str]) -> list[str]:
+        # lingua's cost grows faster than linearly on long repetitive text (1 MB of one letter: minutes); a
+        # query's language shows in its first words, so only the first DETECT_CHARS characters are read
+        texts = [t[:DETECT_CHARS] for t in texts]
         return [self.default if self._no_signal(t) else lang for t, lang in zip(texts, self._detect(texts))]
 
     def _detect(self, texts: list[str]) -> list[str]:
@@ -83,6 +86,8 @@ class _Detector:
             return [self._decide(v) for v in self._lingua.compute_language_confidence_values_in_parallel(texts)]
         return [self._decide(self._lingua.compute_language_confidence_values(t)) for t in texts]
 
+
+DETECT_CHARS = 300  # characters of a text the detector reads
 
 _lock = threading.Lock()
 _detector: _Detector | None = None
