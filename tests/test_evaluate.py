@@ -126,3 +126,12 @@ def test_export_labels_writes_training_data(demo, tmp_path):
     df = pd.read_parquet(out)
     assert len(df) == 5361 and {"query_id", "product_id", "level", "n_raters"} <= set(df.columns)
     assert set(df["level"]) == {1, 3, 4, 5}
+
+
+@pytest.mark.parametrize("extra,message", [(["--k", "99999999999999999999"], "larger than any judged list"),
+                                           (["--json", "."], "is a folder; give a file name")],
+                         ids=["huge-k", "json-is-a-folder"])
+def test_bad_options_are_refused_before_any_work(demo, capsys, extra, message):
+    assert main(["evaluate", "--judgments", str(DEMO / "judgments.csv"), "--models", "random", *extra]) == 2
+    out = capsys.readouterr()
+    assert message in out.err and out.out == ""  # no table printed before the error

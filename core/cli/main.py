@@ -6,6 +6,7 @@ import argparse
 import getpass
 import logging
 import sys
+from pathlib import Path
 
 from core.cli import campaigns as cli_campaigns, models as cli_models
 from core.errors import InvalidInputError, RelevanceError
@@ -44,6 +45,8 @@ def _cmd_evaluate(args) -> int:
     from core.workflows.evaluate import evaluate, format_table, load_judged, write_json
 
     ks = metrics.parse_ks(args.k)
+    if args.json and Path(args.json).is_dir():  # say so before the work, not in a traceback after the table
+        raise InvalidInputError(f"--json {args.json} is a folder; give a file name such as {Path(args.json) / 'report.json'}")
     gains = [g.strip() for g in args.gains.split(",") if g.strip()]
     for g in gains:
         metrics.gain(5, g)  # validates the scheme name before any work

@@ -205,8 +205,14 @@ def _parse_k(part) -> int | None:
         k = int(part)
     if k < 1:
         raise InvalidInputError(f"each k must be a positive integer or 'all' (the whole judged list), e.g. '20,all'; "
-                         f"got {part!r}")
+                                f"got {str(part)[:80]!r}")
+    if k > MAX_K:  # ranx's kernels take a 64-bit int; no judged list is this long
+        raise InvalidInputError(f"k={str(part)[:80]} is larger than any judged list (at most {MAX_K:,}); use 'all' "
+                                f"for the whole list")
     return k
+
+
+MAX_K = 1_000_000
 
 
 def _check_cutoff(k) -> int | None:
