@@ -13,14 +13,16 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from test_app import _app_template, app, ok, store, texts  # noqa: F401 (fixtures)
-
 import app_store
+import test_app
+from test_app import app, ok, texts
 from core.metrics.ranking import ndcg_per_query, ndcg_per_query_np
 from core.store import datasets as store_datasets
 from core.store.session import session_scope
 from core.workflows import figures, query_scope
 from db.models import Label
+
+store, _app_template = test_app.store, test_app._app_template  # the app tests' store fixture and its template
 
 
 # ------------------------------------------------------------------------------------------ core
