@@ -259,3 +259,20 @@ def test_demo_judgments_import_on_the_demo_catalog(catalog_url):
     r = import_judgments(DEMO / "judgments.csv", name="esci_us", url=catalog_url)
     assert r.rows == 5361 and r.inserted == 5361 and not r.skipped
     assert count(catalog_url, "queries") == 120
+
+
+def test_importing_before_init_says_run_init(tmp_path, capsys):
+    from core.cli.main import main
+
+    url = f"sqlite:///{tmp_path / 'never-initialised.db'}"
+    assert main(["--db", url, "import", "judgments", str(DEMO / "judgments.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "has no tables yet; run `relevance init` first" in err and "Traceback" not in err
+
+
+def test_init_never_prints_the_password():
+    from core.store.session import shown_url
+    from core.workflows.init import InitReport
+
+    url = "postgresql+psycopg://bob:s3cret-pw@db.example:5432/relevance"
+    assert "s3cret-pw" not in InitReport(url).summary() and "bob:***@db.example" in shown_url(url)

@@ -8,6 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
 from core.cli import campaigns as cli_campaigns, models as cli_models
 from core.errors import InvalidInputError, RelevanceError
 
@@ -200,4 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (OperationalError, ProgrammingError) as exc:  # no tables yet, server down, wrong password
+        from core.store.session import explain_db_error
+        print(f"error: {explain_db_error(exc, getattr(args, 'db', None))}", file=sys.stderr)
         return 2

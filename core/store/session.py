@@ -32,3 +32,18 @@ def session_scope(url: str | None = None, *, immediate: bool = False) -> Iterato
 def upgrade(url: str | None = None, revision: str = "head") -> None:
     """Create or migrate the store to ``revision`` (idempotent)."""
     migrate.upgrade(resolve(url), revision)
+
+
+def shown_url(url: str | None = None) -> str:
+    """The store's URL as it may be printed: the password hidden (``postgresql://bob:***@host/db``)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(resolve(url)).render_as_string(hide_password=True)
+
+
+def explain_db_error(exc: Exception, url: str | None = None) -> str:
+    """One line for a database error a person can fix: a store without tables, or one that cannot be reached."""
+    text = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        return f"the store {shown_url(url)} has no tables yet; run `relevance init` first ({text[:120]})"
+    return f"cannot use the store {shown_url(url)}: {text[:200]}"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from core import config
 from core.ingest import ImportReport, import_judgments, import_products, import_queries
 from core.store.datasets import import_status
-from core.store.session import upgrade
+from core.store.session import shown_url, upgrade
 
 log = logging.getLogger(__name__)
 DEMO_NAME = "esci_us"
@@ -24,7 +24,7 @@ class InitReport:
     imported: list[ImportReport] = field(default_factory=list)
 
     def summary(self) -> str:
-        lines = [f"database ready: {self.url}"]
+        lines = [f"database ready: {shown_url(self.url)}"]  # never the password
         lines += [f"  {r.summary()}" for r in self.imported]
         for r in self.imported:
             lines += [f"    skipped {e}" for e in r.skipped]
