@@ -142,6 +142,9 @@ def test_distillation_from_a_tiny_trained_teacher(tmp_path, catalog_url, monkeyp
     teacher = Teacher(teacher_dir, catalog)
     student = Student(tmp_path / "artifacts" / "student", catalog)
     dev = set(json.loads((teacher_dir / "teacher.json").read_text())["dev_query_ids"])
+    for kind in ("student", "student-human", "student-mixed"):  # what each student saw, for the dashboard
+        meta = json.loads((tmp_path / "artifacts" / kind / "student.json").read_text())
+        assert set(meta["dev_query_ids"]) == dev and meta["train_query_ids"] and not dev & set(meta["train_query_ids"])
     fresh = list(dict.fromkeys(" ".join(str(t).split()[:4]) for t in catalog.products["title"].iloc[2000:2600:20]))
     held = pd.DataFrame({"query_id": [query_id_for(q) for q in fresh], "query": fresh})  # seen by no one
     agree = _agreement(student.features, teacher, student, held)

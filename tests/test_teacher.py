@@ -75,6 +75,7 @@ def test_training_writes_a_small_artifact_and_resumes(trained, demo_catalog):
     meta = json.loads((out / "teacher.json").read_text())
     dev = set(meta["dev_query_ids"])
     assert dev and dev < set(labels["query_id"]) and meta["train_queries"] + len(dev) == labels["query_id"].nunique()
+    assert set(meta["train_query_ids"]) == set(labels["query_id"]) - dev  # the dashboard's held-out split reads it
     from safetensors.torch import load_file
     assert all(t.dtype == torch.float16 for t in load_file(out / "adapter_model.safetensors").values())
     # resume: a second call with more epochs goes on from the saved state instead of starting over

@@ -302,7 +302,11 @@ def run(*, url: str | None, human: pd.DataFrame, teacher_dir: Path, out: Path, a
         w = train_kind(kind, data, student_cfg, seed=cfg.seed, progress=progress)
         extra = {"kind": kind, "teacher": fingerprint, "teacher_pairs": len(data.teacher) if kind != "student-human"
                  else 0, "human_pairs": len(data.human) if kind != "student" else 0,
-                 "amplification": round(data.amplification, 3) if kind != "student-human" else 0.0}
+                 "amplification": round(data.amplification, 3) if kind != "student-human" else 0.0,
+                 "dev_query_ids": sorted(dev_q),  # what the dashboard may call held out (core.workflows.query_scope)
+                 "train_query_ids": sorted(set(data.human["query_id"]) if kind == "student-human" else
+                                           set(data.teacher["query_id"]) | (set(data.human["query_id"])
+                                                                           if kind != "student" else set()))}
         students[kind] = save(artifacts / kind, w, features.schema, student_cfg, name=kind, extra=extra)
     curve = amplification_curve(data, features, judged, student_cfg, cfg.curve, seed=cfg.seed, progress=progress)
     summary = {"config": asdict(cfg), **pool_stats, "labelled_pairs": len(labels), "teacher_pairs": len(data.teacher), "human_pairs": len(data.human),

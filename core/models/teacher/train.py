@@ -122,7 +122,8 @@ def train_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path, cfg: 
     meta = {"format": ARTIFACT_FORMAT, "name": name, "config": asdict(cfg), "backbone_source": run.backbone.source,
             "reads": run.backbone.reads, "train_pairs": len(train), "train_queries": int(train["query_id"].nunique()),
             "dev_pairs": len(dev), "dev_queries": int(dev["query_id"].nunique()),
-            "dev_query_ids": sorted(dev_q), "best_epoch": best["epoch"], "prior": state.get("best_prior")}
+            "dev_query_ids": sorted(dev_q), "train_query_ids": sorted(set(train["query_id"])),
+            "best_epoch": best["epoch"], "prior": state.get("best_prior")}
     (out / "teacher.json").write_text(json.dumps(meta, indent=1) + "\n")
     return TrainResult(out, {"best": best, "history": state["history"]}, dev=dev, dev_probs=dev_probs,
                        layer_cache=run.cache)
