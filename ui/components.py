@@ -29,13 +29,18 @@ CSS = """
           background: #fff;}
 .rs-img {flex: 0 0 120px; height: 120px; border-radius: .4rem; background-size: contain, cover;
          background-repeat: no-repeat; background-position: center;}
-.rs-img.small {flex-basis: 56px; height: 56px;}
+.rs-img.small {flex-basis: 34px; height: 34px; border-radius: .25rem;}
 .rs-title {font-size: 1.1rem; font-weight: 600; margin-bottom: .2rem;}
 .rs-meta {color: #5f6470; font-size: .9rem;}
 .rs-bullets {margin: .4rem 0 0 1.1rem; padding: 0; font-size: .92rem;}
 .rs-rank {font-weight: 700; color: #8a8f9c; width: 1.6rem; flex: 0 0 1.6rem;}
-.rs-row {display: flex; gap: .6rem; align-items: center; padding: .35rem 0; border-bottom: 1px solid #f0f1f4;}
-.rs-row .rs-title {font-size: .95rem; margin: 0;}
+.rs-row {display: flex; gap: .5rem; align-items: center; padding: .15rem 0; border-bottom: 1px solid #f0f1f4;}
+.rs-row > div:last-child {min-width: 0;}
+.rs-row .rs-title {font-size: .86rem; font-weight: 500; line-height: 1.2; margin: 0; overflow: hidden;
+                   white-space: nowrap; text-overflow: ellipsis;}
+.rs-row .rs-meta {font-size: .74rem; line-height: 1.15;}
+.rs-row .rs-rank {width: 1.2rem; flex-basis: 1.2rem;}
+[data-testid="stMarkdownContainer"] h4 {padding: 0 0 .2rem 0;}
 </style>
 """
 

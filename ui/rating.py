@@ -1,22 +1,28 @@
-"""The rater's loop for the Rate and Compare pages: hold the task in view, answer it, fetch the next.
+"""The rater's loop for the Rate and Compare pages: hold the task in view, answer it, show the next.
 
-Answers are button callbacks (``on_click``), so the next task is fetched *before* the page script
-reruns and one rerun shows it. The server time from the click to the end of that rerun is measured
-(``Flow.timings``, shown under the buttons, and what ``bench/keypress.py`` reports). Nothing here loads a
-model or computes metrics: the path is ``core.campaigns`` calls on the store only (ui/ never touches db).
+Answers come from the keypad (ui/keypad.py: every key names the task the browser showed) or the buttons
+(their arguments name the task of the run that drew them); an answer meant for a task no longer in view
+is refused with a note, never applied to the next one. The pages draw the panel in an ``st.fragment``, so
+an answer reruns the panel only, and the task after the one in view is leased ahead (``prefetch``, at
+the end of the run): an answer is one write (``submit_grade``) and the next item is already in memory.
+The server time from the answer to the end of that rerun is ``Flow.timings`` (shown as "(server)"); the
+browser measures key → next item on screen itself. Nothing here loads a model or computes metrics: the path
+is ``core.campaigns`` calls on the store only (ui/ never touches db).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import pandas as pd
 import streamlit as st
 
 from core import campaigns as camp
+from core.campaigns.assignment import has_work
 from core.scale import LEVEL_MEANINGS, LEVEL_NAMES
-from ui import auth as ui_auth
+from ui import auth as ui_auth, keypad
 
 # Worked examples for the guidelines panel: (query, product, level, why).
 EXAMPLES = (
@@ -29,9 +35,14 @@ EXAMPLES = (
 )
 
 
+TOO_FAST = "Too fast — that answer was meant for an item no longer in view; nothing was saved. Press again."
+LEASE_MARGIN_S = 60  # a prefetched task whose lease ends sooner than this is not shown: lease a fresh one
+PROGRESS_TTL_S = 5.0  # the progress bar is re-read at most this often while rating (and on every full run)
+
+
 @dataclass
 class Flow:
-    """One page's rating state in the session: the campaign and the task in view."""
+    """One page's rating state in the session: the campaign, the task in view and the ones leased ahead."""
 
     campaign: str | None = None
     task: camp.TaskView | None = None
@@ -41,6 +52,11 @@ class Flow:
     timings: list[float] = field(default_factory=list)
     last: dict | None = None  # the last saved answer: {"kind", "id", "task_id", "value"}
     flash: tuple[str, str] | None = None  # (kind, message) shown once
+    ahead: list[camp.TaskView] = field(default_factory=list)  # leased, not yet shown (prefetch; undo)
+    none_ahead: bool = False  # the last prefetch found nothing more
+    handled: int = 0  # the last key press (its browser sequence number) answered
+    progress: camp.Progress | None = None
+    progress_at: float = 0.0
 
 
 def flow(prefix: str) -> Flow:
@@ -50,21 +66,76 @@ def flow(prefix: str) -> Flow:
     return st.session_state[key]
 
 
+def _fresh(view: camp.TaskView) -> bool:
+    expires = view.lease_expires_at
+    return expires is None or (expires - datetime.now(timezone.utc)).total_seconds() > LEASE_MARGIN_S
+
+
 def _fetch(f: Flow, rater: str) -> None:
-    f.task = camp.next_task(f.campaign, rater)
+    """Show the next task: the one leased ahead when its lease is fresh, else lease one now."""
+    view = None
+    while f.ahead and view is None:
+        candidate = f.ahead.pop(0)
+        view = candidate if _fresh(candidate) else None
+    if view is None:
+        view = camp.next_task(f.campaign, rater, exclude=tuple(v.task_id for v in f.ahead))
+        f.none_ahead = False
+    f.task = view
     f.finished = f.task is None
     f.shown_at = time.time()
+
+
+def prefetch(f: Flow, rater: str) -> None:
+    """Lease the task after the one in view, so the next answer shows it without a store round trip.
+
+    Called at the end of the page run, after the item is drawn. The write stays the lease protocol's:
+    the answer to a prefetched task is checked against its lease like any other.
+    """
+    if f.task is None or f.ahead or f.none_ahead:
+        return
+    try:
+        view = camp.next_task(f.campaign, rater, exclude=(f.task.task_id,))
+    except camp.CampaignError:  # paused, closed or taken off meanwhile: the next answer says so
+        return
+    if view is None:
+        f.none_ahead = True
+    elif view.task_id != f.task.task_id:
+        f.ahead.append(view)
 
 
 def ensure_task(f: Flow, campaign: str, rater: str) -> None:
     """Keep the task in view, or lease the rater's next one when there is none (or the campaign changed)."""
     if f.campaign != campaign:
         f.campaign, f.task, f.finished, f.last = campaign, None, False, None
+        f.ahead, f.none_ahead, f.progress = [], False, None
     if f.task is None and not f.finished:
         try:
             _fetch(f, rater)
         except camp.CampaignError as exc:  # paused or closed meanwhile, or the rater was taken off it
             f.task, f.finished, f.flash = None, True, ("warning", str(exc))
+
+
+def pick_campaign(names: list[str], rater: str, current: str | None) -> int:
+    """Index of the campaign to open: the one already open, else the first (newest) with work left for the
+    rater, else the newest."""
+    if current in names:
+        return names.index(current)
+    for i, name in enumerate(names):
+        try:
+            if has_work(name, rater):
+                return i
+        except camp.CampaignError:
+            continue
+    return 0
+
+
+def progress(f: Flow) -> camp.Progress:
+    """The campaign's progress, re-read when older than a few seconds (a full page run sets
+    ``f.progress_at = 0``): an answer reruns the panel without a progress query each time."""
+    now = time.time()
+    if f.progress is None or f.progress.campaign != f.campaign or now - f.progress_at > PROGRESS_TTL_S:
+        f.progress, f.progress_at = camp.progress(f.campaign), now
+    return f.progress
 
 
 def _guard(f: Flow, rater: str, action) -> None:
@@ -88,11 +159,22 @@ def _guard(f: Flow, rater: str, action) -> None:
             f.task, f.finished = None, True
 
 
-def grade(prefix: str, rater: str, level: int) -> None:
+def _seen(f: Flow, task_id: int | None) -> bool:
+    """Whether the answer is for the task in view (``task_id``: the task the rater saw; None: not known, a
+    button of this run). A stale answer is refused with a note, never applied to the next task."""
+    if f.task is None:
+        return False
+    if task_id is not None and task_id != f.task.task_id:
+        f.flash = ("warning", TOO_FAST)
+        return False
+    return True
+
+
+def grade(prefix: str, rater: str, level: int, task_id: int | None = None) -> None:
     f = flow(prefix)
 
     def act():
-        if f.task is None:
+        if not _seen(f, task_id):
             return
         label_id = camp.submit_grade(f.task.assignment_id, rater, level, seconds=time.time() - f.shown_at)
         f.last = {"kind": "grade", "id": label_id, "task_id": f.task.task_id, "value": level}
@@ -100,11 +182,11 @@ def grade(prefix: str, rater: str, level: int) -> None:
     _guard(f, rater, act)
 
 
-def compare(prefix: str, rater: str, answer: str) -> None:
+def compare(prefix: str, rater: str, answer: str, task_id: int | None = None) -> None:
     f = flow(prefix)
 
     def act():
-        if f.task is None:
+        if not _seen(f, task_id):
             return
         cid = camp.submit_comparison(f.task.assignment_id, rater, answer, seconds=time.time() - f.shown_at)
         f.last = {"kind": "compare", "id": cid, "task_id": f.task.task_id, "value": answer}
@@ -112,11 +194,11 @@ def compare(prefix: str, rater: str, answer: str) -> None:
     _guard(f, rater, act)
 
 
-def skip(prefix: str, rater: str) -> None:
+def skip(prefix: str, rater: str, task_id: int | None = None) -> None:
     f = flow(prefix)
 
     def act():
-        if f.task is None:
+        if not _seen(f, task_id):
             return
         camp.skip(f.task.assignment_id, rater)
         f.last = None
@@ -124,15 +206,37 @@ def skip(prefix: str, rater: str) -> None:
     _guard(f, rater, act)
 
 
-def undo(prefix: str, rater: str) -> None:
+def undo(prefix: str, rater: str, task_id: int | None = None) -> None:
     f = flow(prefix)
 
     def act():
-        # the task that was in view keeps its lease (next_task hands it back after this one)
+        if task_id is not None and f.task is not None and task_id != f.task.task_id:
+            f.flash = ("warning", TOO_FAST)
+            return
         view = camp.undo_last(rater, f.campaign)
+        if f.task is not None and f.task.task_id != view.task_id:
+            f.ahead.insert(0, f.task)  # the task that was in view keeps its lease and comes back next
         f.task, f.finished, f.last, f.shown_at = view, False, None, time.time()
         f.flash = ("info", "Undone: the previous item is back.")
     _guard(f, rater, act)
+
+
+def press(prefix: str, rater: str, actions: dict) -> None:
+    """The keypad's callback: answer the key press for the task the browser showed (see ui/keypad.py).
+
+    ``actions`` maps a key to ``(function, *args)`` of this module (e.g. ``"4": (grade, 4)``)."""
+    event = keypad.pressed(prefix)
+    if event is None:
+        return
+    f = flow(prefix)
+    f.handled = max(f.handled, int(event.get("seq") or 0))
+    action = actions.get(str(event.get("key")))
+    shown = event.get("task")
+    if action is None or not (shown is None or isinstance(shown, int)):
+        return
+    if shown is None and action[0] is not undo:  # nothing was in view: only undo means anything
+        return
+    action[0](prefix, rater, *action[1:], task_id=shown if shown is not None else None)
 
 
 def finish_timing(f: Flow) -> float | None:

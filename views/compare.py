@@ -1,11 +1,16 @@
-"""Compare: two rankings for a query, side by side and blind (A / B / T for tie, S skip, U undo)."""
+"""Compare: two rankings for a query, side by side and blind (A / B / T for tie, S skip, U undo).
+
+The panel is an ``st.fragment`` (an answer reruns it only) with the next comparison leased ahead; a new
+comparison scrolls to the top (ui/keypad.py). The lists are compact: about ten items a side at 1366×768.
+"""
 
 import streamlit as st
 
 from core import campaigns as camp
-from ui import rating
+from ui import auth as ui_auth, rating
 from ui.auth import require
 from ui.components import product_list, query_banner
+from ui.keypad import keypad
 
 user = require("compare")
 f = rating.flow("compare")
@@ -18,44 +23,63 @@ if not names:
 
 head, pick = st.columns([3, 2], vertical_alignment="bottom")
 head.title("Compare")
-campaign = pick.selectbox("Campaign", names, key="compare_campaign", label_visibility="collapsed") \
-    if len(names) > 1 else names[0]
-rating.ensure_task(f, campaign, user.name)
-rating.show_flash(f)
-
-disabled = f.task is None
-bar = st.columns([1, 1, 1, 1, 1, 3], vertical_alignment="center")
-for col, (label, answer, key) in zip(bar, [("A is better", "A", "A"), ("Tie", "tie", "T"), ("B is better", "B", "B")]):
-    col.button(label, key=f"compare_{key.lower()}", shortcut=key, on_click=rating.compare,
-               args=("compare", user.name, answer), disabled=disabled, width="stretch",
-               type="primary" if answer != "tie" else "secondary")
-bar[3].button("Skip", key="compare_skip", shortcut="S", on_click=rating.skip, args=("compare", user.name),
-              disabled=disabled, width="stretch")
-bar[4].button("Undo", key="compare_undo", shortcut="U", on_click=rating.undo, args=("compare", user.name),
-              width="stretch")
-p = camp.progress(campaign)
-bar[5].progress(min(1.0, p.fraction), text=f"{p.ratings_done}/{p.ratings_required} comparisons")
-
-if f.task is None:
-    st.success("Nothing left to compare in this campaign — thank you! Press **U** to revisit your last answer.",
-               icon=":material/task_alt:")
+if len(names) > 1:
+    if st.session_state.get("compare_campaign") not in names:  # first visit: a campaign with work left
+        st.session_state["compare_campaign"] = names[rating.pick_campaign(names, user.name, f.campaign)]
+    campaign = pick.selectbox("Campaign", names, key="compare_campaign", label_visibility="collapsed")
 else:
-    query_banner(f.task.query, f.task.language)
-    st.caption("Which list would serve a shopper who typed this query better? Judge the whole list, top first.")
-    a, b = st.columns(2, gap="large", border=True)
-    with a:
-        st.subheader("A")
-        product_list(f.task.list_a)
-    with b:
-        st.subheader("B")
-        product_list(f.task.list_b)
-    st.caption(f"task {f.task.task_id} · keys: A, B, T tie, S skip, U undo")
+    campaign = names[0]
+rating.ensure_task(f, campaign, user.name)
+ANSWERS = [("A is better", "A", "a"), ("Tie", "tie", "t"), ("B is better", "B", "b")]
+BUTTONS = [f"compare_{key}" for _, _, key in ANSWERS] + ["compare_skip", "compare_undo"]
+KEYS = {**{key: (rating.compare, answer) for _, answer, key in ANSWERS}, "s": (rating.skip,), "u": (rating.undo,)}
 
-if st.toggle("Training mode: reveal which model was A and B after saving", key="compare_training") \
-        and f.last and f.last["kind"] == "compare":
-    sides = camp.comparison_sides(f.last["id"])
-    if sides:
-        st.caption(f"Your last answer: **{f.last['value']}** — A was `{sides[0]}`, B was `{sides[1]}`.")
-ms = rating.finish_timing(f)
-if ms is not None:
-    st.caption(f"Saved · next comparison ready in {ms:.0f} ms (server)")
+
+@st.fragment
+def panel() -> None:
+    if ui_auth.current_user() is None:  # an answer found the session ended: app.py says why
+        st.rerun(scope="app")
+    rating.show_flash(f)
+    task = f.task
+    tid = task.task_id if task else None
+    bar = st.columns([1.25, 1, 1.25, 1, 1, 2.2], vertical_alignment="center")
+    for col, (label, answer, key) in zip(bar, ANSWERS):
+        col.button(f"{label} · {key.upper()}", key=f"compare_{key}", on_click=rating.compare,
+                   args=("compare", user.name, answer, tid), disabled=task is None, width="stretch", wrap=True,
+                   type="primary" if answer != "tie" else "secondary")
+    bar[3].button("Skip · S", key="compare_skip", on_click=rating.skip, args=("compare", user.name, tid),
+                  disabled=task is None, width="stretch", wrap=True)
+    bar[4].button("Undo · U", key="compare_undo", on_click=rating.undo, args=("compare", user.name, tid),
+                  width="stretch", wrap=True)
+    with bar[5]:
+        keypad("compare", tid, "atbsu", f.handled, BUTTONS,
+               on_press=lambda: rating.press("compare", user.name, KEYS))
+    if task is None:
+        st.success("Nothing left to compare in this campaign — thank you! Press **U** to revisit your last answer.",
+                   icon=":material/task_alt:")
+    else:
+        query_banner(task.query, task.language)
+        st.caption(f"task {task.task_id} · keys: A, B, T tie, S skip, U undo · Which list would serve a shopper "
+                   f"who typed this query better? Judge the whole list, top first.")
+        a, b = st.columns(2, gap="medium", border=True)
+        with a:
+            st.markdown("#### A")
+            product_list(task.list_a)
+        with b:
+            st.markdown("#### B")
+            product_list(task.list_b)
+    p = rating.progress(f)
+    st.progress(min(1.0, p.fraction), text=f"{p.ratings_done}/{p.ratings_required} comparisons")
+    if st.toggle("Training mode: reveal which model was A and B after saving", key="compare_training") \
+            and f.last and f.last["kind"] == "compare":
+        sides = camp.comparison_sides(f.last["id"])
+        if sides:
+            st.caption(f"Your last answer: **{f.last['value']}** — A was `{sides[0]}`, B was `{sides[1]}`.")
+    ms = rating.finish_timing(f)
+    if ms is not None:
+        st.caption(f"Saved · next comparison ready in {ms:.0f} ms on the server")
+    rating.prefetch(f, user.name)
+
+
+f.progress_at = 0.0  # a full run re-reads the progress bar
+panel()

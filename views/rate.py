@@ -1,13 +1,18 @@
-"""Rate: one query–product pair at a time, graded with the keyboard (1–5, S skip, U undo)."""
+"""Rate: one query–product pair at a time, graded with the keyboard (1–5, S skip, U undo).
+
+The rating panel is an ``st.fragment``: an answer reruns the panel only (not the sidebar, the navigation or
+the campaign box), and the next task is already leased (``rating.prefetch``).
+"""
 
 import streamlit as st
 
 from core import campaigns as camp
 from core.scale import LEVEL_MEANINGS, LEVEL_NAMES
 from core.store.predictions import task_predictions
-from ui import rating
+from ui import auth as ui_auth, rating
 from ui.auth import require
 from ui.components import product_card, query_banner
+from ui.keypad import keypad
 
 user = require("rate")
 f = rating.flow("rate")
@@ -21,45 +26,64 @@ if not names:
 
 head, pick = st.columns([3, 2], vertical_alignment="bottom")
 head.title("Rate")
-campaign = pick.selectbox("Campaign", names, key="rate_campaign", label_visibility="collapsed") \
-    if len(names) > 1 else names[0]
+if len(names) > 1:
+    if st.session_state.get("rate_campaign") not in names:  # first visit: a campaign with work left
+        st.session_state["rate_campaign"] = names[rating.pick_campaign(names, user.name, f.campaign)]
+    campaign = pick.selectbox("Campaign", names, key="rate_campaign", label_visibility="collapsed")
+else:
+    campaign = names[0]
 rating.ensure_task(f, campaign, user.name)
-rating.show_flash(f)
+BUTTONS = [f"rate_level_{level}" for level in range(1, 6)] + ["rate_skip", "rate_undo"]
+KEYS = {**{str(level): (rating.grade, level) for level in range(1, 6)}, "s": (rating.skip,), "u": (rating.undo,)}
 
-left, right = st.columns([3, 2], gap="large")
-with right:
-    disabled = f.task is None
-    for level in (5, 4, 3, 2, 1):
-        st.button(f"**{level}** · {LEVEL_NAMES[level]}", key=f"rate_level_{level}", shortcut=str(level),
-                  help=LEVEL_MEANINGS[level], on_click=rating.grade, args=("rate", user.name, level),
-                  disabled=disabled, width="stretch")
-    a, b = st.columns(2)
-    a.button("Skip", key="rate_skip", shortcut="S", icon=":material/skip_next:", on_click=rating.skip,
-             args=("rate", user.name), disabled=disabled, width="stretch")
-    b.button("Undo", key="rate_undo", shortcut="U", icon=":material/undo:", on_click=rating.undo,
-             args=("rate", user.name), width="stretch")
-    p = camp.progress(campaign)
-    mine = next((r for r in p.raters if r.rater == user.name), None)
-    st.progress(min(1.0, p.fraction), text=f"Campaign {p.ratings_done}/{p.ratings_required} ratings · "
-                                           f"you: {mine.done if mine else 0} done")
-    training = st.toggle("Training mode: reveal stored model predictions after saving", key="rate_training")
-    if training and f.last and f.last["kind"] == "grade":
-        pred = task_predictions(f.last["task_id"])
-        st.caption(f"Your last label: **{f.last['value']}**. " + (
-            " · ".join(f"{r.model}: {r.expected:.2f} (argmax {r.argmax})" for r in pred.itertuples())
-            if not pred.empty else "No stored model predictions for that pair."))
-    with st.expander("Guidelines: levels and examples", icon=":material/menu_book:"):
-        rating.guidelines()
 
-with left:
-    if f.task is None:
-        st.success("Nothing left for you in this campaign — thank you! Press **U** to revisit your last answer.",
-                   icon=":material/task_alt:")
-    else:
-        query_banner(f.task.query, f.task.language)
-        product_card(f.task.product)
-        st.caption(f"task {f.task.task_id} · keys: 1–5 grade, S skip, U undo")
+@st.fragment
+def panel() -> None:
+    if ui_auth.current_user() is None:  # an answer found the session ended: app.py says why
+        st.rerun(scope="app")
+    rating.show_flash(f)
+    task = f.task
+    tid = task.task_id if task else None
+    left, right = st.columns([3, 2], gap="large")
+    with right:
+        for level in (5, 4, 3, 2, 1):
+            st.button(f"**{level}** · {LEVEL_NAMES[level]}", key=f"rate_level_{level}", help=LEVEL_MEANINGS[level],
+                      on_click=rating.grade, args=("rate", user.name, level, tid), disabled=task is None,
+                      width="stretch")
+        a, b = st.columns(2)
+        a.button("Skip · S", key="rate_skip", icon=":material/skip_next:", on_click=rating.skip,
+                 args=("rate", user.name, tid), disabled=task is None, width="stretch")
+        b.button("Undo · U", key="rate_undo", icon=":material/undo:", on_click=rating.undo,
+                 args=("rate", user.name, tid), width="stretch")
+        keypad("rate", tid, "12345su", f.handled, BUTTONS, on_press=lambda: rating.press("rate", user.name, KEYS))
+    with left:
+        if task is None:
+            st.success("Nothing left for you in this campaign — thank you! Press **U** to revisit your last answer.",
+                       icon=":material/task_alt:")
+        else:
+            query_banner(task.query, task.language)
+            product_card(task.product)
+            st.caption(f"task {task.task_id} · keys: 1–5 grade, S skip, U undo")
+    with right:
+        p = rating.progress(f)
+        mine = next((r for r in p.raters if r.rater == user.name), None)
+        st.progress(min(1.0, p.fraction), text=f"Campaign {p.ratings_done}/{p.ratings_required} ratings · "
+                                               f"you: {mine.done if mine else 0} done")
+        training = st.toggle("Training mode: reveal stored model predictions after saving", key="rate_training")
+        if training and f.last and f.last["kind"] == "grade":
+            pred = task_predictions(f.last["task_id"])
+            st.caption(f"Your last label: **{f.last['value']}**. " + (
+                " · ".join(f"{r.model}: {r.expected:.2f} (argmax {r.argmax})" for r in pred.itertuples())
+                if not pred.empty else "No stored model predictions for that pair."))
+        with st.expander("Guidelines: levels and examples", icon=":material/menu_book:", key="rate_guidelines",
+                         on_change="rerun"):
+            rating.guidelines()
+        ms = rating.finish_timing(f)
+        if ms is not None:
+            st.caption(f"Saved · next item ready in {ms:.0f} ms on the server (the browser's key → screen time "
+                       f"is under the buttons)")
+    rating.prefetch(f, user.name)
 
-ms = rating.finish_timing(f)
-if ms is not None:
-    right.caption(f"Saved · next item ready in {ms:.0f} ms (server)")
+
+f.progress_at = 0.0  # a full run re-reads the progress bar
+panel()

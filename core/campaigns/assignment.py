@@ -90,11 +90,13 @@ def aware(dt: datetime | None) -> datetime | None:
     return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
-def next_task(campaign: str | int, rater, *, url: str | None = None,
-              now: datetime | None = None) -> TaskView | None:
+def next_task(campaign: str | int, rater, *, url: str | None = None, now: datetime | None = None,
+              exclude: tuple[int, ...] = ()) -> TaskView | None:
     """Lease the rater's next task (or return the lease they hold already); None when nothing is left for them.
 
-    ``now`` is for tests and simulations; it defaults to the current time.
+    ``exclude`` (task ids) leases one more task ahead while the rater holds those (the Rate page prefetches
+    the next item this way): their leases are neither returned nor claimed again. ``now`` is for tests and
+    simulations; it defaults to the current time.
     """
     now = now_utc(now)
     with writing(url) as s:
@@ -104,15 +106,15 @@ def next_task(campaign: str | int, rater, *, url: str | None = None,
             raise CampaignError(f"campaign {c.name!r} is {c.status}; it hands out no tasks")
         held = s.execute(select(Assignment, Task).join(Task, Task.id == Assignment.task_id)
                          .where(Task.campaign_id == c.id, Assignment.user_id == uid, Assignment.status == "leased",
-                                Assignment.lease_expires_at > now)
+                                Assignment.lease_expires_at > now, *([Task.id.not_in(exclude)] if exclude else []))
                          .order_by(Assignment.leased_at.desc(), Assignment.id.desc()).limit(1)).first()
         if held is not None:
             return _view(s, c, *held)
-        task = _claim(s, c, uid, now, gold=False)
+        task = _claim(s, c, uid, now, gold=False, exclude=exclude)
         if task is None:
             return None  # gold alone is never served: it measures raters while there is work
         if c.gold_ratio > 0 and _gold_due(s, c, uid):
-            task = _claim(s, c, uid, now, gold=True) or task
+            task = _claim(s, c, uid, now, gold=True, exclude=exclude) or task
         a = s.scalar(select(Assignment).where(Assignment.task_id == task.id, Assignment.user_id == uid))
         if a is None:
             a = Assignment(task_id=task.id, user_id=uid)
@@ -121,6 +123,22 @@ def next_task(campaign: str | int, rater, *, url: str | None = None,
         a.completed_at = a.seconds = None
         s.flush()
         return _view(s, c, a, task)
+
+
+def has_work(campaign: str | int, rater: str, *, url: str | None = None, now: datetime | None = None) -> bool:
+    """Whether ``next_task`` would give the rater a task now (a lease held or an open task); reads only."""
+    now = now_utc(now)
+    with session_scope(url) as s:
+        c = campaign_row(s, campaign)
+        uid = s.scalar(select(User.id).where(User.name == rater))
+        if c.status != "active" or uid is None:
+            return False
+        mine = select(Assignment.id).join(Task, Task.id == Assignment.task_id).where(
+            Task.campaign_id == c.id, Assignment.user_id == uid, Assignment.status == "leased",
+            Assignment.lease_expires_at > now)
+        open_ = select(Task.id).where(Task.campaign_id == c.id, Task.is_gold.is_(False), ~_finished_by(Task.id, uid),
+                                      Task.ratings_done + _active_others(Task.id, uid, now) < Task.required_ratings)
+        return s.scalar(select(mine.exists())) or s.scalar(select(open_.exists()))
 
 
 def _active_others(task_id, uid: int, now: datetime):
@@ -134,9 +152,11 @@ def _finished_by(task_id, uid: int):
                                         Assignment.status.in_(("done", "skipped"))).exists())
 
 
-def _claim(s: Session, c: Campaign, uid: int, now: datetime, gold: bool) -> Task | None:
+def _claim(s: Session, c: Campaign, uid: int, now: datetime, gold: bool, exclude: tuple[int, ...] = ()) -> Task | None:
     """Lock and return an open task for the rater, or None. The lock makes the re-check below current."""
     stmt = select(Task).where(Task.campaign_id == c.id, Task.is_gold.is_(gold), ~_finished_by(Task.id, uid))
+    if exclude:
+        stmt = stmt.where(Task.id.not_in(exclude))
     if gold:
         stmt = stmt.order_by((Task.id * 7919 + uid * 104729) % 1000003)  # each rater meets gold in another order
     else:

@@ -53,7 +53,12 @@ def one_text(page, pattern: str) -> str:
 
 
 def task_id(page) -> int:
-    return int(one_text(page, r"^task \d+ · keys").split()[1])
+    """The task in view; on a page with the rating keypad (ui/keypad.py), once its keys know that task (its
+    script loads after the page: a key pressed before is not seen by it)."""
+    tid = int(one_text(page, r"^task \d+ · keys").split()[1])
+    page.wait_for_function("(id) => !document.querySelector('.st-key-rate_keys, .st-key-compare_keys') || "
+                           "(window.__rsKeys && window.__rsKeys.data && window.__rsKeys.data.task === id)", arg=tid)
+    return tid
 
 
 def press_and_wait(page, key: str) -> int:

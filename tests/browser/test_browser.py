@@ -32,7 +32,7 @@ def test_admin_sets_up_a_rater_who_grades_with_the_keyboard(server, page, browse
     page.get_by_role("heading", name="Where to go").wait_for()  # the overview, not the sign-in page
     settle(page)
     go(page, "Users")
-    page.get_by_label("User name").fill("rosa")
+    page.get_by_label("User name", exact=True).fill("rosa")
     page.get_by_role("button", name="Create user").click()
     one_time = page.get_by_test_id("stCode").first.inner_text().strip()
     assert len(one_time) >= 12

@@ -1,0 +1,150 @@
+"""Rating in a real browser (Playwright + Debian's Chromium against `streamlit run app.py`).
+
+Fast double key presses never lose or misattribute a grade (each label in the store is for a task the
+rater saw; a key pressed before the next item is on screen is refused with "Too fast"); hotkeys work after
+clicking the campaign box and the training toggle; the guidelines stay open across grades; Rate opens a
+campaign with work left; Compare at 1366×768 shows the whole "B is better" label and ≥ 8 items a side, and
+a new comparison starts at the top.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from sqlalchemy import select
+
+from app_server import serve_app
+from browser_kit import WAIT_MS, app_store, go, press_and_wait, settle, shot, sign_in, task_id
+
+USERS = app_store.USERS  # ada (admin), rita (rater), rex (researcher), vic (viewer)
+NEWEST_DONE = "grade-newest-done"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, _catalog_template):
+    """The app over a store with rita in a grade campaign (15 tasks, the older one), a newer grade campaign
+    she has finished, and a side-by-side campaign with ten items a side."""
+    from core.campaigns import CampaignSpec, create_campaign, next_task, submit_grade
+
+    folder = tmp_path_factory.mktemp("rating")
+    db = folder / "store.db"
+    shutil.copy(_catalog_template, db)
+    url = f"sqlite:///{db}"
+    app_store.prepare(url, folder, campaigns=False, users=USERS)
+    create_campaign(CampaignSpec(name=app_store.GRADE, n_tasks=40, raters=("rita", "rex"), candidates="store"),
+                    url=url)
+    create_campaign(CampaignSpec(name="sbs-ten", kind="side_by_side", n_tasks=3, raters=("rita",),
+                                 models=("bm25", "random"), sbs_k=10), url=url)
+    create_campaign(CampaignSpec(name=NEWEST_DONE, n_tasks=2, raters=("rita",), candidates="store"), url=url)
+    while (task := next_task(NEWEST_DONE, "rita", url=url)) is not None:
+        submit_grade(task.assignment_id, "rita", 3, url=url)
+    with serve_app(url, folder) as base:
+        yield {"base": base, "url": url, "folder": folder}
+
+
+def _open(page, server, name: str, heading: str, viewport=None):
+    if viewport:
+        page.set_viewport_size(viewport)
+    sign_in(page, server["base"], name, USERS[name][1])
+    page.get_by_role("heading", name="Rate", level=1).wait_for()
+    settle(page)
+    if heading != "Rate":
+        go(page, heading)
+    task_id(page)
+
+
+def _labels(url: str, rater: str) -> list:
+    from core.store.session import session_scope
+    from db.models import Label
+    with session_scope(url) as s:
+        return s.execute(select(Label.task_id, Label.level).where(Label.rater == rater).order_by(Label.id)).all()
+
+
+def _seen_tasks(page) -> list[int]:
+    return page.evaluate("() => [...new Set((window.__rsKeys?.timings || []).flatMap(t => [t.from, t.to]))]")
+
+
+def test_rate_opens_the_campaign_with_work_left_and_keys_work_after_other_widgets(server, page):
+    _open(page, server, "rita", "Rate")
+    box = page.get_by_label("Campaign")
+    assert box.input_value() == app_store.GRADE  # not the newest campaign: rita finished it
+    seen = [task_id(page)]
+    # click the campaign box, choose the same campaign again, then press a key: the grade is saved
+    box.click()
+    page.get_by_role("option", name=app_store.GRADE, exact=True).click()
+    settle(page)
+    seen.append(press_and_wait(page, "4"))
+    # the training toggle, then a key
+    page.get_by_text("Training mode: reveal stored model predictions after saving").click()
+    settle(page)
+    seen.append(press_and_wait(page, "5"))
+    page.get_by_text("Training mode: reveal stored model predictions after saving").click()
+    settle(page)
+    seen.append(press_and_wait(page, "2"))
+    assert len(set(seen)) == 4
+    rows = _labels(server["url"], "rita")
+    assert [(t, lvl) for t, lvl in rows if t in seen] == [(seen[0], 4), (seen[1], 5), (seen[2], 2)]
+    shot(page, "rating-keys-after-widgets")
+
+
+def test_guidelines_stay_open_across_grades(server, page):
+    _open(page, server, "rita", "Rate")
+    page.get_by_text("Guidelines: levels and examples").click()
+    examples = page.get_by_text("Judge the product as a shopper who typed the query would.")
+    examples.wait_for()
+    for key in ("3", "4"):
+        press_and_wait(page, key)
+        settle(page)
+        assert examples.is_visible()
+    shot(page, "rating-guidelines-open")
+
+
+def test_fast_double_presses_never_lose_or_misattribute_a_grade(server, page):
+    _open(page, server, "rita", "Rate")
+    before = {t for t, _ in _labels(server["url"], "rita")}
+    first = task_id(page)
+    presses = 0
+    for pair in (("1", "2"), ("3", "4"), ("5", "1"), ("2", "3"), ("4", "5")):
+        page.keyboard.press(pair[0])
+        page.keyboard.press(pair[1])  # before the next item can be on screen
+        presses += 2
+        settle(page)
+        page.wait_for_function("() => !window.__rsKeys.pending")
+    refused = page.evaluate("() => window.__rsKeys.refused")
+    timings = page.evaluate("() => window.__rsKeys.timings")
+    rows = [(t, lvl) for t, lvl in _labels(server["url"], "rita") if t not in before]
+    seen = {first} | {t["from"] for t in timings} | {t["to"] for t in timings}
+    assert rows, "no grade was saved"
+    assert {t for t, _ in rows} <= seen  # every label is for a task that was on screen when its key was pressed
+    assert len(rows) == len({t for t, _ in rows})  # one grade per task
+    # each press either saved a grade or was refused in view of the rater: none vanished
+    assert len(rows) + refused == presses
+    assert [lvl for _, lvl in rows] == [int(t["key"]) for t in timings if t["key"].isdigit()][-len(rows):]
+    shot(page, "rating-double-presses")
+
+
+def test_compare_fits_ten_items_a_side_and_the_whole_labels_at_1366x768(server, page):
+    _open(page, server, "rita", "Compare", viewport={"width": 1366, "height": 768})
+    label = page.get_by_role("button", name="B is better").first
+    box = label.locator("p").first
+    assert box.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), "the label is cut"
+    assert "B is better" in label.inner_text()
+    rows_a = page.locator("[data-testid='stColumn']").filter(has=page.get_by_role("heading", name="A", exact=True))
+    in_view = page.evaluate("""() => {
+        const cols = [...document.querySelectorAll('[data-testid="stColumn"]')].filter(
+            c => c.querySelector('.rs-row'));
+        return cols.map(c => [...c.querySelectorAll('.rs-row')].filter(
+            r => r.getBoundingClientRect().bottom <= window.innerHeight).length);
+    }""")
+    shot(page, "rating-compare-1366")
+    assert rows_a.count() >= 1 and len(in_view) == 2 and min(in_view) >= 8, in_view
+    # scrolled down, a new comparison starts at the top
+    page.mouse.move(800, 500)
+    page.mouse.wheel(0, 600)
+    page.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"]').scrollTop > 0 "
+                           "|| document.scrollingElement.scrollTop > 0")
+    press_and_wait(page, "t")
+    settle(page)
+    page.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"]').scrollTop === 0 "
+                           "&& document.scrollingElement.scrollTop === 0", timeout=WAIT_MS)
