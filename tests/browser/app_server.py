@@ -60,3 +60,16 @@ def serve_app(url: str, folder: Path, env: dict | None = None) -> Iterator[str]:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@contextmanager
+def store_app(tmp_path_factory, template: Path, name: str, fill) -> Iterator[dict]:
+    """A copy of the catalog ``template`` filled by ``fill(url, folder)``, served; yields base, url, folder."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp(name)
+    shutil.copy(template, folder / "store.db")
+    url = f"sqlite:///{folder / 'store.db'}"
+    fill(url, folder)
+    with serve_app(url, folder) as base:
+        yield {"base": base, "url": url, "folder": folder}

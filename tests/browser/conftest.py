@@ -3,12 +3,11 @@ driven by Playwright (helpers in browser_kit.py)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from app_server import serve_app
+from app_server import store_app
 from browser_kit import CHROMIUM, SHOTS, USERS, WAIT_MS, app_store
 
 
@@ -26,13 +25,9 @@ def pytest_collection_modifyitems(items):
 def server(tmp_path_factory, _catalog_template):
     """`streamlit run app.py` on a free port over a temp SQLite store: demo catalog, 4 judged queries,
     an admin and a viewer (no campaign and no rater: the admin makes them in the browser)."""
-    folder = tmp_path_factory.mktemp("browser")
-    db = folder / "store.db"
-    shutil.copy(_catalog_template, db)
-    url = f"sqlite:///{db}"
-    app_store.prepare(url, folder, campaigns=False, users=USERS)
-    with serve_app(url, folder) as base:
-        yield {"base": base, "url": url, "folder": folder}
+    with store_app(tmp_path_factory, _catalog_template, "browser",
+                   lambda url, folder: app_store.prepare(url, folder, campaigns=False, users=USERS)) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

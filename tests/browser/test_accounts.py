@@ -8,12 +8,10 @@ from one browser does not stop ada signing in from another.
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from app_server import serve_app
+from app_server import store_app
 from browser_kit import USERS as _ADMIN_AND_VIEWER, WAIT_MS, app_store, settle, shot, sign_in, task_id
 
 USERS = app_store.USERS  # ada (admin), rita (rater), rex (researcher), vic (viewer)
@@ -23,13 +21,9 @@ assert set(_ADMIN_AND_VIEWER) <= set(USERS)
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, _catalog_template):
     """The app over a store with every role and the grade campaign (rita rates in it)."""
-    folder = tmp_path_factory.mktemp("accounts")
-    db = folder / "store.db"
-    shutil.copy(_catalog_template, db)
-    url = f"sqlite:///{db}"
-    app_store.prepare(url, folder, campaigns=True, users=USERS)
-    with serve_app(url, folder) as base:
-        yield {"base": base, "url": url, "folder": folder}
+    with store_app(tmp_path_factory, _catalog_template, "accounts",
+                   lambda url, folder: app_store.prepare(url, folder, campaigns=True, users=USERS)) as served:
+        yield served
 
 
 def _other(browser):

@@ -14,13 +14,12 @@ from __future__ import annotations
 import http.server
 import json
 import re
-import shutil
 import threading
 
 import pandas as pd
 import pytest
 
-from app_server import serve_app
+from app_server import store_app
 from browser_kit import WAIT_MS, app_store, go, one_text, pick, settle, shot, sign_in
 
 USERS = {k: app_store.USERS[k] for k in ("ada", "rita", "rex")}
@@ -72,18 +71,17 @@ def planted(tmp_path_factory, _catalog_template, trap):
     from core.campaigns import CampaignSpec, create_campaign
     from core.ingest import import_judgments, import_products
 
-    folder = tmp_path_factory.mktemp("planted")
-    shutil.copy(_catalog_template, folder / "store.db")
-    url = f"sqlite:///{folder / 'store.db'}"
-    app_store.prepare(url, folder, campaigns=False, users=USERS)
-    products, judgments = _planted_files(folder, trap)
-    import_products(products, name=PLANTED, url=url)
-    import_judgments(judgments, name=PLANTED, url=url)
-    create_campaign(CampaignSpec(name="planted-grade", n_tasks=3, raters=("rita",), candidates="store",
-                                 dataset=PLANTED), url=url)
-    app_store.write_predictions(url, folder / "artifacts")
-    with serve_app(url, folder) as base:
-        yield {"base": base, "url": url}
+    def fill(url, folder):
+        app_store.prepare(url, folder, campaigns=False, users=USERS)
+        products, judgments = _planted_files(folder, trap)
+        import_products(products, name=PLANTED, url=url)
+        import_judgments(judgments, name=PLANTED, url=url)
+        create_campaign(CampaignSpec(name="planted-grade", n_tasks=3, raters=("rita",), candidates="store",
+                                     dataset=PLANTED), url=url)
+        app_store.write_predictions(url, folder / "artifacts")
+
+    with store_app(tmp_path_factory, _catalog_template, "planted", fill) as served:
+        yield served
 
 
 def _watch(page, trap: str) -> list[str]:
