@@ -71,9 +71,9 @@ def press_and_wait(page, key: str) -> int:
     return task_id(page)
 
 
-def pick(page, label: str, *options: str) -> None:
-    """Choose options in a selectbox / multiselect by its label."""
-    box = page.get_by_label(label, exact=True)
+def pick(page, label: str, *options: str, within=None) -> None:
+    """Choose options in a selectbox / multiselect by its label (inside the locator ``within``, e.g. one form)."""
+    box = (within or page).get_by_label(label, exact=True)
     for option in options:
         # A Streamlit rerun (e.g. after typing in another field) can re-render the list while it opens,
         # detaching the option: open it again and retry, a few times at most.

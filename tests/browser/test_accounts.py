@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from app_server import store_app
-from browser_kit import USERS as _ADMIN_AND_VIEWER, WAIT_MS, app_store, settle, shot, sign_in, task_id
+from browser_kit import USERS as _ADMIN_AND_VIEWER, WAIT_MS, app_store, pick, settle, shot, sign_in, task_id
 
 USERS = app_store.USERS  # ada (admin), rita (rater), rex (researcher), vic (viewer)
 assert set(_ADMIN_AND_VIEWER) <= set(USERS)
@@ -37,18 +37,9 @@ def _status(page, name: str, button: str, role: str | None = None) -> None:
     """On the Users page: pick ``name`` (and ``role``) in the role/status form and press ``button``."""
     form = page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name="Deactivate"))
     settle(page)
-    for label, value in (("User", name), ("New role", role)):
-        for attempt in range(4):  # a rerun can re-render the list while it opens (as browser_kit.pick)
-            if not value:
-                break
-            form.get_by_label(label, exact=True).click()
-            try:
-                page.get_by_role("option", name=value, exact=True).click(timeout=5_000)
-                break
-            except PlaywrightTimeout:
-                page.keyboard.press("Escape")
-                if attempt == 3:
-                    raise
+    pick(page, "User", name, within=form)
+    if role:
+        pick(page, "New role", role, within=form)
     form.get_by_role("button", name=button).click()
     page.get_by_test_id("stAlert").filter(has_text=name).first.wait_for()
     settle(page)
