@@ -217,7 +217,7 @@ def test_products_csv_with_non_utf8_is_refused(store, tmp_path):
 
 
 def test_jsonl_that_is_not_json(store, tmp_path):
-    _assert_refused(store, _write(tmp_path / "p.jsonl", "{not json\n"), r"could not parse as jsonl", fn=import_products)
+    _assert_refused(store, _write(tmp_path / "p.jsonl", "{not json\n"), r"row 1: not valid JSON", fn=import_products)
 
 
 # ------------------------------------------------------------------------------------------ query log
@@ -276,3 +276,28 @@ def test_init_never_prints_the_password():
 
     url = "postgresql+psycopg://bob:s3cret-pw@db.example:5432/relevance"
     assert "s3cret-pw" not in InitReport(url).summary() and "bob:***@db.example" in shown_url(url)
+
+
+@pytest.mark.parametrize("lines,expected", [
+    (['{"product_id": "P1", "title": "lamp"}', "[1, 2]", "null", "42", '"text"'],
+     ["row 2: each line must be a JSON object; got an array", "row 3: each line must be a JSON object; got null",
+      "row 4: each line must be a JSON object; got a number", "row 5: each line must be a JSON object; got a string"]),
+    (['{"product_id": "P1", "title": "lamp"}', '{"product_id": "P2", "title": '],
+     ["row 2: not valid JSON"]),
+], ids=["not-objects", "broken-json"])
+def test_jsonl_lines_that_are_not_objects_are_row_errors(catalog_url, tmp_path, lines, expected):
+    f = tmp_path / "p.jsonl"
+    f.write_text("\n".join(lines) + "\n")
+    before = snapshot(catalog_url)
+    with pytest.raises(ImportValidationError) as exc:
+        import_products(f, url=catalog_url)
+    text = str(exc.value)
+    assert all(e in text for e in expected), text
+    assert snapshot(catalog_url) == before
+
+
+def test_a_column_twice_after_trimming_is_a_file_error(catalog_url, tmp_path):
+    f = tmp_path / "j.csv"
+    f.write_text("query,product_id,level, level\nlamp,B0001,5,4\n")
+    with pytest.raises(ImportValidationError, match="column 'level' appears more than once"):
+        import_judgments(f, url=catalog_url)

@@ -106,10 +106,14 @@ def iter_chunks(path: str | Path, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.D
             chunk.index = pd.RangeIndex(start, start + len(chunk))
             start += len(chunk)
             chunk.columns = [str(c).strip() for c in chunk.columns]
+            twice = sorted({c for c in chunk.columns if list(chunk.columns).count(c) > 1})
+            if twice:
+                raise _file_error(path, f"column{'s' if len(twice) > 1 else ''} {', '.join(map(repr, twice))} "
+                                        f"appear{'' if len(twice) > 1 else 's'} more than once (after trimming spaces)")
             yield chunk
     except ImportValidationError:
         raise
-    except (pd.errors.ParserError, ValueError, json.JSONDecodeError) as exc:
+    except (pd.errors.ParserError, ValueError, TypeError, json.JSONDecodeError) as exc:
         raise _file_error(path, f"could not parse as {fmt}: {str(exc).splitlines()[0]}") from None
     if start == 1:
         raise _file_error(path, "the file has a header but no data rows")
@@ -124,13 +128,7 @@ def _raw_chunks(path: Path, fmt: str, gz: bool, chunk_rows: int) -> Iterator[pd.
         with reader:
             yield from reader
     elif fmt == "jsonl":
-        reader = pd.read_json(path, lines=True, chunksize=chunk_rows, compression=comp, dtype=False,
-                              encoding="utf-8")
-        with reader:
-            for chunk in reader:
-                if not isinstance(chunk, pd.DataFrame) or (len(chunk.columns) and all(isinstance(c, int) for c in chunk.columns)):
-                    raise _file_error(path, "each JSONL line must be a JSON object")
-                yield chunk
+        yield from _jsonl_chunks(path, gz, chunk_rows)
     else:
         import pyarrow.parquet as pq
 
@@ -140,6 +138,36 @@ def _raw_chunks(path: Path, fmt: str, gz: bool, chunk_rows: int) -> Iterator[pd.
             raise _file_error(path, f"could not read Parquet: {exc}") from None
         for batch in pf.iter_batches(batch_size=chunk_rows):
             yield batch.to_pandas()
+
+
+def _jsonl_chunks(path: Path, gz: bool, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """JSONL, one JSON object per (non-blank) line; every line that is not one is a row error with its number."""
+    rows: list[dict] = []
+    errors: list[RowError] = []
+    n = 0
+    with (gzip.open(path, "rt", encoding="utf-8") if gz else open(path, encoding="utf-8")) as f:
+        for line in f:
+            if not line.strip():
+                continue
+            n += 1
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                errors.append(RowError(n, "", f"not valid JSON ({exc.msg} at column {exc.colno})"))
+                continue
+            if not isinstance(value, dict):
+                kind = {list: "an array", type(None): "null", bool: "true/false", str: "a string"}.get(
+                    type(value), "a number")
+                errors.append(RowError(n, "", f"each line must be a JSON object; got {kind}: {json.dumps(value)[:40]}"))
+                continue
+            rows.append(value)
+            if len(rows) == chunk_rows and not errors:
+                yield pd.DataFrame(rows)
+                rows = []
+    if errors:
+        raise ImportValidationError(path.name, errors)
+    if rows:
+        yield pd.DataFrame(rows)
 
 
 def require_columns(file_name: str, columns, required: list[str], one_of: list[str] | None = None) -> None:
