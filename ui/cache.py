@@ -23,28 +23,32 @@ def scorer(name: str, url: str):
 def pin_text_builder():
     """(function product -> pin text, description) as the trained teacher reads products.
 
-    Uses the teacher's tokenizer and token budgets (``core.models.teacher.PairEncoder``) without loading its
-    weights; falls back to a word-count builder when the tokenizer is not available on this machine.
+    Uses the teacher's tokenizer file (``tokenizers``, not transformers: the web server never imports torch)
+    and its token budgets (``core.models.teacher.encoding.pin_budget``) without loading its weights; falls
+    back to a word-count builder when the tokenizer is not on this machine.
     """
     import json
 
     from core import config
     from core.models import teacher
+    from core.models.teacher.backbones import get_backbone, tokenizer_file
+    from core.models.teacher.encoding import pin_budget
     from core.text import pin as text
 
+    meta = config.artifact("teacher") / "teacher.json"
     try:
-        from transformers import AutoTokenizer
-
-        from core.models.teacher.backbones import get_backbone
-
-        meta = config.artifact("teacher") / "teacher.json"
         cfg = teacher.TeacherConfig(**json.loads(meta.read_text())["config"]) if meta.exists() \
             else teacher.TeacherConfig()
-        backbone = get_backbone(cfg.backbone)
-        path, _ = backbone.loader()
-        encoder = teacher.PairEncoder(AutoTokenizer.from_pretrained(path), backbone, cfg.max_length,
-                                      cfg.query_max_tokens)
+        path = tokenizer_file(cfg.backbone)
+        if path is None:
+            raise FileNotFoundError(f"no tokenizer.json of {cfg.backbone} on this machine yet")
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(path))
+        build = text.PinTextBuilder(lambda t: tok.encode(t, add_special_tokens=False).ids,
+                                    lambda ids: tok.decode(ids, skip_special_tokens=True),
+                                    pin_budget(get_backbone(cfg.backbone), cfg.max_length, cfg.query_max_tokens))
         how = "trained teacher" if meta.exists() else "default teacher configuration (no trained teacher yet)"
-        return encoder.pin_text, f"as the {how} reads it: {cfg.backbone} tokens, {cfg.max_length}-token input"
+        return build, f"as the {how} reads it: {cfg.backbone} tokens, {cfg.max_length}-token input"
     except Exception as exc:  # offline without the backbone: still show the field order, by words
         return text.whitespace_builder(), f"by word counts (the teacher's tokenizer is unavailable: {exc})"

@@ -127,6 +127,19 @@ BACKBONES: dict[str, Backbone] = {b.name: b for b in (
 _DECODER_TYPES = {"llama", "gemma", "gemma2", "gemma3_text", "mistral", "qwen2", "qwen3", "phi3"}
 
 
+def tokenizer_file(name: str) -> Path | None:
+    """The ``tokenizer.json`` of backbone ``name`` when it is already on disk (the converted e5 folder, or the
+    folder ``RELEVANCE_BACKBONE_<NAME>`` names), without loading anything: for showing what the teacher reads
+    in a process that must not import torch (the web server). None when it is not on disk."""
+    if name == "e5-small-ce":
+        from core.models import e5
+        folder = e5.default_cache_dir()
+    else:
+        folder = Path(os.environ.get("RELEVANCE_BACKBONE_" + name.upper().replace("-", "_"), "") or "/nonexistent")
+    path = folder / "tokenizer.json"
+    return path if path.is_file() else None
+
+
 def get_backbone(name: str) -> Backbone:
     """A registered backbone, or a local folder holding a transformers model and its tokenizer."""
     if name in BACKBONES:

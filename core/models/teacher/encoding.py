@@ -11,14 +11,18 @@ DECODER_PROMPT = ("Search query: {query}\nProduct: {pin}\n"
                   "How relevant is the product to the query (1 = highly irrelevant, 5 = highly relevant)? Answer:")
 
 
+def pin_budget(backbone: Backbone, max_length: int, query_max_tokens: int) -> int:
+    """Tokens left for the pin text after the query and the special tokens (or the decoder's prompt)."""
+    return max(16, max_length - query_max_tokens - (40 if backbone.family == "decoder" else 4))
+
+
 class PairEncoder:
     """Turns (query, product) pairs into model inputs for one backbone and tokenizer."""
 
     def __init__(self, tokenizer, backbone: Backbone, max_length: int, query_max_tokens: int):
         self.tok, self.backbone, self.max_length = tokenizer, backbone, max_length
         self.query_max_tokens = query_max_tokens
-        pin_budget = max_length - query_max_tokens - (40 if backbone.family == "decoder" else 4)
-        self.pin = tokenizer_builder(tokenizer, max_tokens=max(16, pin_budget))
+        self.pin = tokenizer_builder(tokenizer, max_tokens=pin_budget(backbone, max_length, query_max_tokens))
         self._pin_cache: dict[str, str] = {}
 
     def pin_text(self, product: Mapping) -> str:
