@@ -51,21 +51,35 @@ function ready(d) {
 
 function refuse() {
   S.refused += 1;
+  if (S.pending) S.pending.refused = (S.pending.refused || 0) + 1;
   say('Too fast — the next item is not on screen yet; nothing was saved. Press again.', 'rs-keys-refused');
+}
+
+function arrived(p, d) {
+  return d && d.handled >= p.seq && visibleTask() === d.task;
+}
+
+function finish(p, d) {
+  // the next item is on screen: the pending key is done (a key pressed now is for this item, never refused)
+  if (S.pending !== p) return;
+  const ms = performance.now() - p.t0;
+  S.pending = null;
+  S.timings.push({ms: ms, key: p.key, from: p.task, to: d.task});
+  if (p.refused) {  // keep the refusal visible: the rater must know that key was not saved
+    say(`Next item on screen after ${Math.round(ms)} ms; ${p.refused} key(s) pressed before it were not saved — ` +
+        'press again.', 'rs-keys-refused');
+  } else {
+    say(`Key → next item on screen in ${Math.round(ms)} ms (measured in this browser)`, 'rs-keys-ready');
+  }
 }
 
 function watch() {
   const p = S.pending, d = S.data;
   if (!p || p.measuring) return;
-  if (d && d.handled >= p.seq && visibleTask() === d.task) {
+  if (arrived(p, d)) {
     p.measuring = true;
-    // drawn: measure at the second frame (the first one paints it)
-    requestAnimationFrame(() => requestAnimationFrame(() => {
-      const ms = performance.now() - p.t0;
-      S.pending = null;
-      S.timings.push({ms: ms, key: p.key, from: p.task, to: d.task});
-      say(`Key → next item on screen in ${Math.round(ms)} ms (measured in this browser)`, 'rs-keys-ready');
-    }));
+    // drawn: measure at the second frame (the first one paints it), unless the next key comes first
+    requestAnimationFrame(() => requestAnimationFrame(() => finish(p, S.data)));
     return;
   }
   requestAnimationFrame(watch);
@@ -80,6 +94,7 @@ function onKey(e) {
   e.stopPropagation();
   const active = document.activeElement;
   if (active && active !== document.body && active.blur) active.blur();
+  if (S.pending && arrived(S.pending, d)) finish(S.pending, d);
   if (!ready(d) || (d.task === null && key !== 'u')) { refuse(); return; }
   S.seq += 1;
   S.pending = {seq: S.seq, key: key, task: d.task, t0: performance.now()};
