@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -160,3 +161,60 @@ def count(url: str, table: str) -> int:
         n = c.execute(select(func.count()).select_from(md.tables[table])).scalar_one()
     engine.dispose()
     return n
+
+
+# ------------------------------------------------------------------------------------------ browser tests
+# Fixtures of tests/browser (a real `streamlit run app.py`, Debian's Chromium through Playwright). They live
+# here, not in tests/browser/conftest.py: two conftest modules would both be imported as `conftest`, and the
+# tests' `from conftest import …` would then find the wrong one. Helpers: tests/browser/browser_kit.py.
+BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
+sys.path.insert(0, str(BROWSER_TESTS))  # browser_kit, app_server
+
+
+def pytest_collection_modifyitems(items):
+    """Every test here is a browser test, skipped (with the reason) where Debian's Chromium is missing."""
+    from browser_kit import CHROMIUM
+
+    skip = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                              reason=f"{CHROMIUM} missing (Debian package 'chromium'; `make test` installs it as root)")
+    for item in items:
+        if Path(str(item.fspath)).parent == BROWSER_TESTS:
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, _catalog_template):
+    """`streamlit run app.py` on a free port over a temp SQLite store: demo catalog, 4 judged queries,
+    an admin and a viewer (no campaign and no rater: the admin makes them in the browser)."""
+    from app_server import store_app
+    from browser_kit import USERS, app_store
+
+    with store_app(tmp_path_factory, _catalog_template, "browser",
+                   lambda url, folder: app_store.prepare(url, folder, campaigns=False, users=USERS)) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    from browser_kit import CHROMIUM
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu",
+                                                              "--disable-background-networking",
+                                                              "--disable-component-update", "--no-first-run"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    from browser_kit import SHOTS, WAIT_MS
+
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(WAIT_MS)
+    yield pg
+    pg.screenshot(path=str(SHOTS / f"last-{request.node.name}.png"), full_page=True)  # the state at the end
+    context.close()
