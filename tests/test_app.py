@@ -86,7 +86,8 @@ def empty_store(sqlite_url, tmp_path, monkeypatch) -> str:
 def fast_dashboard(monkeypatch):
     """Skip the nDCG computation (ranx, BM25) where a test only checks that pages open."""
     import ui.dashboard
-    monkeypatch.setattr(ui.dashboard, "ndcg_table", lambda *a, **k: (pd.DataFrame(), {}, {}))
+    from core.workflows import figures
+    monkeypatch.setattr(ui.dashboard, "listwise_per_query", lambda *a, **k: figures.per_query(pd.DataFrame(), ()))
     monkeypatch.setattr(ui.dashboard, "pointwise_table", lambda *a, **k: (pd.DataFrame(), {}, {}))
 
 
