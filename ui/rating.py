@@ -249,6 +249,27 @@ def finish_timing(f: Flow) -> float | None:
     return ms
 
 
+def campaign_picker(f: Flow, names: list[str], key: str, title: str, rater: str) -> str:
+    """The page's title and, with several campaigns, a picker that first opens on one with work left for
+    ``rater``; returns the campaign chosen."""
+    head, pick = st.columns([3, 2], vertical_alignment="bottom")
+    head.title(title)
+    if len(names) == 1:
+        return names[0]
+    if st.session_state.get(key) not in names:  # first visit: a campaign with work left
+        st.session_state[key] = names[pick_campaign(names, rater, f.campaign)]
+    return pick.selectbox("Campaign", names, key=key, label_visibility="collapsed")
+
+
+def panel_start(f: Flow):
+    """The start of a Rate/Compare panel (a fragment): back to the whole app when an answer found the session
+    ended (app.py says why), the flash message, and the task in view with its id (None when there is none)."""
+    if ui_auth.current_user() is None:
+        st.rerun(scope="app")
+    show_flash(f)
+    return f.task, (f.task.task_id if f.task else None)
+
+
 def show_flash(f: Flow) -> None:
     if f.flash:
         kind, msg = f.flash

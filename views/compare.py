@@ -7,7 +7,7 @@ comparison scrolls to the top (ui/keypad.py). The lists are compact: about ten i
 import streamlit as st
 
 from core import campaigns as camp
-from ui import auth as ui_auth, rating
+from ui import rating
 from ui.auth import require
 from ui.components import product_list, query_banner
 from ui.keypad import keypad
@@ -21,14 +21,7 @@ if not names:
             "on **Data and campaigns** (kind *side_by_side*).", icon=":material/inbox:")
     st.stop()
 
-head, pick = st.columns([3, 2], vertical_alignment="bottom")
-head.title("Compare")
-if len(names) > 1:
-    if st.session_state.get("compare_campaign") not in names:  # first visit: a campaign with work left
-        st.session_state["compare_campaign"] = names[rating.pick_campaign(names, user.name, f.campaign)]
-    campaign = pick.selectbox("Campaign", names, key="compare_campaign", label_visibility="collapsed")
-else:
-    campaign = names[0]
+campaign = rating.campaign_picker(f, names, "compare_campaign", "Compare", user.name)
 rating.ensure_task(f, campaign, user.name)
 ANSWERS = [("A is better", "A", "a"), ("Tie", "tie", "t"), ("B is better", "B", "b")]
 BUTTONS = [f"compare_{key}" for _, _, key in ANSWERS] + ["compare_skip", "compare_undo"]
@@ -37,11 +30,7 @@ KEYS = {**{key: (rating.compare, answer) for _, answer, key in ANSWERS}, "s": (r
 
 @st.fragment
 def panel() -> None:
-    if ui_auth.current_user() is None:  # an answer found the session ended: app.py says why
-        st.rerun(scope="app")
-    rating.show_flash(f)
-    task = f.task
-    tid = task.task_id if task else None
+    task, tid = rating.panel_start(f)
     bar = st.columns([1.25, 1, 1.25, 1, 1, 2.2], vertical_alignment="center")
     for col, (label, answer, key) in zip(bar, ANSWERS):
         col.button(f"{label} · {key.upper()}", key=f"compare_{key}", on_click=rating.compare,

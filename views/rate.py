@@ -9,7 +9,7 @@ import streamlit as st
 from core import campaigns as camp
 from core.scale import LEVEL_MEANINGS, LEVEL_NAMES
 from core.store.predictions import task_predictions
-from ui import auth as ui_auth, rating
+from ui import rating
 from ui.auth import require
 from ui.components import product_card, query_banner
 from ui.keypad import keypad
@@ -24,14 +24,7 @@ if not names:
             f"{user.name}`).", icon=":material/inbox:")
     st.stop()
 
-head, pick = st.columns([3, 2], vertical_alignment="bottom")
-head.title("Rate")
-if len(names) > 1:
-    if st.session_state.get("rate_campaign") not in names:  # first visit: a campaign with work left
-        st.session_state["rate_campaign"] = names[rating.pick_campaign(names, user.name, f.campaign)]
-    campaign = pick.selectbox("Campaign", names, key="rate_campaign", label_visibility="collapsed")
-else:
-    campaign = names[0]
+campaign = rating.campaign_picker(f, names, "rate_campaign", "Rate", user.name)
 rating.ensure_task(f, campaign, user.name)
 BUTTONS = [f"rate_level_{level}" for level in range(1, 6)] + ["rate_skip", "rate_undo"]
 KEYS = {**{str(level): (rating.grade, level) for level in range(1, 6)}, "s": (rating.skip,), "u": (rating.undo,)}
@@ -39,11 +32,7 @@ KEYS = {**{str(level): (rating.grade, level) for level in range(1, 6)}, "s": (ra
 
 @st.fragment
 def panel() -> None:
-    if ui_auth.current_user() is None:  # an answer found the session ended: app.py says why
-        st.rerun(scope="app")
-    rating.show_flash(f)
-    task = f.task
-    tid = task.task_id if task else None
+    task, tid = rating.panel_start(f)
     left, right = st.columns([3, 2], gap="large")
     with right:
         for level in (5, 4, 3, 2, 1):
