@@ -98,3 +98,12 @@ def test_score_on_ray_matches_local(tiny_teacher_artifacts, demo):
     merged = local.merge(remote, on=["query_id", "product_id"], suffixes=("", "_ray"))
     assert len(merged) == len(pairs)
     assert (merged["expected"] - merged["expected_ray"]).abs().max() < 1e-4
+
+
+def test_an_unknown_model_name_makes_no_folder(demo, tmp_path, monkeypatch, capsys):
+    from core.cli.main import main
+
+    monkeypatch.setenv("RELEVANCE_ARTIFACTS_DIR", str(tmp_path / "artifacts" / "inner"))
+    assert main(["score", "../../escaped", "--judged"]) == 2
+    assert "unknown model '../../escaped'" in capsys.readouterr().err
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "artifacts").exists()

@@ -103,6 +103,9 @@ def _cmd_score(args) -> int:
     from core.store.predictions import store_predictions
 
     url = args.db
+    from core.models.registry import available
+    if args.model not in available():  # before any folder is made from the name (``../../x``)
+        raise InvalidInputError(f"unknown model {args.model[:80]!r}; available: {', '.join(available())}")
     catalog = get_catalog(url)
     if args.pairs:
         pairs, source = pairs_from_file(args.pairs, set(catalog.ids)), Path(args.pairs).stem
