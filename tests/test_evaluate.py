@@ -55,7 +55,7 @@ def test_json_rows_follow_the_design_schema(demo, tmp_path, judgments_with_langu
                "--by", "language", "--k", "20,all", "--json", str(out)])
     assert rc == 0
     doc = json.loads(out.read_text())
-    assert set(doc) == {"judgments", "mode", "rows"} and doc["mode"] == "listwise"  # README, "--json"
+    assert set(doc) == {"judgments", "mode", "rows", "left_out"} and doc["mode"] == "listwise"  # README, "--json"
     assert all(set(r) == ROW_KEYS for r in doc["rows"])
     combos = {(r["model"], r["language"], r["gains"], r["k"]) for r in doc["rows"]}
     assert len(combos) == len(doc["rows"]) == 2 * 3 * 2 * 2  # models × {all, en, es} × gains × k
@@ -135,3 +135,17 @@ def test_bad_options_are_refused_before_any_work(demo, capsys, extra, message):
     assert main(["evaluate", "--judgments", str(DEMO / "judgments.csv"), "--models", "random", *extra]) == 2
     out = capsys.readouterr()
     assert message in out.err and out.out == ""  # no table printed before the error
+
+
+def test_a_query_without_positive_gain_is_named_not_dropped_silently(demo, tmp_path, capsys):
+    j = pd.read_csv(DEMO / "judgments.csv")
+    first, second = j["query_id"].drop_duplicates().iloc[:2]
+    part = j[j["query_id"].isin([first, second])].copy()
+    if "esci_label" in part:
+        part.loc[part["query_id"] == second, "esci_label"] = "I"  # every product of the second query irrelevant
+    else:
+        part.loc[part["query_id"] == second, "level"] = 1
+    part.to_csv(tmp_path / "j.csv", index=False)
+    assert main(["evaluate", "--judgments", str(tmp_path / "j.csv"), "--models", "bm25", "--gains", "esci"]) == 0
+    out = capsys.readouterr().out
+    assert "1 query left out of nDCG under esci gains" in out and second in out

@@ -44,7 +44,7 @@ def _cmd_import(args) -> int:
 
 def _cmd_evaluate(args) -> int:
     from core import metrics
-    from core.workflows.evaluate import evaluate, format_table, load_judged, write_json
+    from core.workflows.evaluate import evaluate, format_table, left_out_note, load_judged, write_json
 
     ks = metrics.parse_ks(args.k)
     if args.json and Path(args.json).is_dir():  # say so before the work, not in a traceback after the table
@@ -66,6 +66,8 @@ def _cmd_evaluate(args) -> int:
         print(head + f"gains {', '.join(gains)}; 95% bootstrap CIs over queries; paired randomization test vs "
               f"{models[0]}, Holm-corrected")
     print(format_table(report))
+    if note := left_out_note(report):
+        print(note)
     if args.json:
         write_json(report, args.json)
         print(f"wrote {args.json}")

@@ -163,7 +163,22 @@ def evaluate(judged: Judged, models: Sequence[str], *, ks: Sequence[int | None] 
     tested = [i for i, r in enumerate(rows) if r["p_value_vs_first"] is not None]
     for i, adj in zip(tested, metrics.holm([rows[i]["p_value_vs_first"] for i in tested])):
         rows[i]["p_holm"] = adj
-    return {"judgments": judged.name, "mode": mode, "rows": rows}
+    # queries whose judged products all have gain 0 (e.g. every label level 1): nDCG is undefined, so they are
+    # left out of the means; the report says which, instead of dropping them silently
+    left_out = {g: sorted(q for q, judged_levels in qrels.items()
+                          if all(metrics.gain(level, g) <= 0 for level in judged_levels.values())) for g in gains}
+    return {"judgments": judged.name, "mode": mode, "rows": rows, "left_out": left_out}
+
+
+def left_out_note(report: dict) -> str:
+    """One line per gain scheme that left queries out of nDCG (none: empty string)."""
+    lines = []
+    for scheme, ids in (report.get("left_out") or {}).items():
+        if ids:
+            shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+            lines.append(f"{len(ids)} quer{'y' if len(ids) == 1 else 'ies'} left out of nDCG under {scheme} gains: no "
+                         f"judged product with a positive gain (e.g. every label level 1): {shown}")
+    return "\n".join(lines)
 
 
 def _pointwise(judged: Judged, models: Sequence[str], runs: dict, preds: dict, by_language: bool,
@@ -213,4 +228,6 @@ def write_json(report: dict, path: str | Path) -> None:
     """Strict JSON (NaN, e.g. a group with no scorable query, becomes null)."""
     doc = {"judgments": report["judgments"], "mode": report.get("mode", "listwise"),
            "rows": [jsonable(r) for r in report["rows"]]}
+    if "left_out" in report:  # listwise: queries without a positive gain, per scheme (README)
+        doc["left_out"] = report["left_out"]
     Path(path).write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n", encoding="utf-8")
