@@ -24,10 +24,11 @@ from core.jsonable import jsonable
 from core.ingest import read_judgments
 from core.metrics.pointwise import ModelOutput, holm_in_place, is_pointwise, pointwise_rows
 from core.models.base import LevelScorer
+from core.scale import PROB_COLS
 from core.store.pairs import languages_of
 from core.text.language import detect_languages
-from core.text.queries import clean_query
 from core.workflows.cards.common import figure, p_value
+from core.workflows.scoring import score_frame
 
 log = logging.getLogger(__name__)
 DEFAULT_GAINS = ("esci", "linear")
@@ -98,14 +99,14 @@ def run_models(judged: Judged, models: Sequence[str], url: str | None = None, pr
 
 
 def _level_probs(scorer: LevelScorer, judged: Judged, url: str | None, progress: bool, name: str) -> np.ndarray:
-    """Level probabilities (n, 5) of every judged pair, in the file's order, through ``predict_pairs``
-    (the per-query path called a teacher once per query: ~2,100 one-pair batches on a pointwise file)."""
-    pairs = judged.pairs
+    """Level probabilities (n, 5) of every judged pair, in the file's order, in one bulk call
+    (``scoring.score_frame``; the per-query path called a teacher once per query: ~2,100 one-pair batches on a
+    pointwise file)."""
     catalog = getattr(scorer, "catalog", None) or get_catalog(url)  # the products the model was built over
-    products = catalog.rows(pairs["product_id"].tolist()).to_dict("records")
-    queries = [clean_query(q) for q in pairs["query"]]
-    log.info("scoring %d pairs with %s", len(queries), name)
-    return np.asarray(scorer.predict_pairs(queries, products, progress=progress))
+    log.info("scoring %d pairs with %s", len(judged.pairs), name)
+    with tqdm(total=len(judged.pairs), desc=f"scoring {name}", disable=not progress, leave=False) as bar:
+        scored = score_frame(scorer, judged.pairs, catalog, batch_size=None, advance=bar.update)
+    return scored[PROB_COLS].to_numpy()
 
 
 def evaluate(judged: Judged, models: Sequence[str], *, ks: Sequence[int | None] = (20,),

@@ -65,11 +65,12 @@ def candidate_pairs(k: int, url: str | None = None, queries: pd.DataFrame | None
 
 # ------------------------------------------------------------------------------------------ scoring
 
-def score_frame(scorer: Scorer, pairs: pd.DataFrame, catalog=None, batch_size: int = 32,
+def score_frame(scorer: Scorer, pairs: pd.DataFrame, catalog=None, batch_size: int | None = 32,
                 advance: Callable[[int], None] | None = None) -> pd.DataFrame:
     """Score ``pairs`` (query_id, query, product_id) with one scorer; returns pairs + score columns.
 
-    ``advance(n)`` is told as each batch of n pairs is done (a progress bar over many calls)."""
+    ``advance(n)`` is told as each batch of n pairs is done (a progress bar over many calls); ``batch_size``
+    None: the model's own."""
     advance = advance or (lambda n: None)
     out = pairs[["query_id", "query", "product_id"]].reset_index(drop=True)
     if isinstance(scorer, LevelScorer) and catalog is not None:
