@@ -22,14 +22,9 @@ def add_user_form() -> None:
         role = c2.selectbox("Role", ROLE_CHOICES, key="users_add_role")
         go = st.form_submit_button("Create user", type="primary", icon=":material/person_add:")
     if go:
-        try:
-            password = auth.create_user_with_one_time_password(name, role)
-        except users.UserError as exc:
-            st.error(f"User not created: {exc}.")
-            return
-        st.success(f"Created {role} **{name.strip()}**. One-time password (shown once; they must change it at "
-                   f"first sign-in):")
-        st.code(password, language=None)
+        _one_time_password(lambda: auth.create_user_with_one_time_password(name, role), "User not created",
+                           f"Created {role} **{name.strip()}**. One-time password (shown once; they must change it "
+                           f"at first sign-in):")
 
 
 def reset_form(names: list[str], actor: str) -> None:
@@ -37,14 +32,20 @@ def reset_form(names: list[str], actor: str) -> None:
         name = st.selectbox("User", names, key="users_reset_name")
         go = st.form_submit_button("Reset to a one-time password", icon=":material/lock_reset:")
     if go and name:
-        try:
-            password = auth.reset_to_one_time_password(name, actor=actor)
-        except users.UserError as exc:
-            st.error(f"Password not reset: {exc}.")
-            return
-        st.success(f"New one-time password for **{name}** (shown once; their open sessions end at their next "
-                   f"click):")
-        st.code(password, language=None)
+        _one_time_password(lambda: auth.reset_to_one_time_password(name, actor=actor), "Password not reset",
+                           f"New one-time password for **{name}** (shown once; their open sessions end at their "
+                           f"next click):")
+
+
+def _one_time_password(issue, failed: str, shown: str) -> None:
+    """Run ``issue()`` (it returns a one-time password) and show the password once, or why there is none."""
+    try:
+        password = issue()
+    except users.UserError as exc:
+        st.error(f"{failed}: {exc}.")
+        return
+    st.success(shown)
+    st.code(password, language=None)
 
 
 def status_form(everyone: list, actor: str) -> None:
