@@ -138,6 +138,20 @@ def _cmd_users(args) -> int:
     return 0
 
 
+def _cmd_backup(args) -> int:
+    from core.store.backup import backup
+
+    print(backup(args.file, args.db, force=args.force).summary())
+    return 0
+
+
+def _cmd_restore(args) -> int:
+    from core.store.backup import restore
+
+    print(restore(args.file, args.db, force=args.force).summary())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="relevance", description="Relevance Studio: teacher, student, raters, metrics.")
     p.add_argument("--db", default=None, help="SQLAlchemy URL of the store (default: RELEVANCE_DB_URL or data/relevance.db)")
@@ -193,6 +207,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--role", choices=["rater", "researcher", "viewer", "admin"])
     sp.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     sp.set_defaults(func=_cmd_users)
+
+    for name, func, help_, description, force in (
+            ("backup", _cmd_backup, "write a consistent copy of the store (labels, users, campaigns...) to FILE",
+             "SQLite: the online backup API, safe while the app writes; PostgreSQL: pg_dump -Fc (the password "
+             "goes through PGPASSWORD). Prints what was saved.", "replace FILE when it exists"),
+            ("restore", _cmd_restore, "replace the store by a backup FILE, all or nothing",
+             "Restores a file written by `relevance backup` from a store of the same kind; an older schema is "
+             "migrated to this version's, a newer one is refused.", "replace a store that holds data")):
+        sp = sub.add_parser(name, help=help_, description=description)
+        sp.add_argument("file")
+        sp.add_argument("--force", action="store_true", help=force)
+        sp.set_defaults(func=func)
     return p
 
 
