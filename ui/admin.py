@@ -200,11 +200,12 @@ def campaign_form(created_by: str) -> None:
     st.rerun()
 
 
-def campaigns_table() -> pd.DataFrame:
+def campaigns_table(infos=None) -> pd.DataFrame:
+    """One row per campaign of ``infos`` (default: ``list_campaigns()``, archived ones left out) with its progress."""
     from core.campaigns import list_campaigns, progress
 
     rows = []
-    for c in list_campaigns():
+    for c in list_campaigns() if infos is None else infos:
         p = progress(c.id)
         rows.append({"name": c.name, "kind": c.kind, "strategy": c.strategy,
                      "languages": ",".join(c.languages) or "all", "data set": c.config.get("dataset") or "all",

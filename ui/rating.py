@@ -57,6 +57,7 @@ class Flow:
     handled: int = 0  # the last key press (its browser sequence number) answered
     progress: camp.Progress | None = None
     progress_at: float = 0.0
+    blocked: str | None = None  # why the campaign hands out nothing now (paused, closed), shown instead of the item
 
 
 def flow(prefix: str) -> Flow:
@@ -104,15 +105,36 @@ def prefetch(f: Flow, rater: str) -> None:
 
 
 def ensure_task(f: Flow, campaign: str, rater: str) -> None:
-    """Keep the task in view, or lease the rater's next one when there is none (or the campaign changed)."""
+    """Keep the task in view, or lease the rater's next one when there is none (or the campaign changed). A
+    campaign found paused or closed is asked again on every full run, so a resumed one carries on."""
     if f.campaign != campaign:
         f.campaign, f.task, f.finished, f.last = campaign, None, False, None
-        f.ahead, f.none_ahead, f.progress = [], False, None
-    if f.task is None and not f.finished:
+        f.ahead, f.none_ahead, f.progress, f.blocked = [], False, None, None
+    if (f.task is None and not f.finished) or f.blocked:
+        f.blocked = None
         try:
             _fetch(f, rater)
-        except camp.CampaignError as exc:  # paused or closed meanwhile, or the rater was taken off it
+        except camp.CampaignNotActiveError as exc:
+            _block(f, exc)
+        except camp.CampaignError as exc:  # e.g. the rater was taken off it
             f.task, f.finished, f.flash = None, True, ("warning", str(exc))
+
+
+def _block(f: Flow, exc: camp.CampaignNotActiveError) -> None:
+    """The campaign hands out nothing now: drop the task in view and those leased ahead, and say why."""
+    f.task, f.finished, f.ahead, f.none_ahead = None, True, [], False
+    f.blocked = (f"**{exc.campaign}** is paused: no new items for now. Your answers so far are saved; the items come "
+                 f"back here when a researcher resumes the campaign." if exc.status == "paused" else
+                 f"**{exc.campaign}** is {exc.status}: labelling is over, there is nothing more to do here. "
+                 f"Thank you!")
+
+
+def nothing_left(f: Flow, done: str) -> None:
+    """The panel without an item: why the campaign hands out nothing (paused, closed), or ``done``."""
+    if f.blocked:
+        st.warning(f.blocked, icon=":material/pause_circle:")
+    else:
+        st.success(done, icon=":material/task_alt:")
 
 
 def pick_campaign(names: list[str], rater: str, current: str | None) -> int:
@@ -151,6 +173,8 @@ def _guard(f: Flow, rater: str, action) -> None:
         action()
     except camp.NothingToUndoError:
         f.flash = ("info", "Nothing to undo yet.")
+    except camp.CampaignNotActiveError as exc:  # paused or closed since the item was shown
+        _block(f, exc)
     except camp.CampaignError as exc:
         f.flash = ("warning", f"{exc}")
         try:

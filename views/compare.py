@@ -7,14 +7,15 @@ comparison scrolls to the top (ui/keypad.py). The lists are compact: about ten i
 import streamlit as st
 
 from core import campaigns as camp
-from ui import rating
+from ui import campaigns, rating
 from ui.auth import require
 from ui.components import product_list, query_banner
 from ui.keypad import keypad
 
 user = require("compare")
 f = rating.flow("compare")
-names = camp.rater_campaigns(user.name, "side_by_side")
+mine = camp.rater_campaign_list(user.name, "side_by_side")  # active and paused ones, with their instructions
+names = [c.name for c in mine]
 if not names:
     st.title("Compare")
     st.info("You are not a rater of any active side-by-side campaign yet. An admin or researcher can create one "
@@ -22,6 +23,7 @@ if not names:
     st.stop()
 
 campaign = rating.campaign_picker(f, names, "compare_campaign", "Compare", user.name)
+campaigns.instructions(mine, campaign, "compare_instructions")
 rating.ensure_task(f, campaign, user.name)
 ANSWERS = [("A is better", "A", "a"), ("Tie", "tie", "t"), ("B is better", "B", "b")]
 BUTTONS = [f"compare_{key}" for _, _, key in ANSWERS] + ["compare_skip", "compare_undo"]
@@ -44,8 +46,8 @@ def panel() -> None:
         keypad("compare", tid, "atbsu", f.handled, BUTTONS,
                on_press=lambda: rating.press("compare", user.name, KEYS))
     if task is None:
-        st.success("Nothing left to compare in this campaign — thank you! Press **U** to revisit your last answer.",
-                   icon=":material/task_alt:")
+        rating.nothing_left(f, "Nothing left to compare in this campaign — thank you! Press **U** to revisit your "
+                               "last answer.")
     else:
         query_banner(task.query, task.language)
         st.caption(f"task {task.task_id} · keys: A, B, T tie, S skip, U undo · Which list would serve a shopper "

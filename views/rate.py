@@ -9,14 +9,15 @@ import streamlit as st
 from core import campaigns as camp
 from core.scale import LEVEL_MEANINGS, LEVEL_NAMES
 from core.store.predictions import task_predictions
-from ui import rating
+from ui import campaigns, rating
 from ui.auth import require
 from ui.components import product_card, query_banner
 from ui.keypad import keypad
 
 user = require("rate")
 f = rating.flow("rate")
-names = camp.rater_campaigns(user.name, "grade")
+mine = camp.rater_campaign_list(user.name, "grade")  # active and paused ones, with their instructions
+names = [c.name for c in mine]
 if not names:
     st.title("Rate")
     st.info("You are not a rater of any active grading campaign yet. An admin or researcher can create one "
@@ -25,6 +26,7 @@ if not names:
     st.stop()
 
 campaign = rating.campaign_picker(f, names, "rate_campaign", "Rate", user.name)
+campaigns.instructions(mine, campaign, "rate_instructions")
 rating.ensure_task(f, campaign, user.name)
 BUTTONS = [f"rate_level_{level}" for level in range(1, 6)] + ["rate_skip", "rate_undo"]
 KEYS = {**{str(level): (rating.grade, level) for level in range(1, 6)}, "s": (rating.skip,), "u": (rating.undo,)}
@@ -47,8 +49,8 @@ def panel() -> None:
         keypad("rate", tid, "12345su", f.handled, BUTTONS, on_press=lambda: rating.press("rate", user.name, KEYS))
     with left:
         if task is None:
-            st.success("Nothing left for you in this campaign — thank you! Press **U** to revisit your last answer.",
-                       icon=":material/task_alt:")
+            rating.nothing_left(f, "Nothing left for you in this campaign — thank you! Press **U** to revisit your "
+                                   "last answer.")
         else:
             query_banner(task.query, task.language)
             product_card(task.product)

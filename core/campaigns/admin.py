@@ -101,9 +101,13 @@ def get_campaign(campaign: str | int, *, url: str | None = None) -> CampaignInfo
         return campaign_info(s, campaign_row(s, campaign))
 
 
-def list_campaigns(*, url: str | None = None) -> list[CampaignInfo]:
+def list_campaigns(*, include_archived: bool = False, url: str | None = None) -> list[CampaignInfo]:
+    """Every campaign, oldest first; archived ones only with ``include_archived``."""
+    stmt = select(Campaign).order_by(Campaign.created_at, Campaign.id)
+    if not include_archived:
+        stmt = stmt.where(Campaign.status != "archived")
     with session_scope(url) as s:
-        return [campaign_info(s, c) for c in s.scalars(select(Campaign).order_by(Campaign.created_at, Campaign.id))]
+        return [campaign_info(s, c) for c in s.scalars(stmt)]
 
 
 def campaign_info(s: Session, c: Campaign) -> CampaignInfo:

@@ -18,6 +18,9 @@ Assignment rules:
 - Gold tasks are open to every rater once and are served at ``gold_ratio`` of each rater's tasks (a
   seeded draw per rater and step); they do not count towards progress. ``TaskView`` (what a rater sees)
   carries no gold flag, gold level, or model names.
+- A campaign that is not active hands out no task (``CampaignNotActiveError``, with its ``status``); a paused one
+  still takes answers and skips for tasks already leased, a closed or archived one takes none, and undo needs an
+  active one (``core.campaigns.lifecycle`` changes the status).
 """
 
 from __future__ import annotations
@@ -35,8 +38,8 @@ from sqlalchemy.orm import Session
 
 from core import config
 from core.campaigns.admin import campaign_row, rater_id
-from core.errors import (AssignmentError, CampaignError, LevelOutOfRangeError, NothingToUndoError,
-                         RaterNotInCampaignError, SessionEndedError)
+from core.errors import (AssignmentError, CampaignError, CampaignNotActiveError, LevelOutOfRangeError,
+                         NothingToUndoError, RaterNotInCampaignError, SessionEndedError)
 from core.store.session import session_scope
 from core.store.users import RATER_ROLES
 from db.models import Assignment, Campaign, Comparison, Label, Product, Query, Task, User
@@ -46,6 +49,7 @@ ANSWERS = {"a": "A", "b": "B", "tie": "tie"}
 PRODUCT_FIELDS = ("product_id", "title", "description", "bullet_points", "brand", "color", "category", "image",
                   "caption", "price", "rating", "rating_count")
 _CLAIM_TRIES = 50
+ANSWERING = ("active", "paused")  # statuses whose tasks already on a rater's screen may still be answered
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,14 @@ def writing(url: str | None) -> Iterator[Session]:
         yield s
 
 
+def not_active(c: Campaign, doing: str = "hands out no new tasks") -> CampaignNotActiveError:
+    """The error a rater's call gets from a campaign that is not active (``core.campaigns.lifecycle``)."""
+    after = {"paused": " until a researcher or admin resumes it", "closed": ": labelling is over",
+             "archived": ": it is archived"}
+    return CampaignNotActiveError(c.name, c.status, f"campaign {c.name!r} is {c.status}; it {doing}"
+                                                    f"{after.get(c.status, '')}")
+
+
 def now_utc(now: datetime | None = None) -> datetime:
     return (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
 
@@ -103,7 +115,7 @@ def next_task(campaign: str | int, rater, *, url: str | None = None, now: dateti
         c = campaign_row(s, campaign)
         uid, _ = acting_rater(s, c, rater)
         if c.status != "active":
-            raise CampaignError(f"campaign {c.name!r} is {c.status}; it hands out no tasks")
+            raise not_active(c)
         held = s.execute(select(Assignment, Task).join(Task, Task.id == Assignment.task_id)
                          .where(Task.campaign_id == c.id, Assignment.user_id == uid, Assignment.status == "leased",
                                 Assignment.lease_expires_at > now, *([Task.id.not_in(exclude)] if exclude else []))
@@ -217,6 +229,8 @@ def _lease(s: Session, assignment_id: int, rater, kind: str | None,
     uid, name = acting_rater(s, c, rater)
     if a.user_id != uid:
         raise AssignmentError(f"assignment {assignment_id} belongs to another rater, not {name!r}")
+    if c.status not in ANSWERING:
+        raise not_active(c, "takes no more answers")
     if a.status != "leased":
         was = "submitted" if a.status == "done" else a.status
         raise AssignmentError(f"assignment {assignment_id} was already {was}; use undo_last() to change it")
@@ -326,6 +340,8 @@ def undo_last(rater, campaign: str | int, *, url: str | None = None, now: dateti
     with writing(url) as s:
         c = campaign_row(s, campaign)
         uid, rater = acting_rater(s, c, rater)
+        if c.status != "active":
+            raise not_active(c, "reopens no answers")
         a = s.scalar(select(Assignment).join(Task, Task.id == Assignment.task_id)
                      .where(Task.campaign_id == c.id, Assignment.user_id == uid,
                             Assignment.status.in_(("done", "skipped")))

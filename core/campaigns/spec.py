@@ -14,6 +14,7 @@ KINDS = ("grade", "side_by_side")
 STRATEGIES = ("random", "language-stratified", "disagreement", "uncertainty", "pool")
 MEASURES = ("expected", "js")
 CANDIDATES = ("auto", "store", "bm25")
+MAX_INSTRUCTIONS = 20_000  # characters of a campaign's instructions (Markdown)
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,8 @@ class CampaignSpec:
 
     ``overlap_share`` of the sampled tasks need ``overlap_k`` ratings (from different raters), the rest one.
     ``gold_ratio`` is the share of each rater's tasks drawn from gold pairs (labels of ``gold_sources``);
-    ``n_gold`` gold tasks are created (default: enough for one rater doing every task).
+    ``n_gold`` gold tasks are created (default: enough for one rater doing every task). ``instructions``
+    (Markdown) are shown to the raters on Rate and Compare (``core.campaigns.lifecycle``).
     """
 
     name: str
@@ -48,6 +50,7 @@ class CampaignSpec:
     seed: int = 0
     created_by: str | None = None
     dataset: str | None = None
+    instructions: str = ""
 
     def __post_init__(self):
         for name in ("languages", "raters", "gold_sources", "models"):
@@ -55,6 +58,7 @@ class CampaignSpec:
             object.__setattr__(self, name, tuple(x.strip() for x in ([value] if isinstance(value, str) else value)
                                                  if x and x.strip()))
         object.__setattr__(self, "dataset", (self.dataset or "").strip() or None)
+        object.__setattr__(self, "instructions", (self.instructions or "").strip())
         checks = [
             (bool(self.name and self.name.strip()) and len(self.name) <= 200, "name must be 1–200 characters",
              self.name),
@@ -76,6 +80,8 @@ class CampaignSpec:
             (not self.raters or self.overlap_k <= len(self.raters),
              f"overlap_k={self.overlap_k} needs at least that many raters; add raters or lower overlap_k",
              f"{len(self.raters)} raters"),
+            (len(self.instructions) <= MAX_INSTRUCTIONS, f"instructions must be at most {MAX_INSTRUCTIONS:,} characters",
+             f"{len(self.instructions):,} characters"),
         ]
         for ok, expected, got in checks:
             if not ok:
@@ -88,7 +94,8 @@ class CampaignSpec:
         return self.kind == "side_by_side" or self.strategy == "pool"
 
     def config(self) -> dict:
-        """The sampling settings kept in ``campaigns.config``."""
-        return {k: getattr(self, k) for k in ("n_tasks", "models", "measure", "candidates", "bm25_k", "rerank_depth",
-                                              "pool_depth", "sbs_k", "gold_sources", "n_gold", "unlabelled_only",
-                                              "seed", "dataset")}
+        """The sampling settings (and the raters' instructions, when given) kept in ``campaigns.config``."""
+        out = {k: getattr(self, k) for k in ("n_tasks", "models", "measure", "candidates", "bm25_k", "rerank_depth",
+                                             "pool_depth", "sbs_k", "gold_sources", "n_gold", "unlabelled_only",
+                                             "seed", "dataset")}
+        return out | ({"instructions": self.instructions} if self.instructions else {})

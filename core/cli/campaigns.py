@@ -3,9 +3,12 @@
 ```
 relevance campaign create NAME [--kind grade|side_by_side] [--strategy ...] [--tasks N] [--languages en,es]
                                [--raters a,b] [--overlap-k K --overlap-share S] [--gold-ratio R --gold-sources gold]
-relevance campaign list | progress NAME | add-raters NAME a,b | results NAME [--models teacher,student] [--k 10]
+                               [--instructions FILE.md]
+relevance campaign list [--all] | progress NAME | add-raters NAME a,b | results NAME [--models teacher,student] [--k 10]
+relevance campaign pause|resume|close|archive|delete NAME | instructions NAME FILE.md|-|--clear
 relevance agreement [--labels FILE [--scale esci|0-3|5pt|MAP]] [--campaign NAME] [--min-shared N] [--json OUT]
 relevance export-labels --out FILE.parquet|.csv [--campaign NAME] [--no-imports] [--method median|weighted]
+                        [--raw | --answers]
 ```
 """
 
@@ -13,6 +16,8 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -29,6 +34,16 @@ def _fmt(x) -> str:
     return f"{x:.3f}" if isinstance(x, float) else str(x)
 
 
+def _read_text(path: str) -> str:
+    """A text file's content (``-``: standard input)."""
+    if path == "-":
+        return sys.stdin.read()
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"no file {path!r} (instructions are a Markdown or text file; '-' reads stdin)")
+    return file.read_text(encoding="utf-8")
+
+
 def _cmd_create(args) -> int:
     from core.campaigns import CampaignSpec, create_campaign
 
@@ -39,7 +54,8 @@ def _cmd_create(args) -> int:
                         models=_split(args.models), measure=args.measure, candidates=args.candidates,
                         bm25_k=args.bm25_k, rerank_depth=args.rerank_depth, pool_depth=args.pool_depth,
                         sbs_k=args.sbs_k, unlabelled_only=args.unlabelled_only, seed=args.seed,
-                        dataset=args.dataset, created_by=args.created_by)
+                        dataset=args.dataset, created_by=args.created_by,
+                        instructions=_read_text(args.instructions) if args.instructions else "")
     info = create_campaign(spec, url=args.db)
     print(f"created {info.kind} campaign {info.name!r}: {info.n_tasks} tasks ({info.strategy}), {info.n_gold} gold, "
           f"raters: {', '.join(info.raters) or 'none yet'}")
@@ -50,13 +66,42 @@ def _cmd_list(args) -> int:
     from core.campaigns import list_campaigns, progress
 
     rows = []
-    for c in list_campaigns(url=args.db):
+    for c in list_campaigns(include_archived=args.all, url=args.db):
         p = progress(c.id, url=args.db)
         rows.append({"name": c.name, "kind": c.kind, "strategy": c.strategy,
                      "languages": ",".join(c.languages) or "all",
                      "tasks": c.n_tasks, "gold": c.n_gold, "overlap": f"{c.overlap_k}x{c.overlap_share:g}",
                      "raters": len(c.raters), "done": f"{p.ratings_done}/{p.ratings_required}", "status": c.status})
-    print(pd.DataFrame(rows).to_string(index=False) if rows else "no campaigns yet (`relevance campaign create NAME`)")
+    print(pd.DataFrame(rows).to_string(index=False) if rows else
+          "no campaigns yet (`relevance campaign create NAME`)" if args.all else
+          "no campaigns outside the archive (`relevance campaign list --all` lists archived ones too)")
+    return 0
+
+
+def _cmd_status(args) -> int:
+    from core.campaigns import set_status
+
+    info = set_status(args.name, args.action, url=args.db)
+    print(f"campaign {info.name!r} is {info.status}")
+    return 0
+
+
+def _cmd_delete(args) -> int:
+    from core.campaigns import delete_campaign
+
+    print(f"deleted campaign {delete_campaign(args.name, url=args.db)!r} with its tasks")
+    return 0
+
+
+def _cmd_instructions(args) -> int:
+    from core.campaigns import set_instructions
+
+    if bool(args.file) == bool(args.clear):
+        raise InvalidInputError("give the instructions FILE (Markdown; '-' reads stdin) or --clear")
+    info = set_instructions(args.name, "" if args.clear else _read_text(args.file), url=args.db)
+    text = info.config.get("instructions", "")
+    print(f"campaign {info.name!r}: " + (f"instructions set ({len(text):,} characters)" if text else
+                                        "instructions removed"))
     return 0
 
 
@@ -128,6 +173,12 @@ def _cmd_agreement(args) -> int:
 def _cmd_export_labels(args) -> int:
     from core.campaigns.consensus import export_labels
 
+    if args.raw or args.answers:
+        from core.workflows.export import write_export
+
+        n = write_export("raw" if args.raw else "answers", args.out, campaign=args.campaign, url=args.db)
+        print(f"wrote {n} {'label' if args.raw else 'side-by-side answer'} rows to {args.out}")
+        return 0
     n = export_labels(args.out, args.db, include_imports=not args.no_imports, campaign=args.campaign,
                       method=args.method, exclude_flagged=not args.keep_flagged)
     print(f"wrote {n} labelled pairs to {args.out}")
@@ -164,8 +215,28 @@ def add_commands(sub) -> None:
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--dataset", help="sample only queries labelled in this data set (an import's name, or raters)")
     sp.add_argument("--created-by", help="the user the campaign is recorded as made by")
+    sp.add_argument("--instructions", metavar="FILE", help="the raters' instructions (Markdown; '-' reads stdin), "
+                                                            "shown on Rate and Compare")
     sp.set_defaults(func=_cmd_create)
-    csub.add_parser("list", help="campaigns with their progress").set_defaults(func=_cmd_list)
+    sp = csub.add_parser("list", help="campaigns with their progress (archived ones with --all)")
+    sp.add_argument("--all", action="store_true", help="archived campaigns too")
+    sp.set_defaults(func=_cmd_list)
+    status_help = {"pause": "hand out no new tasks until resumed (answers to tasks on screen are still taken)",
+                   "resume": "make a paused, closed or archived campaign active again",
+                   "close": "end the labelling: no task, answer, skip or undo is taken",
+                   "archive": "close and hide from the default lists (labels stay in force)"}
+    for action, text in status_help.items():
+        sp = csub.add_parser(action, help=text)
+        sp.add_argument("name")
+        sp.set_defaults(func=_cmd_status, action=action)
+    sp = csub.add_parser("delete", help="delete a campaign that holds no labels or answers (else close/archive it)")
+    sp.add_argument("name")
+    sp.set_defaults(func=_cmd_delete)
+    sp = csub.add_parser("instructions", help="set the raters' instructions (Markdown) shown on Rate and Compare")
+    sp.add_argument("name")
+    sp.add_argument("file", nargs="?", help="Markdown or text file; '-' reads stdin")
+    sp.add_argument("--clear", action="store_true", help="remove the instructions")
+    sp.set_defaults(func=_cmd_instructions)
     sp = csub.add_parser("progress", help="done/total ratings and per-rater counts")
     sp.add_argument("name")
     sp.set_defaults(func=_cmd_progress)
@@ -193,4 +264,8 @@ def add_commands(sub) -> None:
     sp.add_argument("--no-imports", action="store_true", help="rater consensus only")
     sp.add_argument("--method", choices=["median", "weighted"], default="median")
     sp.add_argument("--keep-flagged", action="store_true", help="let flagged raters vote too")
+    raw = sp.add_mutually_exclusive_group()
+    raw.add_argument("--raw", action="store_true", help="every label row (undo rows too) with rater and time, "
+                                                       "not the labels in force")
+    raw.add_argument("--answers", action="store_true", help="every side-by-side answer row with rater and time")
     sp.set_defaults(func=_cmd_export_labels)
