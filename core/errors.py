@@ -148,3 +148,7 @@ class E5FormatError(RelevanceError, ValueError):
 
 class BackboneUnavailable(RelevanceError, RuntimeError):
     """The backbone's weights are not on this machine."""
+
+
+class StoreIntegrityError(RelevanceError, RuntimeError):
+    """The store holds rows a migration must not change silently (e.g. labels duplicated by an old race)."""

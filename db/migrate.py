@@ -10,6 +10,10 @@ from alembic.config import Config
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+class MigrationRefused(RuntimeError):
+    """A migration found rows it must not change silently; its message says what and how to list them."""
+
+
 def alembic_config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (JSON, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer,
-                        String, Text, UniqueConstraint, false)
+                        String, Text, UniqueConstraint, false, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 LEVELS = (1, 2, 3, 4, 5)
@@ -174,6 +174,11 @@ class Label(Base):
         Index("ix_labels_pair", "query_pk", "product_pk"),
         Index("ix_labels_source", "source"),
         Index("ix_labels_task", "task_id"),
+        # A chain never forks; an import holds one chain per (query, product, source, rater) (0004).
+        Index("uq_labels_supersedes", "supersedes_id", unique=True),
+        Index("uq_labels_import_root", "query_pk", "product_pk", "source", text("COALESCE(rater, '')"), unique=True,
+              sqlite_where=text("supersedes_id IS NULL AND task_id IS NULL"),
+              postgresql_where=text("supersedes_id IS NULL AND task_id IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -197,7 +202,8 @@ class Comparison(Base):
 
     __tablename__ = "comparisons"
     __table_args__ = (CheckConstraint("answer IN ('A','B','tie')", name="ck_comparisons_answer"),
-                      Index("ix_comparisons_task", "task_id"))
+                      Index("ix_comparisons_task", "task_id"),
+                      Index("uq_comparisons_supersedes", "supersedes_id", unique=True))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))

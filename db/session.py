@@ -2,16 +2,18 @@
 
 SQLite gets WAL, foreign keys and a busy timeout on every connection; its transactions are begun
 by us (``BEGIN`` or, for writers that must not interleave, ``BEGIN IMMEDIATE``) so that SQLite's
-locking is predictable. PostgreSQL is used as it is.
+locking is predictable. PostgreSQL is used as it is; writers that must not interleave there take a named
+transaction-scoped advisory lock (``session_scope(..., lock="imports")``).
 """
 
 from __future__ import annotations
 
 import threading
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 _ENGINES: dict[str, Engine] = {}
@@ -79,17 +81,29 @@ def session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(get_engine(url), expire_on_commit=False)
 
 
+def advisory_key(name: str) -> int:
+    """The 32-bit key of PostgreSQL's advisory lock called ``name`` (stable across processes)."""
+    return zlib.crc32(f"relevance:{name}".encode())
+
+
 @contextmanager
-def session_scope(url: str, *, immediate: bool = False) -> Iterator[Session]:
+def session_scope(url: str, *, immediate: bool = False, lock: str | None = None) -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on any error.
 
     ``immediate=True`` takes SQLite's write lock at BEGIN (``BEGIN IMMEDIATE``), so two writers that
-    read-then-write cannot interleave; on PostgreSQL use row locks (``with_for_update``) instead.
+    read-then-write cannot interleave; on PostgreSQL use row locks (``with_for_update``) or ``lock``.
+    ``lock`` names a lock that writers of one kind share (``"imports"``): on PostgreSQL it is a
+    transaction-scoped advisory lock taken first, so the second writer waits and then reads what the
+    first committed; on SQLite the write lock of ``BEGIN IMMEDIATE`` (taken whenever ``lock`` is given)
+    already serialises every writer.
     """
     session = session_factory(url)()
     try:
-        if immediate and session.get_bind().dialect.name == "sqlite":
+        dialect = session.get_bind().dialect.name
+        if (immediate or lock) and dialect == "sqlite":
             session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        elif lock and dialect == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(lock)})
         yield session
         session.commit()
     except BaseException:

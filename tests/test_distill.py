@@ -224,3 +224,19 @@ def test_curve_svg_is_well_formed():
     ns = "{http://www.w3.org/2000/svg}"
     assert len(root.findall(f"{ns}circle")) == 3 and len(root.findall(f"{ns}polyline")) == 1
     assert sum("stroke-dasharray" in e.attrib for e in root.findall(f"{ns}line")) == 2  # NaN reference left out
+
+
+def test_pool_queries_keep_a_stored_query_once_when_the_log_repeats_its_text(sqlite_url, tmp_path):
+    """A store from before 64-bit ids holds "Red Shoes" under its 40-bit id; the log's "red  shoes" is that query."""
+    from core.ingest import import_judgments, import_products
+    from core.text.queries import legacy_query_id_for
+    from core.workflows.distill import pool_queries
+
+    (tmp_path / "p.jsonl").write_text('{"product_id": "P1", "title": "red shoes"}\n')
+    import_products(tmp_path / "p.jsonl", url=sqlite_url)
+    old = legacy_query_id_for("Red Shoes")
+    (tmp_path / "j.csv").write_text(f"query_id,query,product_id,level\n{old},Red Shoes,P1,5\n")
+    import_judgments(tmp_path / "j.csv", url=sqlite_url)
+    (tmp_path / "log.csv").write_text("query,count\nred  shoes,3\nblue socks,1\n")
+    pool = pool_queries(sqlite_url, tmp_path / "log.csv")
+    assert sorted(pool["query_id"]) == sorted([old, query_id_for("blue socks")])

@@ -20,8 +20,8 @@ from sqlalchemy import insert, select
 from core.catalog import text_column
 from core.errors import ImportValidationError, RowError
 from core.ingest import readers
-from core.ingest.validation import (WRITE_BATCH, Errors, ImportReport, QueryTable, duplicate_errors, finish_validation,
-                                    import_record, query_texts)
+from core.ingest.validation import (IMPORT_LOCK, WRITE_BATCH, Errors, ImportReport, QueryTable, duplicate_errors,
+                                    finish_validation, import_record, query_texts)
 from core.scale import COLUMN_SCALE, parse_scale
 from core.store.labels import current_labels
 from core.store.session import session_scope
@@ -123,17 +123,19 @@ def import_judgments(path: str | Path, *, scale=None, name: str | None = None, u
     v = _JudgmentRows(path, scale, set(product_pk))
     for chunk in readers.iter_chunks(path):
         v.chunk(chunk)
+    with session_scope(url) as s:
+        v.queries.check_store(s, v.errors)
     skipped = v.finish(skip_bad_rows)
-    bad = {e.row for e in skipped}
+    bad, refused = {e.row for e in skipped}, v.queries.conflicts
     report = ImportReport("judgments", name, path.name, rows=v.total, skipped=skipped)
     now = datetime.now(timezone.utc)
-    with session_scope(url, immediate=True) as s:
-        qpk = v.queries.write(s, set(v.queries.by_id))
+    with session_scope(url, lock=IMPORT_LOCK) as s:
+        qpk = v.queries.write(s, set(v.queries.by_id) - refused, path.name)
         current = current_labels(s, source)
         for chunk in readers.iter_chunks(path):
             rows = v.chunk(chunk, first_pass=False)
-            if bad:
-                rows = rows[~rows["row"].isin(bad)]
+            if bad or refused:
+                rows = rows[~rows["row"].isin(bad) & ~rows["query_id"].isin(refused)]
             new = pd.DataFrame({"query_pk": rows["query_id"].map(qpk).to_numpy(),
                                 "product_pk": rows["product_id"].map(product_pk).to_numpy(),
                                 "rater": rows["rater"].to_numpy(), "level": rows["level"].to_numpy()})

@@ -11,8 +11,8 @@ from sqlalchemy import insert, select, update
 
 from core.catalog import text_column
 from core.ingest import readers
-from core.ingest.validation import (LANG_RE, WRITE_BATCH, Errors, ImportReport, finish_validation, import_record,
-                                    number_value, text_value)
+from core.ingest.validation import (IMPORT_LOCK, LANG_RE, WRITE_BATCH, Errors, ImportReport, finish_validation,
+                                    import_record, number_value, text_value)
 from core.store.session import session_scope
 from db.models import ImportRecord, Product
 
@@ -60,7 +60,7 @@ def import_products(path: str | Path, *, name: str | None = None, url: str | Non
     skipped = finish_validation(path.name, errors, total, skip_bad_rows)
     bad = {e.row for e in skipped}
     report = ImportReport("products", name, path.name, rows=total, skipped=skipped)
-    with session_scope(url, immediate=True) as s:
+    with session_scope(url, lock=IMPORT_LOCK) as s:
         existing = {p.product_id: p for p in s.scalars(select(Product))}
         new, changed = [], []
         for pid, values in products.items():

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.catalog import text_column
 from core.ingest import readers
-from core.ingest.validation import (Errors, ImportReport, QueryTable, duplicate_errors, finish_validation,
+from core.ingest.validation import (IMPORT_LOCK, Errors, ImportReport, QueryTable, duplicate_errors, finish_validation,
                                     import_record, query_texts)
 from core.store.session import session_scope
 from db.models import ImportRecord, Query, QueryLogEntry
@@ -48,13 +48,15 @@ def import_queries(path: str | Path, *, name: str | None = None, url: str | None
         key_rows.append(good["row"].to_numpy())
         parts.append(good)
     duplicate_errors(keys, key_rows, errors, "query-log row: the same query text and date")
+    with session_scope(url) as s:
+        queries.check_store(s, errors)
     skipped = finish_validation(path.name, errors, total, skip_bad_rows)
     rows = pd.concat(parts, ignore_index=True)
-    rows = rows[~rows["row"].isin({e.row for e in skipped})]
+    rows = rows[~rows["row"].isin({e.row for e in skipped}) & ~rows["query_id"].isin(queries.conflicts)]
     rows = rows.groupby(["query_id", "date"], as_index=False, sort=False)["count"].sum()
     report = ImportReport("queries", name, path.name, rows=total, skipped=skipped)
-    with session_scope(url, immediate=True) as s:
-        qpk = queries.write(s, set(rows["query_id"]))
+    with session_scope(url, lock=IMPORT_LOCK) as s:
+        qpk = queries.write(s, set(rows["query_id"]), path.name)
         rows = rows.assign(query_pk=rows["query_id"].map(qpk))
         old = pd.DataFrame(s.execute(select(QueryLogEntry.id, QueryLogEntry.query_pk, QueryLogEntry.date,
                                             QueryLogEntry.count).where(QueryLogEntry.source == source)).all(),

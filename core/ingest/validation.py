@@ -21,7 +21,7 @@ from core.catalog import text_column
 from core.errors import ImportValidationError, RowError
 from core.ingest import readers
 from core.text.language import detect_languages
-from core.text.queries import query_id_for
+from core.text.queries import legacy_query_id_for, query_id_for, query_key
 from db.models import Query
 
 
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 MAX_ERRORS = 10_000
 WRITE_BATCH = 50_000
 LANG_RE = r"^[a-z]{2}$"
+IMPORT_LOCK = "imports"  # imports take it (db.session: an advisory lock on PostgreSQL), one at a time
 
 
 @dataclass
@@ -105,9 +106,19 @@ def number_value(v, kind, lo, hi):
 
 @dataclass
 class QueryTable:
-    """Distinct queries met in a file: query_id -> (text, given language, first row)."""
+    """Distinct queries met in a file: query_id -> (text, given language, first row).
+
+    ``check_store`` (before the write transaction) matches them with the store: a file's ``query_id``
+    stored for another text is a row error (its rows are ``conflicts``), a derived id resolves to a stored
+    query of the same text under its 40-bit legacy id, and the languages of new queries are detected then,
+    so nothing slow runs while the store is locked for writing.
+    """
 
     by_id: dict[str, tuple[str, str, int]] = field(default_factory=dict)
+    derived: set[str] = field(default_factory=set)
+    alias: dict[str, str] = field(default_factory=dict)
+    detected: dict[str, str] = field(default_factory=dict)
+    conflicts: set[str] = field(default_factory=set)
 
     def add_chunk(self, chunk: pd.DataFrame, texts: pd.Series, ok: pd.Series, errors: Errors) -> pd.Series:
         """Return the query_id of each row (given in a ``query_id`` column or derived from the text)."""
@@ -116,6 +127,7 @@ class QueryTable:
         derive = ok & (given == "")
         if derive.any():
             qids[derive] = [query_id_for(t) for t in texts[derive]]
+            self.derived.update(qids[derive])
         langs = text_column(chunk, "language").str.lower()
         bad_lang = ok & (langs != "") & ~langs.str.match(LANG_RE)
         errors.add(chunk.index[bad_lang], "language",
@@ -126,23 +138,67 @@ class QueryTable:
             if have is None:
                 self.by_id[qid] = (text, lang, row)
             elif have[0].casefold() != text.casefold():
-                errors.add([row], "query_id", f"query_id {qid!r} stands for {have[0]!r} on row {have[2]} "
-                                              f"but for {text!r} here")
+                errors.add([row], "query_id", f"query_id {quote(qid)} stands for {quote(have[0])} on row {have[2]} "
+                                              f"but for {quote(text)} here")
         return qids
 
-    def write(self, s: Session, qids_needed: set[str]) -> dict[str, int]:
-        """Insert the queries the store lacks (detecting languages); return query_id -> primary key."""
-        pk = lookup(s, Query.query_id, Query.id, qids_needed)
-        missing = [q for q in qids_needed if q not in pk]
-        if missing:
-            detect = [q for q in missing if not self.by_id[q][1]]
-            detected = dict(zip(detect, detect_languages([self.by_id[q][0] for q in detect]))) if detect else {}
-            rows = [dict(query_id=q, text=self.by_id[q][0], language=self.by_id[q][1] or detected[q], count=0)
-                    for q in missing]
-            for i in range(0, len(rows), WRITE_BATCH):
-                s.execute(insert(Query), rows[i:i + WRITE_BATCH])
-            pk.update(lookup(s, Query.query_id, Query.id, set(missing)))
+    def check_store(self, s: Session, errors: Errors) -> None:
+        """Match the file's queries with the store (read only; call before writing, then ``write``)."""
+        stored = _stored_queries(s, set(self.by_id))
+        for qid, (_, text) in stored.items():
+            mine, _, row = self.by_id[qid]
+            if query_key(text) != query_key(mine):
+                self.conflicts.add(qid)
+                errors.add([row], "query_id", f"query_id {quote(qid)} is stored for the query {quote(text)}, not "
+                                              f"{quote(mine)} (every row with this query_id is refused)")
+        legacy: dict[str, list[str]] = {}  # 40-bit ids collide: one legacy id may stand for several texts
+        for q in self.derived:
+            if q in self.by_id and q not in stored:
+                legacy.setdefault(legacy_query_id_for(self.by_id[q][0]), []).append(q)
+        for old, (_, text) in _stored_queries(s, set(legacy)).items():
+            self.alias.update((q, old) for q in legacy[old] if query_key(text) == query_key(self.by_id[q][0]))
+        new = [q for q in self.by_id if q not in stored and q not in self.alias and not self.by_id[q][1]]
+        self.detected = dict(zip(new, detect_languages([self.by_id[q][0] for q in new]))) if new else {}
+
+    def write(self, s: Session, qids_needed: set[str], file_name: str = "") -> dict[str, int]:
+        """Insert the queries the store lacks; return query_id -> primary key (in the write transaction).
+
+        Refuses (ImportValidationError, nothing written) a query_id that another writer stored for another
+        text since ``check_store``.
+        """
+        key = {q: self.alias.get(q, q) for q in qids_needed}
+        stored = _stored_queries(s, set(key.values()))
+        moved = [q for q in qids_needed if key[q] in stored and q not in self.alias
+                 and query_key(stored[key[q]][1]) != query_key(self.by_id[q][0])]
+        if moved:
+            raise ImportValidationError(file_name, [RowError(self.by_id[q][2], "query_id", f"query_id {quote(q)} was just "
+                                                      f"stored for another query; import again") for q in moved])
+        missing = [q for q in qids_needed if key[q] not in stored]
+        late = [q for q in missing if not self.by_id[q][1] and q not in self.detected]
+        if late:
+            self.detected.update(zip(late, detect_languages([self.by_id[q][0] for q in late])))
+        rows = [dict(query_id=q, text=self.by_id[q][0], language=self.by_id[q][1] or self.detected[q], count=0)
+                for q in missing]
+        for i in range(0, len(rows), WRITE_BATCH):
+            s.execute(insert(Query), rows[i:i + WRITE_BATCH])
+        pk = {q: stored[key[q]][0] for q in qids_needed if key[q] in stored}
+        pk.update(lookup(s, Query.query_id, Query.id, set(missing)))
         return pk
+
+
+def _stored_queries(s: Session, qids: set[str], batch: int = 900) -> dict[str, tuple[int, str]]:
+    """query_id -> (primary key, text) of the stored queries among ``qids``."""
+    qids, out = list(qids), {}
+    for i in range(0, len(qids), batch):
+        out.update((q, (pk, t)) for q, pk, t in s.execute(select(Query.query_id, Query.id, Query.text)
+                                                          .where(Query.query_id.in_(qids[i:i + batch]))))
+    return out
+
+
+def quote(value, limit: int = 80) -> str:
+    """``repr`` of a value for an error message, cut to about ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def lookup(s: Session, key_col, value_col, keys: set[str], batch: int = 900) -> dict:

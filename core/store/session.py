@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from core import config
+from core.errors import StoreIntegrityError
 from db import migrate
 from db import session as _db
 
@@ -23,15 +24,22 @@ def get_engine(url: str | None = None) -> Engine:
 
 
 @contextmanager
-def session_scope(url: str | None = None, *, immediate: bool = False) -> Iterator[Session]:
-    """``db.session.session_scope`` on ``url`` or the configured store (see there for ``immediate``)."""
-    with _db.session_scope(resolve(url), immediate=immediate) as s:
+def session_scope(url: str | None = None, *, immediate: bool = False, lock: str | None = None) -> Iterator[Session]:
+    """``db.session.session_scope`` on ``url`` or the configured store (see there for ``immediate``, ``lock``)."""
+    with _db.session_scope(resolve(url), immediate=immediate, lock=lock) as s:
         yield s
 
 
 def upgrade(url: str | None = None, revision: str = "head") -> None:
-    """Create or migrate the store to ``revision`` (idempotent)."""
-    migrate.upgrade(resolve(url), revision)
+    """Create or migrate the store to ``revision`` (idempotent).
+
+    Raises:
+        StoreIntegrityError: a migration found rows it must not change silently (nothing was migrated).
+    """
+    try:
+        migrate.upgrade(resolve(url), revision)
+    except migrate.MigrationRefused as exc:
+        raise StoreIntegrityError(f"{shown_url(url)}: {exc}") from None
 
 
 def shown_url(url: str | None = None) -> str:

@@ -33,7 +33,7 @@ from core.errors import InvalidInputError
 from core.models.features import FeatureBuilder, FeatureConfig
 from core.models.student import Student, StudentConfig, fit, save
 from core.scale import PROB_COLS
-from core.text.queries import query_id_for
+from core.text.queries import query_id_for, query_key
 from core.workflows.scoring import score_frame, score_resumable
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,9 @@ def pool_queries(url: str | None = None, query_log: str | Path | None = None) ->
         extra = pd.DataFrame({"query": [t for t in texts if t]})
         extra.insert(0, "query_id", [query_id_for(t) for t in extra["query"]])
         df = pd.concat([df, extra], ignore_index=True)
+    # one row per query: a stored query keeps its id (older stores hold 40-bit ids) when the log repeats its text
+    keys = df["query"].map(query_key)
+    df = df[~keys.duplicated()]
     return df.drop_duplicates("query_id").sort_values("query_id", ignore_index=True)
 
 
