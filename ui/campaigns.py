@@ -53,12 +53,12 @@ def unarchived(infos: list[camp.CampaignInfo]) -> list[camp.CampaignInfo]:
 def manage_panel(user, infos: list[camp.CampaignInfo]) -> None:
     """Pick a campaign; pause, resume, close, archive or delete it; edit its instructions."""
     by_name = {c.name: c for c in infos}
-    name = st.selectbox("Campaign", list(by_name), key="data_manage_campaign")
+    name = st.selectbox("Campaign to manage", list(by_name), key="data_manage_campaign")
     if name is None:
         return
     c = by_name[name]
     st.caption(f"**{c.name}** ({c.kind}) · {STATUS_NOTES.get(c.status, c.status)}")
-    allowed = [a for a, (target, sources) in camp.ACTIONS.items() if c.status in sources]
+    allowed = [a for a, (_, sources) in camp.ACTIONS.items() if c.status in sources]
     cols = st.columns(len(ACTION_BUTTONS) + 1)
     for col, (action, (label, icon, help_)) in zip(cols, ACTION_BUTTONS.items()):
         col.button(label, key=f"data_manage_{action}", icon=icon, help=help_, disabled=action not in allowed,
@@ -69,14 +69,14 @@ def manage_panel(user, infos: list[camp.CampaignInfo]) -> None:
         sure = st.checkbox(f"Delete {c.name} and its tasks", key=f"data_manage_delete_sure_{c.id}")
         st.button("Delete campaign", key="data_manage_delete", type="primary", disabled=not sure,
                   on_click=_delete, args=(user, c.name))
+    if st.session_state.get("data_instructions_of") != (c.id, c.config.get("instructions", "")):
+        # another campaign, or its instructions changed elsewhere: the field shows what is stored
+        st.session_state["data_instructions_of"] = (c.id, c.config.get("instructions", ""))
+        st.session_state["data_instructions"] = c.config.get("instructions", "")
     with st.form("data_instructions_form"):
-        text = st.text_area("Instructions for the raters (Markdown: headings, lists, bold, links; no HTML or "
-                            "images)", value=c.config.get("instructions", ""), height=160,
-                            key=f"data_instructions_{c.id}", max_chars=MAX_INSTRUCTIONS)
-        if st.form_submit_button("Save instructions"):
-            _change(lambda: camp.set_instructions(c.name, text, actor=user),
-                    f"Instructions of {c.name} {'saved' if text.strip() else 'removed'}.")
-            st.rerun()  # the table and the preview show what is stored now
+        st.text_area("Instructions for the raters (Markdown: headings, lists, bold, links; no HTML or images)",
+                     height=160, key="data_instructions", max_chars=MAX_INSTRUCTIONS)
+        st.form_submit_button("Save instructions", on_click=_save_instructions, args=(user, c.name))
     if c.config.get("instructions"):
         with st.expander("Preview: what raters see"):
             st.markdown(camp.instructions_markdown(c.config["instructions"]))
@@ -84,6 +84,12 @@ def manage_panel(user, infos: list[camp.CampaignInfo]) -> None:
 
 def _act(user, name: str, action: str) -> None:
     _change(lambda: camp.set_status(name, action, actor=user), None)
+
+
+def _save_instructions(user, name: str) -> None:
+    text = st.session_state.get("data_instructions", "")
+    _change(lambda: camp.set_instructions(name, text, actor=user),
+            f"Instructions of {name} {'saved' if text.strip() else 'removed'}.")
 
 
 def _delete(user, name: str) -> None:
@@ -107,11 +113,11 @@ def _change(do, message: str | None) -> None:
 def export_panel(infos: list[camp.CampaignInfo]) -> None:
     """Downloads of the labels in force, the raw labels, the side-by-side answers or qrels (whole store or one
     campaign, archived ones included); the file is built when the button is clicked."""
-    scopes = {None: "the whole store", **{c.id: f"campaign {c.name} ({c.kind}, {c.status})" for c in infos}}
+    scopes = {0: "the whole store", **{c.id: f"campaign {c.name} ({c.kind}, {c.status})" for c in infos}}
     names = {c.id: c.name for c in infos}
     c1, c2, c3 = st.columns([2, 2, 1])
     scope = c1.selectbox("Labels of", list(scopes), format_func=scopes.get, key="data_export_scope")
-    kind = c2.selectbox("What", list(EXPORTS), format_func=EXPORTS.get, key="data_export_kind")
+    kind = c2.selectbox("What to export", list(EXPORTS), format_func=EXPORTS.get, key="data_export_kind")
     fmt = c3.selectbox("Format", FORMATS, key="data_export_format", disabled=kind == "qrels",
                        help="qrels are TREC text")
     campaign = names.get(scope)
@@ -119,7 +125,9 @@ def export_panel(infos: list[camp.CampaignInfo]) -> None:
                "imports; for one campaign: its raters' consensus). Raw rows keep every label with its rater and "
                "time, undo rows included (`in_force` says which count). CSV text cells that start like a "
                "spreadsheet formula get a leading `'`. Qrels relevance: level − 1.")
+    file_name = export_file_name(kind, fmt, campaign)
     st.download_button(f"Download {EXPORTS[kind].split(' (')[0]}",
-                       lambda: label_export(kind, fmt, campaign=campaign).data,
-                       file_name=export_file_name(kind, fmt, campaign), mime=export_mime(kind, fmt),
-                       key="data_export_download", icon=":material/download:", type="primary", on_click="ignore")
+                       lambda: label_export(kind, fmt, campaign=campaign).data, file_name=file_name,
+                       mime=export_mime(kind, fmt), key="data_export_download", icon=":material/download:",
+                       type="primary", on_click="ignore")
+    st.caption(f"File: `{file_name}` (made from the store when you click)")
