@@ -202,7 +202,7 @@ def test_products_reimport_changes_nothing_and_edits_update(store, tmp_path):
     ([{"product_id": "X1"}], r"missing required column: title"),
     ([{"product_id": "X1", "title": ""}], r"row 1: title: missing title"),
     ([{"product_id": "X1", "title": "a"}, {"product_id": "X1", "title": "b"}], r"row 2: product_id: duplicate product_id 'X1' \(first on row 1\)"),
-    ([{"product_id": "X1", "title": "a", "rating": 9}], r"row 1: rating: 9.0 is out of range"),
+    ([{"product_id": "X1", "title": "a", "rating": 9}], r"row 1: rating: 9 is out of range \[0, 5\]"),
     ([{"product_id": "X1", "title": "a", "rating_count": "many"}], r"row 1: rating_count: 'many' is not a whole number"),
     ([{"product_id": "", "title": "a"}], r"row 1: product_id: missing product_id"),
 ], ids=["no_title_column", "empty_title", "duplicate", "rating_range", "count_type", "empty_id"])
@@ -248,7 +248,7 @@ def test_shared_query_log_empty_query_is_a_clear_error(store):
 
 @pytest.mark.parametrize("content,match", [
     ("date,count\n2025-01-01,3\n", r"missing required column: query"),
-    ("query,count\nlamp,-2\n", r"row 1: count: '-2' is not a whole number"),
+    ("query,count\nlamp,-2\n", r"row 1: count: '-2' is out of range \[0, 2,147,483,647\]"),
     ("query,date\nlamp,2025-01-01\nlamp,2025-01-01\n", r"row 2: duplicate query-log row"),
 ], ids=["no_query_column", "negative_count", "duplicate"])
 def test_bad_query_logs_are_refused(store, tmp_path, content, match):
@@ -301,3 +301,49 @@ def test_a_column_twice_after_trimming_is_a_file_error(catalog_url, tmp_path):
     f.write_text("query,product_id,level, level\nlamp,B0001,5,4\n")
     with pytest.raises(ImportValidationError, match="column 'level' appears more than once"):
         import_judgments(f, url=catalog_url)
+
+
+def test_a_corrupt_parquet_page_is_a_file_error(store, tmp_path):
+    """The footer reads, a data page does not (pyarrow raises OSError mid-file): one line, nothing written."""
+    f = tmp_path / "corrupt.parquet"
+    pd.DataFrame({"product_id": [f"C{i}" for i in range(5000)], "title": ["t" * 50] * 5000}).to_parquet(f, index=False)
+    raw = bytearray(f.read_bytes())
+    raw[200:2000] = b"\xab" * 1800
+    f.write_bytes(bytes(raw))
+    _assert_refused(store, f, r"file: could not parse as parquet: ", fn=import_products)
+
+
+SCHEMA_CASES = [  # values PostgreSQL refused with a traceback and SQLite stored silently (issue 15, item 10)
+    (import_products, "p.jsonl", json.dumps({"product_id": "X" * 65, "title": "a"}) + "\n",
+     r"row 1: product_id: is 65 characters long; at most 64 fit"),
+    (import_products, "p.jsonl", json.dumps({"product_id": "X1", "title": "a\u0000b"}) + "\n",
+     r"row 1: title: contains a NUL character"),
+    (import_products, "p.jsonl", json.dumps({"product_id": "X1", "title": "a", "rating_count": 2**31}) + "\n",
+     r"row 1: rating_count: 2147483648 is out of range \[0, 2,147,483,647\]"),
+    (import_products, "p.jsonl", '{"product_id": "X1", "title": "a", "price": 1e400}\n',
+     r"row 1: price: inf is not a finite number"),
+    (import_products, "p.jsonl", json.dumps({"product_id": "X1", "title": {"en": "a"}}) + "\n",
+     r"row 1: title: expected text, got an object"),
+    (import_judgments, "j.csv", "query,product_id,level,rater\nred shoes,P1,5," + "r" * 129 + "\n",
+     r"row 1: rater: is 129 characters long; at most 128 fit"),
+    (import_queries, "q.csv", "query,count\nlamp,99999999999999999999\n", r"row 1: count: '99999999999999999999' is out"),
+]
+
+
+@pytest.mark.parametrize("fn,name,content,match", SCHEMA_CASES, ids=[
+    "long_id", "nul_text", "count_past_int32", "inf_price", "object_title", "long_rater", "huge_count"])
+def test_values_the_columns_cannot_hold_are_row_errors(store, tmp_path, fn, name, content, match):
+    _assert_refused(store, _write(tmp_path / name, content), match, fn=fn)
+
+
+def test_a_huge_bad_value_is_quoted_short(store, tmp_path):
+    """A 1 MB product id used to be echoed into a 1 MB error message; now ~80 characters of it."""
+    err = _assert_refused(store, _write(tmp_path / "p.jsonl", json.dumps({"product_id": "Z" * 1_000_000,
+                                                                         "title": "a"}) + "\n"),
+                          r"is 1,000,000 characters long", fn=import_products)
+    assert max(len(e.message) for e in err.errors) < 200
+
+
+def test_an_import_name_that_does_not_fit_is_refused(store, tmp_path):
+    _assert_refused(store, _write(tmp_path / "j.csv", "query,product_id,level\nred shoes,P1,5\n"),
+                    r"name: the import's name is 122 characters long; at most 121 fit", name="n" * 122)

@@ -19,9 +19,10 @@ from sqlalchemy import insert, select
 
 from core.catalog import text_column
 from core.errors import ImportValidationError, RowError
-from core.ingest import readers
+from core.ingest import readers, schema
 from core.ingest.validation import (IMPORT_LOCK, WRITE_BATCH, Errors, ImportReport, QueryTable, duplicate_errors,
-                                    finish_validation, import_record, query_texts)
+                                    check_name, finish_validation, import_record, query_texts)
+from core.ingest.schema import quote
 from core.scale import COLUMN_SCALE, parse_scale
 from core.store.labels import current_labels
 from core.store.session import session_scope
@@ -60,23 +61,25 @@ class _JudgmentRows:
         errors = self.errors if first_pass else Errors()
         if self.col is None:
             self.col, self.lookup, self.scale_name = _level_column(self.path.name, chunk.columns, self.scale)
+        valid = schema.check(chunk, "judgments", errors)
         texts, ok = query_texts(chunk, errors)
+        ok &= valid
         pids = text_column(chunk, "product_id")
         no_pid = pids == ""
-        errors.add(chunk.index[no_pid], "product_id", "missing product_id")
+        errors.add(chunk.index[no_pid & valid], "product_id", "missing product_id")
         if self.product_ids is not None:
-            unknown = ~no_pid & ~pids.isin(self.product_ids)
+            unknown = valid & ~no_pid & ~pids.isin(self.product_ids)
             errors.add(chunk.index[unknown], "product_id",
-                       lambda r: f"unknown product_id {pids[r]!r} (import the products first)")
+                       lambda r: f"unknown product_id {quote(pids[r])} (import the products first)")
             ok &= ~unknown
         col, raw = self.col, text_column(chunk, self.col)
         levels = raw.map(self.lookup)
-        bad_level = levels.isna()
+        bad_level = levels.isna() & valid
         allowed = ", ".join(sorted({k for k in self.lookup if "." not in k}))
         errors.add(chunk.index[bad_level], col,
-                   lambda r: f"{raw[r]!r} is not on the {self.scale_name} scale (expected one of {allowed})"
+                   lambda r: f"{quote(raw[r])} is not on the {self.scale_name} scale (expected one of {allowed})"
                    if raw[r] else f"missing {col}")
-        ok &= ~no_pid & ~bad_level
+        ok &= ~no_pid & levels.notna()
         qids = (self.queries if first_pass else QueryTable()).add_chunk(chunk, texts, ok, errors)
         good = pd.DataFrame({"row": chunk.index, "query_id": qids, "product_id": pids,
                              "level": levels, "rater": text_column(chunk, "rater")})[ok]
@@ -116,7 +119,7 @@ def import_judgments(path: str | Path, *, scale=None, name: str | None = None, u
     queries and an 8-byte key per row for duplicate detection), the second writes, in one transaction.
     """
     path = Path(path)
-    name = name or path.name.split(".")[0]
+    name = check_name(path.name, name or path.name.split(".")[0])
     source = f"import:{name}"
     with session_scope(url) as s:
         product_pk = dict(s.execute(select(Product.product_id, Product.id)).tuples().all())

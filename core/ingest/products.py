@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import insert, select, update
 
 from core.catalog import text_column
-from core.ingest import readers
-from core.ingest.validation import (IMPORT_LOCK, LANG_RE, WRITE_BATCH, Errors, ImportReport, finish_validation,
-                                    import_record, number_value, text_value)
+from core.ingest import readers, schema
+from core.ingest.schema import quote
+from core.ingest.validation import (IMPORT_LOCK, LANG_RE, WRITE_BATCH, Errors, ImportReport, check_name,
+                                    finish_validation, import_record, number_value, text_value)
 from core.store.session import session_scope
 from db.models import ImportRecord, Product
 
@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 
 PRODUCT_TEXT_FIELDS = ("title", "description", "bullet_points", "brand", "color", "category", "image",
                        "caption", "top_queries", "language")
-PRODUCT_NUMBER_FIELDS = {"price": (float, 0.0, math.inf), "rating": (float, 0.0, 5.0),
-                         "rating_count": (int, 0, math.inf)}
+PRODUCT_NUMBER_FIELDS = {c.name: (int if c.kind == "integer" else float, c.lo, c.hi)
+                         for c in schema.SCHEMAS["products"] if c.kind in ("number", "integer")}
 PRODUCT_FIELDS = PRODUCT_TEXT_FIELDS + tuple(PRODUCT_NUMBER_FIELDS)
 
 
@@ -29,7 +29,7 @@ def import_products(path: str | Path, *, name: str | None = None, url: str | Non
                     skip_bad_rows: bool = False) -> ImportReport:
     """Import a product catalog (JSONL(.gz), CSV or Parquet); see DESIGN.md "Core objects"."""
     path = Path(path)
-    name = name or path.name.split(".")[0]
+    name = check_name(path.name, name or path.name.split(".")[0])
     errors, seen, products, total = Errors(), {}, {}, 0
     present: set[str] = set()  # fields the file has: a re-import leaves the others as they are
     for chunk in readers.iter_chunks(path):
@@ -38,20 +38,23 @@ def import_products(path: str | Path, *, name: str | None = None, url: str | Non
         present.update(f for f in PRODUCT_FIELDS if f in chunk.columns)
         total += len(chunk)
         pids = text_column(chunk, "product_id")
+        valid = schema.check(chunk, "products", errors)
         for row, rec in zip(chunk.index, chunk.to_dict("records")):
             pid = pids[row]
+            if not valid[row]:
+                continue  # its values broke the schema; the errors name them
             if not pid:
                 errors.add([row], "product_id", "missing product_id")
                 continue
             if pid in seen:
-                errors.add([row], "product_id", f"duplicate product_id {pid!r} (first on row {seen[pid]})")
+                errors.add([row], "product_id", f"duplicate product_id {quote(pid)} (first on row {seen[pid]})")
                 continue
             seen[pid] = row
             values = {f: text_value(rec.get(f)) for f in PRODUCT_TEXT_FIELDS}
             if not values["title"]:
                 errors.add([row], "title", "missing title")
             if values["language"] and not pd.Series([values["language"]]).str.match(LANG_RE).iloc[0]:
-                errors.add([row], "language", f"{values['language']!r} is not an ISO 639-1 code such as 'en'")
+                errors.add([row], "language", f"{quote(values['language'])} is not an ISO 639-1 code such as 'en'")
             for f, (kind, lo, hi) in PRODUCT_NUMBER_FIELDS.items():
                 values[f], msg = number_value(rec.get(f), kind, lo, hi)
                 if msg:

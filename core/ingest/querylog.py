@@ -10,8 +10,9 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from core.catalog import text_column
-from core.ingest import readers
-from core.ingest.validation import (IMPORT_LOCK, Errors, ImportReport, QueryTable, duplicate_errors, finish_validation,
+from core.ingest import readers, schema
+from core.ingest.schema import INT32_MAX, quote
+from core.ingest.validation import (IMPORT_LOCK, Errors, check_name, ImportReport, QueryTable, duplicate_errors, finish_validation,
                                     import_record, query_texts)
 from core.store.session import session_scope
 from db.models import ImportRecord, Query, QueryLogEntry
@@ -26,19 +27,20 @@ def import_queries(path: str | Path, *, name: str | None = None, url: str | None
     Each (query, date) row is kept once per source; a query's ``count`` is the sum over its log rows.
     """
     path = Path(path)
-    name = name or path.name.split(".")[0]
+    name = check_name(path.name, name or path.name.split(".")[0])
     source = f"import:{name}"
     errors, queries, total, parts, keys, key_rows = Errors(), QueryTable(), 0, [], [], []
     for chunk in readers.iter_chunks(path):
         if total == 0:
             readers.require_columns(path.name, chunk.columns, ["query"])
         total += len(chunk)
+        valid = schema.check(chunk, "queries", errors)
         texts, ok = query_texts(chunk, errors)
         raw = text_column(chunk, "count")
         counts = pd.to_numeric(raw.where(raw != "", "1"), errors="coerce")
-        bad = counts.isna() | (counts < 0) | (counts != counts.round())
-        errors.add(chunk.index[bad], "count", lambda r: f"{raw[r]!r} is not a whole number ≥ 0")
-        ok &= ~bad
+        bad = valid & (counts.isna() | (counts < 0) | (counts != counts.round()))
+        errors.add(chunk.index[bad], "count", lambda r: f"{quote(raw[r])} is not a whole number ≥ 0")
+        ok &= valid & ~bad
         qids = queries.add_chunk(chunk, texts, ok, errors)
         good = pd.DataFrame({"row": chunk.index, "query_id": qids, "date": text_column(chunk, "date"),
                              "count": counts, "raw": chunk["query"].astype(str)})[ok]
@@ -72,7 +74,8 @@ def import_queries(path: str | Path, *, name: str | None = None, url: str | None
                                               for i, c in zip(changed["id"], changed["count"])])
         touched = set(int(q) for q in rows["query_pk"])
         totals = _lookup_counts(s, touched)
-        s.execute(update(Query), [dict(id=q, count=totals.get(q, 0)) for q in touched])
+        # a query's count is the sum over its log rows; it saturates at what the column holds
+        s.execute(update(Query), [dict(id=q, count=min(totals.get(q, 0), INT32_MAX)) for q in touched])
         report.inserted, report.updated = len(fresh), len(changed)
         report.unchanged = len(merged) - len(fresh) - len(changed)
         s.add(ImportRecord(**import_record("queries", name, path, total, len(fresh) + len(changed))))

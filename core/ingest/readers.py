@@ -113,8 +113,10 @@ def iter_chunks(path: str | Path, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.D
             yield chunk
     except ImportValidationError:
         raise
-    except (pd.errors.ParserError, ValueError, TypeError, json.JSONDecodeError) as exc:
-        raise _file_error(path, f"could not parse as {fmt}: {str(exc).splitlines()[0]}") from None
+    except (pd.errors.ParserError, ValueError, TypeError, json.JSONDecodeError, OSError) as exc:
+        # OSError: pyarrow's corrupt Parquet pages ("Corrupt snappy compressed data") and gzip streams
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        raise _file_error(path, f"could not parse as {fmt}: {first}") from None
     if start == 1:
         raise _file_error(path, "the file has a header but no data rows")
 

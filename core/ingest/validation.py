@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from core.catalog import text_column
 from core.errors import ImportValidationError, RowError
 from core.ingest import readers
+from core.ingest.schema import name_problem, quote
 from core.text.language import detect_languages
 from core.text.queries import legacy_query_id_for, query_id_for, query_key
 from db.models import Query
@@ -73,6 +74,14 @@ def finish_validation(file_name: str, errors: Errors, total: int, skip_bad_rows:
     return errors.items
 
 
+def check_name(file_name: str, name: str) -> str:
+    """The import's name, or a file-level ImportValidationError when ``import:<name>`` cannot be stored."""
+    problem = name_problem(name)
+    if problem:
+        raise ImportValidationError(file_name, [RowError(0, "name", problem)])
+    return name
+
+
 def import_record(kind: str, name: str, path: Path, rows: int, inserted: int) -> dict:
     return dict(kind=kind, name=name, file_name=path.name, sha256=readers.sha256(path), rows=rows, inserted=inserted)
 
@@ -98,7 +107,7 @@ def number_value(v, kind, lo, hi):
                 raise ValueError
             x = int(x)
     except (TypeError, ValueError):
-        return None, f"{v!r} is not a {'whole ' if kind is int else ''}number"
+        return None, f"{quote(v)} is not a {'whole ' if kind is int else ''}number"
     if not lo <= x <= hi:
         return None, f"{x} is out of range [{lo}, {hi}]"
     return x, None
@@ -131,7 +140,7 @@ class QueryTable:
         langs = text_column(chunk, "language").str.lower()
         bad_lang = ok & (langs != "") & ~langs.str.match(LANG_RE)
         errors.add(chunk.index[bad_lang], "language",
-                   lambda r: f"{langs[r]!r} is not an ISO 639-1 code such as 'en' or 'es'")
+                   lambda r: f"{quote(langs[r])} is not an ISO 639-1 code such as 'en' or 'es'")
         frame = pd.DataFrame({"qid": qids, "text": texts, "lang": langs})[ok & ~bad_lang]
         for row, qid, text, lang in frame.drop_duplicates(["qid", "text"]).itertuples():
             have = self.by_id.get(qid)
@@ -193,12 +202,6 @@ def _stored_queries(s: Session, qids: set[str], batch: int = 900) -> dict[str, t
         out.update((q, (pk, t)) for q, pk, t in s.execute(select(Query.query_id, Query.id, Query.text)
                                                           .where(Query.query_id.in_(qids[i:i + batch]))))
     return out
-
-
-def quote(value, limit: int = 80) -> str:
-    """``repr`` of a value for an error message, cut to about ``limit`` characters."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def lookup(s: Session, key_col, value_col, keys: set[str], batch: int = 900) -> dict:
