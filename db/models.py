@@ -3,7 +3,7 @@
 Labels, side-by-side answers and imports are append-only: nothing in the code updates or deletes
 them. An undo is a new label whose ``supersedes_id`` points at the label it retracts (its ``level``
 is NULL); a corrected label supersedes the one it corrects. ``current_labels`` in ``db.queries``
-resolves the chain.
+resolves the chain. Flags and query notes (``Flag``, ``QueryNote``) are kept the same way: see their docstrings.
 """
 
 from __future__ import annotations
@@ -218,6 +218,57 @@ class Comparison(Base):
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("comparisons.id",
                                                                  name="fk_comparisons_supersedes_id"))
     retracted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+FLAG_REASONS = ("broken_image", "ambiguous_query", "foreign_language", "unsure", "other")
+
+
+class Flag(Base):
+    """A rater's flag on a task: a reason from ``FLAG_REASONS`` and an optional comment.
+
+    Append-only like labels: a flag row is never deleted and its reason and comment never change. A researcher's
+    resolution fills ``resolved_at``, ``resolved_by`` and ``resolution`` (a note) once, on a flag still open;
+    those columns are never cleared or overwritten, so the flag keeps its whole history in one row. An open flag
+    on a grade task's pair (``product_pk`` set) keeps that pair out of the raters' consensus until it is
+    resolved; a side-by-side task's flag names the query only (``product_pk`` NULL). Flags go with their task
+    when an unused campaign is deleted (``ON DELETE CASCADE``).
+    """
+
+    __tablename__ = "flags"
+    __table_args__ = (CheckConstraint("reason IN ('broken_image','ambiguous_query','foreign_language','unsure',"
+                                      "'other')", name="ck_flags_reason"),
+                      Index("ix_flags_pair", "query_pk", "product_pk"),
+                      Index("ix_flags_open", "resolved_at"),
+                      Index("ix_flags_task", "task_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    query_pk: Mapped[int] = mapped_column(ForeignKey("queries.id"))
+    product_pk: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
+    rater: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(String(32))
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[str | None] = mapped_column(String(128))
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+
+class QueryNote(Base):
+    """What a query means (its information need), written by a researcher; raters read it on Rate and Compare.
+
+    Append-only: an edit is a new row, and the query's latest row (highest ``id``) is the note in force; an
+    empty ``note`` clears it. Earlier rows are the note's history.
+    """
+
+    __tablename__ = "query_notes"
+    __table_args__ = (Index("ix_query_notes_query", "query_pk", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    query_pk: Mapped[int] = mapped_column(ForeignKey("queries.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Prediction(Base):
