@@ -40,6 +40,7 @@ from core import config
 from core.campaigns.admin import campaign_row, rater_id
 from core.errors import (AssignmentError, CampaignError, CampaignNotActiveError, LevelOutOfRangeError,
                          NothingToUndoError, RaterNotInCampaignError, SessionEndedError)
+from core.store.notes import note_in_force
 from core.store.session import session_scope
 from core.store.users import RATER_ROLES
 from db.models import Assignment, Campaign, Comparison, Label, Product, Query, Task, User
@@ -66,6 +67,7 @@ class TaskView:
     list_a: tuple[dict, ...] = ()
     list_b: tuple[dict, ...] = ()
     lease_expires_at: datetime | None = None
+    note: str = ""  # the query's note (what it means), from ``core.campaigns.query_notes``
 
 
 _WRITE_LOCKS: dict[str, threading.Lock] = {}
@@ -201,14 +203,14 @@ def _gold_due(s: Session, c: Campaign, uid: int) -> bool:
 
 
 def _view(s: Session, c: Campaign, a: Assignment, task: Task) -> TaskView:
-    q = s.get(Query, task.query_pk)
+    q, note = s.execute(select(Query, note_in_force(Query.id)).where(Query.id == task.query_pk)).one()
     if task.kind == "grade":
         product = _products(s, [task.product_pk], pk=True)[0]
         return TaskView(a.id, task.id, c.name, task.kind, q.text, q.language, product,
-                        lease_expires_at=aware(a.lease_expires_at))
+                        lease_expires_at=aware(a.lease_expires_at), note=note or "")
     p = task.payload
     return TaskView(a.id, task.id, c.name, task.kind, q.text, q.language, None, tuple(_products(s, p["list_a"])),
-                    tuple(_products(s, p["list_b"])), aware(a.lease_expires_at))
+                    tuple(_products(s, p["list_b"])), aware(a.lease_expires_at), note or "")
 
 
 def _products(s: Session, keys: list, pk: bool = False) -> list[dict]:

@@ -13,7 +13,8 @@ Raters flagged by ``core.metrics.agreement`` (gold accuracy, agreement with cons
 under the thresholds) are left out. Ratings made on gold tasks measure raters; they do not vote.
 
 ``training_labels`` gives the trainers one row per pair: a trusted ``gold`` label first, else the raters'
-consensus, else the imported labels' lower median (sources ``import:<name>``).
+consensus, else the imported labels' lower median (sources ``import:<name>``). A pair with an open flag
+(``core.campaigns.flags``) has no raters' consensus until the flag is resolved.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.campaigns.flags import drop_flagged_pairs
 from core.errors import InvalidInputError
 from core.metrics import agreement as agr
 from core.safe_csv import to_csv
@@ -139,6 +141,7 @@ def labels_in_force(url: str | None = None, include_imports: bool = True, *, cam
                 weights = {r + "\x1f": (1.0 if math.isnan(w) else w)
                            for r, w in zip(report["rater"], report["consensus_agreement"])}
         voters = ratings[~ratings["is_gold"] & ~ratings["rater"].isin(flagged)]
+        voters = drop_flagged_pairs(s, voters)  # a pair with an open flag does not vote until it is resolved
         frames.append(_consensus_pairs(voters[["query_pk", "product_pk", "rater", "level"]], weights, "human"))
         if imported is not None:
             frames.append(_consensus_pairs(imported[imported["source"].str.startswith("import:")], None))
