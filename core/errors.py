@@ -152,3 +152,31 @@ class BackboneUnavailable(RelevanceError, RuntimeError):
 
 class StoreIntegrityError(RelevanceError, RuntimeError):
     """The store holds rows a migration must not change silently (e.g. labels duplicated by an old race)."""
+
+
+class BackupError(RelevanceError):
+    """A backup or restore that cannot be done as asked; nothing was written."""
+
+
+class BackupToolMissing(BackupError, RuntimeError):
+    """``pg_dump`` or ``pg_restore`` is not installed (or not in the folder given)."""
+
+
+class BackupExistsError(BackupError, FileExistsError):
+    """The backup's destination exists; ``force`` replaces it."""
+
+
+class NotABackupError(BackupError, InvalidInputError):
+    """The file is not a backup of a Relevance Studio store of the store's kind (SQLite or PostgreSQL)."""
+
+
+class SchemaMismatchError(BackupError, InvalidInputError):
+    """The backup's schema revision is unknown to this code (a newer Relevance Studio made it)."""
+
+
+class StoreNotEmptyError(BackupError, InvalidInputError):
+    """Restore over a store that holds data; ``force`` replaces it."""
+
+
+class BackupFailedError(BackupError, RuntimeError):
+    """``pg_dump`` or ``pg_restore`` failed; the message ends with what it said."""

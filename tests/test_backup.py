@@ -13,8 +13,9 @@ from sqlalchemy import create_engine, text
 
 from core.cli.main import main
 from core.ingest import import_judgments, import_products
-from core.store.backup import (BackupExistsError, BackupToolMissing, NotABackupError, SchemaMismatchError,
-                               StoreNotEmptyError, backup, restore)
+from core.errors import (BackupExistsError, BackupToolMissing, NotABackupError, SchemaMismatchError,
+                         StoreNotEmptyError)
+from core.store.backup import backup, restore
 from core.store.users import add_user, list_users
 from db.migrate import upgrade
 

@@ -13,7 +13,8 @@ restores all or nothing. The password reaches both through PGPASSWORD, never the
 
 Schema versions: a backup's Alembic revision must be one this code knows. The current head is restored as
 it is; an older one is restored and migrated to head (SQLite: before the swap, so still all or nothing;
-PostgreSQL: right after the restore, as ``relevance init`` would); an unknown one (made by a newer Relevance
+PostgreSQL: right after the restore, as ``relevance init`` would; tables the older schema lacks are dropped
+in the restore's own transaction, so the migration can create them again); an unknown one (made by a newer Relevance
 Studio) is refused and nothing changes.
 """
 
@@ -33,7 +34,8 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from core.errors import InvalidInputError, RelevanceError
+from core.errors import (BackupExistsError, BackupFailedError, BackupToolMissing, InvalidInputError,
+                         NotABackupError, SchemaMismatchError, StoreNotEmptyError)
 from core.store.session import resolve, shown_url
 from db import migrate
 from db.session import BUSY_TIMEOUT_MS, dispose
@@ -43,34 +45,6 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_MAGIC = b"PGDMP"
 PG_ENV = {"host": "PGHOST", "port": "PGPORT", "sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT",
           "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY"}  # URL query options libpq also reads from the environment
-
-
-class BackupError(RelevanceError):
-    """A backup or restore that cannot be done as asked; nothing was written."""
-
-
-class BackupToolMissing(BackupError, RuntimeError):
-    """``pg_dump`` or ``pg_restore`` is not installed (or not in the folder given)."""
-
-
-class BackupExistsError(BackupError, FileExistsError):
-    """The backup's destination exists; ``force`` replaces it."""
-
-
-class NotABackupError(BackupError, InvalidInputError):
-    """The file is not a backup of a Relevance Studio store of the store's kind (SQLite or PostgreSQL)."""
-
-
-class SchemaMismatchError(BackupError, InvalidInputError):
-    """The backup's schema revision is unknown to this code (a newer Relevance Studio made it)."""
-
-
-class StoreNotEmptyError(BackupError, InvalidInputError):
-    """Restore over a store that holds data; ``force`` replaces it."""
-
-
-class BackupFailedError(BackupError, RuntimeError):
-    """``pg_dump`` or ``pg_restore`` failed; the message ends with what it said."""
 
 
 @dataclass(frozen=True)
@@ -326,6 +300,19 @@ def _pg_env(url: str) -> tuple[dict[str, str], str]:
     return env, u.database
 
 
+def _restore_dropping(restore: list[str], src: Path, extra: list[str], database: str, env: dict[str, str]) -> None:
+    """Restore an older schema's dump over a store with tables it lacks: its script, after dropping those
+    tables, in one psql transaction (all or nothing, as ``--single-transaction``)."""
+    script = _pg_run(restore + ["--file=-", str(src)], env, "pg_restore")
+    drops = "".join(f'DROP TABLE IF EXISTS "{t}" CASCADE;\n' for t in extra)
+    psql = str(Path(restore[0]).with_name("psql")) if os.sep in restore[0] else "psql"
+    done = subprocess.run([psql, "--single-transaction", "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1",
+                           f"--dbname={database}"], input=drops + script, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        said = " ".join(done.stderr.strip().splitlines()[-3:])
+        raise BackupFailedError(f"psql failed (exit {done.returncode}): {said[:500]}; nothing was changed")
+
+
 def _pg_run(cmd: list[str], env: dict[str, str], what: str) -> str:
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -382,15 +369,15 @@ def _restore_postgres(src: Path, url: str, force: bool, pg_restore: str) -> Rest
             full = sorted(t for t in tables - {"alembic_version"}
                           if conn.execute(text(f'SELECT EXISTS (SELECT 1 FROM "{t}")')).scalar_one())
         extra = sorted(tables - dump_tables)
-        if extra and migrated_from:  # --clean leaves them, and the migration would then trip on them
-            raise SchemaMismatchError(f"the store {shown_url(url)} has tables the backup lacks ({', '.join(extra)}): "
-                                      "an older schema made the backup; restore it into an empty database "
-                                      "(createdb NEW; relevance --db .../NEW restore FILE); nothing was changed")
         if full and not force:
             raise StoreNotEmptyError(f"the store {shown_url(url)} holds data ({', '.join(full)}); restoring replaces "
                                      "all of it: back it up first, then restore with --force")
-        _pg_run([pg_restore, "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction",
-                 "--exit-on-error", f"--dbname={database}", str(src)], env, "pg_restore")
+        restore = [pg_restore, "--clean", "--if-exists", "--no-owner", "--no-privileges"]
+        if extra and migrated_from:  # --clean would leave them, and the migration would then trip on them
+            _restore_dropping(restore, src, extra, database, env)
+        else:
+            _pg_run(restore + ["--single-transaction", "--exit-on-error", f"--dbname={database}", str(src)], env,
+                    "pg_restore")
         if migrated_from:
             migrate.upgrade(url)
             dispose(url)
