@@ -143,6 +143,18 @@ def win_rates(url: str, version: tuple) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=16)
+def answer_reasons(url: str, version: tuple) -> pd.DataFrame:
+    """The reasons raters gave with their side-by-side answers, per campaign and outcome
+    (``core.campaigns.answer_reasons``)."""
+    from core.campaigns import list_campaigns
+    from core.campaigns.answer_reasons import side_by_side_reasons
+
+    frames = [side_by_side_reasons(c.id, url) for c in list_campaigns(url=url) if c.kind == "side_by_side"]
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+@st.cache_data(max_entries=16)
 def vs_humans(url: str, version: tuple, models: tuple[str, ...]) -> pd.DataFrame:
     """Stored predictions against the raters' consensus (``core.campaigns.consensus.models_vs_humans``), if both exist."""
     from core.campaigns.consensus import models_vs_humans

@@ -1,4 +1,5 @@
-"""The failure explorer's detail panel: the product, the pin text the teacher read, the student's features."""
+"""The failure explorer's detail panel: the product, the pin text the teacher read, the student's features, and the
+query's note (what it means) for the raters."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import streamlit as st
 from core import config
 from core.cache import get_catalog
 from ui.components import as_text, product_card
+from ui.flags import note_editor
 
 
 def detail(row: pd.Series, models: list[str]) -> None:
@@ -28,6 +30,7 @@ def detail(row: pd.Series, models: list[str]) -> None:
         st.caption(how)
         if st.button("Show the student's features", key="failures_features", icon=":material/functions:"):
             student_features(row["query"], row["product_id"], models)
+    note_editor(row["query_id"], row["query"], key=f"failures_note_{row['query_id']}")
 
 
 def student_features(query: str, product_id: str, models: list[str]) -> None:

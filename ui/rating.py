@@ -58,6 +58,8 @@ class Flow:
     progress: camp.Progress | None = None
     progress_at: float = 0.0
     blocked: str | None = None  # why the campaign hands out nothing now (paused, closed), shown instead of the item
+    flagging: int | None = None  # the task whose flag form is open (key F), else None
+    reason: str | None = None  # Compare: the reason picked (keys 1–4) for the answer to the task in view
 
 
 def flow(prefix: str) -> Flow:
@@ -84,6 +86,7 @@ def _fetch(f: Flow, rater: str) -> None:
     f.task = view
     f.finished = f.task is None
     f.shown_at = time.time()
+    f.flagging = f.reason = None
 
 
 def prefetch(f: Flow, rater: str) -> None:
@@ -212,8 +215,9 @@ def compare(prefix: str, rater: str, answer: str, task_id: int | None = None) ->
     def act():
         if not _seen(f, task_id):
             return
-        cid = camp.submit_comparison(f.task.assignment_id, rater, answer, seconds=time.time() - f.shown_at)
-        f.last = {"kind": "compare", "id": cid, "task_id": f.task.task_id, "value": answer}
+        cid = camp.submit_comparison(f.task.assignment_id, rater, answer, reason=f.reason,
+                                     seconds=time.time() - f.shown_at)
+        f.last = {"kind": "compare", "id": cid, "task_id": f.task.task_id, "value": answer, "reason": f.reason}
         _fetch(f, rater)
     _guard(f, rater, act)
 
@@ -241,8 +245,23 @@ def undo(prefix: str, rater: str, task_id: int | None = None) -> None:
         if f.task is not None and f.task.task_id != view.task_id:
             f.ahead.insert(0, f.task)  # the task that was in view keeps its lease and comes back next
         f.task, f.finished, f.last, f.shown_at = view, False, None, time.time()
+        f.flagging = f.reason = None
         f.flash = ("info", "Undone: the previous item is back.")
     _guard(f, rater, act)
+
+
+def toggle_flag(prefix: str, rater: str, task_id: int | None = None) -> None:
+    """Key F: open (or close) the flag form of the task in view; no store call (``ui.flags`` saves the flag)."""
+    f = flow(prefix)
+    if _seen(f, task_id):
+        f.flagging = None if f.flagging == f.task.task_id else f.task.task_id
+
+
+def pick_reason(prefix: str, rater: str, reason: str, task_id: int | None = None) -> None:
+    """Compare's keys 1–4: pick (or drop, pressed again) the reason sent with the next answer; no store call."""
+    f = flow(prefix)
+    if _seen(f, task_id):
+        f.reason = None if f.reason == reason else reason
 
 
 def press(prefix: str, rater: str, actions: dict) -> None:

@@ -75,6 +75,10 @@ if wins.empty:
 else:
     st.plotly_chart(charts.win_chart(wins), key="dash_chart_wins")
     table(charts.text_frame(wins), "dash_wins", "win_rates.csv")
+    reasons = dash.answer_reasons(url, versions["comparisons"])
+    if not reasons.empty:
+        st.caption("Reasons given with the answers (optional, keys 1–4 on Compare); share of each outcome's answers.")
+        table(charts.text_frame(reasons), "dash_reasons", "side_by_side_reasons.csv")
 
 st.subheader("Label throughput")
 thr = dash.throughput(url, versions["labels"])

@@ -1,16 +1,18 @@
-"""Data and campaigns (researcher, admin): validated imports, rating campaigns (create, manage) and label exports."""
+"""Data and campaigns (researcher, admin): validated imports, rating campaigns (create, manage), label exports, raters'
+flags (resolve) and query notes."""
 
 import streamlit as st
 
 from core.campaigns import list_campaigns
-from ui import admin, campaigns
+from ui import admin, campaigns, flags
 from ui.auth import require
 from ui.components import table
 from ui.models import jobs_panel
 
 user = require("data")
 st.title("Data and campaigns")
-imports_tab, campaigns_tab, export_tab = st.tabs(["Import files", "Campaigns", "Export labels"])
+imports_tab, campaigns_tab, export_tab, flags_tab = st.tabs(["Import files", "Campaigns", "Export labels",
+                                                             "Flags and query notes"])
 
 with imports_tab:
     st.caption("Every row is validated first; a file with a bad row imports nothing and the report lists each "
@@ -42,3 +44,10 @@ with campaigns_tab:
 
 with export_tab:
     campaigns.export_panel(every)
+
+with flags_tab:
+    st.subheader("Flags")
+    flags.flags_panel()
+    st.subheader("Query notes")
+    st.caption("What a query means (its information need); raters see it above the item on Rate and Compare.")
+    flags.notes_panel()

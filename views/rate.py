@@ -1,4 +1,4 @@
-"""Rate: one query–product pair at a time, graded with the keyboard (1–5, S skip, U undo).
+"""Rate: one query–product pair at a time, graded with the keyboard (1–5, S skip, U undo, F flag).
 
 The rating panel is an ``st.fragment``: an answer reruns the panel only (not the sidebar, the navigation or
 the campaign box), and the next task is already leased (``rating.prefetch``).
@@ -9,7 +9,7 @@ import streamlit as st
 from core import campaigns as camp
 from core.scale import LEVEL_MEANINGS, LEVEL_NAMES
 from core.store.predictions import task_predictions
-from ui import campaigns, rating
+from ui import campaigns, flags, rating
 from ui.auth import require
 from ui.components import product_card, query_banner
 from ui.keypad import keypad
@@ -28,8 +28,9 @@ if not names:
 campaign = rating.campaign_picker(f, names, "rate_campaign", "Rate", user.name)
 campaigns.instructions(mine, campaign, "rate_instructions")
 rating.ensure_task(f, campaign, user.name)
-BUTTONS = [f"rate_level_{level}" for level in range(1, 6)] + ["rate_skip", "rate_undo"]
-KEYS = {**{str(level): (rating.grade, level) for level in range(1, 6)}, "s": (rating.skip,), "u": (rating.undo,)}
+BUTTONS = [f"rate_level_{level}" for level in range(1, 6)] + ["rate_skip", "rate_undo", "rate_flag"]
+KEYS = {**{str(level): (rating.grade, level) for level in range(1, 6)}, "s": (rating.skip,), "u": (rating.undo,),
+        "f": (rating.toggle_flag,)}
 
 
 @st.fragment
@@ -46,15 +47,20 @@ def panel() -> None:
                  args=("rate", user.name, tid), disabled=task is None, width="stretch")
         b.button("Undo · U", key="rate_undo", icon=":material/undo:", on_click=rating.undo,
                  args=("rate", user.name, tid), width="stretch")
-        keypad("rate", tid, "12345su", f.handled, BUTTONS, on_press=lambda: rating.press("rate", user.name, KEYS))
+        st.button("Flag · F", key="rate_flag", icon=":material/flag:", on_click=rating.toggle_flag,
+                  args=("rate", user.name, tid), disabled=task is None, width="stretch")
+        keypad("rate", tid, "f" if f.flagging else "12345suf", f.handled, BUTTONS,
+               on_press=lambda: rating.press("rate", user.name, KEYS))
     with left:
         if task is None:
             rating.nothing_left(f, "Nothing left for you in this campaign — thank you! Press **U** to revisit your "
                                    "last answer.")
         else:
             query_banner(task.query, task.language)
+            flags.query_note_banner(task)
+            flags.flag_form(f, "rate", user.name)
             product_card(task.product)
-            st.caption(f"task {task.task_id} · keys: 1–5 grade, S skip, U undo")
+            st.caption(f"task {task.task_id} · keys: 1–5 grade, S skip, U undo, F flag")
     with right:
         p = rating.progress(f)
         mine = next((r for r in p.raters if r.rater == user.name), None)
