@@ -134,6 +134,10 @@ class CampaignNotActiveError(CampaignError):
         super().__init__(message)
 
 
+class LabelChangedError(CampaignError):
+    """A label changed (or undone) by another request in the meantime; reload and change the label now in force."""
+
+
 class CampaignInUseError(CampaignError):
     """A campaign that holds labels or side-by-side answers cannot be deleted (close or archive it instead)."""
 

@@ -29,6 +29,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("overview", "views/overview.py", "Overview", ":material/home:", ROLES, "Studio"),
     PageSpec("rate", "views/rate.py", "Rate", ":material/grade:", RATER_ROLES, "Rating"),
     PageSpec("compare", "views/compare.py", "Compare", ":material/compare:", RATER_ROLES, "Rating"),
+    PageSpec("my_labels", "views/my_labels.py", "My labels", ":material/history:", RATER_ROLES, "Rating"),
     PageSpec("dashboard", "views/dashboard.py", "Dashboard", ":material/monitoring:", READER_ROLES, "Results"),
     PageSpec("failures", "views/failures.py", "Failures", ":material/troubleshoot:", STAFF_ROLES, "Results"),
     PageSpec("data", "views/data.py", "Data and campaigns", ":material/database:", STAFF_ROLES, "Admin"),
