@@ -158,3 +158,13 @@ def test_migration_0005_matches_the_models(sqlite_url):
         diff = compare_metadata(MigrationContext.configure(c), Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_deleting_an_unused_campaign_takes_its_flags_along(both):
+    from core.campaigns import delete_campaign
+
+    create_campaign(spec(n_tasks=2, raters=("ann",)), url=both)
+    held = next_task("c", "ann", url=both)
+    flag_task(held.assignment_id, "ann", "other", "wrong campaign", url=both)
+    assert delete_campaign("c", actor="ada", url=both) == "c"  # no label or answer: it may go, with its flags
+    assert count(both, "flags") == 0 and open_flags(both).empty
