@@ -12,7 +12,9 @@ then. Here:
 - keys work whatever has focus except a field the rater is typing in (a text box, an open select box);
   the widget that had focus is blurred;
 - the browser measures key → next item on screen (two animation frames after the new task's caption
-  appears) and shows it; ``window.__rsKeys.timings`` keeps the figures (``bench/keypress.py`` reads them);
+  appears) and shows it; ``window.__rsKeys.timings`` keeps the figures (``bench/keypress.py`` reads them); a key
+  that keeps the item in view (F opens the flag form, Compare's 1–4 pick a reason) waits for its answer the same
+  way but is not timed;
 - a new task scrolls the page to the top (Compare's lists are long).
 """
 
@@ -64,6 +66,11 @@ function finish(p, d) {
   if (S.pending !== p) return;
   const ms = performance.now() - p.t0;
   S.pending = null;
+  if (p.task === d.task) {  // a key that keeps the item (F flag, Compare's reasons): not a key → next item time
+    say(p.refused ? `${p.refused} key(s) pressed meanwhile were not saved — press again.` : 'Keys ready',
+        p.refused ? 'rs-keys-refused' : 'rs-keys-ready');
+    return;
+  }
   S.timings.push({ms: ms, key: p.key, from: p.task, to: d.task});
   if (p.refused) {  // keep the refusal visible: the rater must know that key was not saved
     say(`Next item on screen after ${Math.round(ms)} ms; ${p.refused} key(s) pressed before it were not saved — ` +
