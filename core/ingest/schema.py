@@ -128,7 +128,7 @@ def check(chunk: pd.DataFrame, kind: str, errors) -> pd.Series:
         if col.name not in chunk.columns:
             continue
         values = chunk[col.name]
-        if col.kind in ("text", "texts") and values.dtype == object and _plain_strings(values):
+        if col.kind in ("text", "texts") and _plain_strings(values):
             problems = _string_problems(values, col)
         else:
             test = _number_problem if col.kind in ("number", "integer") else _text_problem
@@ -141,8 +141,8 @@ def check(chunk: pd.DataFrame, kind: str, errors) -> pd.Series:
 
 
 def _plain_strings(values: pd.Series) -> bool:
-    """All values are str (CSV, or JSON strings): the vectorised path applies."""
-    return bool(values.map(type).eq(str).all())
+    """All values are str (CSV, or JSON strings): the vectorised path applies (pandas' C type inference)."""
+    return pd.api.types.infer_dtype(values, skipna=False) == "string"
 
 
 def _string_problems(values: pd.Series, col: Column) -> pd.Series:
@@ -151,8 +151,10 @@ def _string_problems(values: pd.Series, col: Column) -> pd.Series:
     nul = values.str.contains("\x00", regex=False)
     out[nul] = [f"contains a NUL character: {quote(v)}" for v in values[nul]]
     if col.max_chars is not None:
-        lengths = values.str.strip().str.len()
+        lengths = values.str.len()
         long = ~nul & (lengths > col.max_chars)
+        lengths[long] = values[long].str.strip().str.len()  # spaces around a value are not kept
+        long &= lengths > col.max_chars
         out[long] = [f"is {n:,} characters long; at most {col.max_chars} fit: {quote(v)}"
                      for v, n in zip(values[long], lengths[long])]
     return out
