@@ -90,6 +90,12 @@ def run_models(judged: Judged, models: Sequence[str], url: str | None = None, pr
             runs[name] = {qid: dict(zip(g["product_id"], map(float, scores[g.index]))) for qid, g in groups}
             preds[name] = pd.Series(probs.argmax(1) + 1, index=judged.pairs.index)
             continue
+        if hasattr(scorer, "score_pairs"):  # e.g. BM25: every pair in one call
+            scores = pd.Series(scorer.score_pairs(judged.pairs["query"].tolist(), judged.pairs["product_id"].tolist()),
+                               index=judged.pairs.index)
+            runs[name] = {qid: dict(zip(g["product_id"], map(float, scores[g.index]))) for qid, g in groups}
+            preds[name] = None
+            continue
         run = {}
         for qid, g in tqdm(groups, desc=f"scoring {name}", disable=not progress, leave=False):
             pids = g["product_id"].tolist()
