@@ -39,6 +39,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sign_in_parallel", "4", "password checks run at once (Argon2, ~64 MiB each); more sign-ins wait"),
     Setting("min_queries_for_ci", "5", "the dashboard shows a language's figures and 95% CIs only from this many "
             "queries on (fewer: \"too few queries (n)\")"),
+    Setting("too_fast_seconds", "2", "a rater whose median time per item is under this many seconds is flagged "
+            "too fast (rater quality on My labels and Rater quality)"),
     Setting("trust_forwarded_for", "0", "1 behind a proxy that sets X-Forwarded-For: the sign-in lockout then "
             "keys clients by that address (else by the connection's address, or the browser on localhost)"),
 )

@@ -3,8 +3,10 @@ change its level (append-only, like undo: the earlier level stays in the record)
 
 import streamlit as st
 
+from core import config
 from core.campaigns import my_labels as ml
 from ui import my_labels as ui_ml
+from ui import quality
 from ui.auth import require
 from ui.components import product_card, query_banner
 
@@ -34,3 +36,6 @@ else:
         query_banner(pair["query"], pair["language"])
         product_card(pair["product"])
         ui_ml.change_buttons(user, row)
+
+st.subheader("Your figures")
+quality.own_figures(quality.report(config.db_url(), rater=user.name), user.name)

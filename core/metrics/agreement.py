@@ -240,6 +240,20 @@ def rater_report(ratings: pd.DataFrame, levels: Sequence = LEVELS,
     return pd.DataFrame(rows, columns=columns)
 
 
+def agreement_with_others(ratings: pd.DataFrame) -> pd.DataFrame:
+    """Per rating, the lower median of the *other* ratings of its item (``others``) and whether the rating equals
+    it (``match``); both empty (NaN / NA) for an item rated once. Same index as ``ratings`` (columns item, level),
+    so figures over any slice of the ratings (a week, one rater) compare with the item's other raters whenever
+    they rated it."""
+    others = pd.Series(np.nan, index=ratings.index, dtype=float)
+    multi = ratings[ratings.groupby("item")["item"].transform("size") >= 2]
+    for _, df in multi.groupby("item", sort=False):
+        lv = df["level"].to_numpy()
+        others.loc[df.index] = [lower_median(np.delete(lv, i)) for i in range(len(lv))]
+    match = (ratings["level"] == others).astype("boolean").where(others.notna())
+    return pd.DataFrame({"others": others, "match": match})
+
+
 def _leave_one_out_match(ratings: pd.DataFrame) -> pd.DataFrame:
     """(rater, match) for each rating of an item with ≥ 2 ratings: does it equal the others' lower median?"""
     multi = ratings[ratings.groupby("item")["item"].transform("size") >= 2]

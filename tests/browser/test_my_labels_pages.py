@@ -106,6 +106,7 @@ def test_a_rater_finds_a_label_and_changes_it_append_only(served, page):
     assert new[1] == 2 and new[2] in {b[0] for b in before}
     changed = my_labels("rita", url=served["url"]).set_index("label_id").loc[new[0]]
     assert changed["query"] == target["query"] and changed["previous_level"] == 4
+    page.get_by_text("In force: 2 · Irrelevant (you changed it from 4)").wait_for()
     assert page.get_by_role("button", name="2 · Irrelevant").is_disabled()
     shot(page, "my-labels-changed")
 
@@ -119,3 +120,31 @@ def test_a_label_of_a_closed_campaign_cannot_be_changed(served, page):
     for level in ("5 · Highly relevant", "3 · Marginally relevant", "1 · Highly irrelevant"):
         assert page.get_by_role("button", name=level).is_disabled()
     shot(page, "my-labels-closed")
+
+
+def test_a_rater_sees_their_own_figures_by_week(served, page):
+    _open(page, served)
+    page.get_by_role("heading", name="Your figures").wait_for()
+    # grades of 6, 1, 1.5, 0.8 and 5 s: the median 1.5 s is under the default 2 s
+    page.get_by_text("Your median time per item is 1.5 s, under 2 s").wait_for()
+    labels = page.get_by_test_id("stMetric").filter(has_text="Labels per hour")
+    assert labels.get_by_test_id("stMetricValue").inner_text() == f"{5 * 3600 / 14.3:.0f}"
+    page.locator(".js-plotly-plot").first.wait_for()
+    assert page.get_by_text("Agreement with the other raters' consensus, by week").count() == 1
+    assert page.get_by_text("rex").count() == 0  # only her own figures
+    shot(page, "my-labels-figures")
+
+
+def test_staff_see_every_raters_quality_and_who_is_too_fast(served, page):
+    sign_in(page, served["base"], "rex", USERS["rex"][1])
+    page.get_by_role("heading", name="Where to go").wait_for()
+    go(page, "Rater quality")
+    page.get_by_text(re.compile(r"^Too fast \(median under 2 s per item.*: rita\.$")).wait_for()
+    page.get_by_role("heading", name="By week", exact=True).wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
+    assert page.get_by_text("Median seconds per item, by week").count() == 1
+    shot(page, "rater-quality-all")
+    pick(page, "Campaign", CLOSED)  # rita's one grade there took 6 s
+    page.get_by_text(re.compile(r"^Too fast \(median")).wait_for(state="detached")
+    settle(page)
+    shot(page, "rater-quality-closed")
