@@ -49,7 +49,7 @@ def test_no_page_imports_torch(catalog_url, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen.pop("pin text shown") is True
-    assert set(seen) == {"overview", "rate", "compare", "my_labels", "dashboard", "failures",
+    assert set(seen) == {"overview", "rate", "compare", "my_labels", "dashboard", "failures", "adjudicate",
                          "rater_quality", "data", "models", "users", "account"}
     for page, found in seen.items():
         assert found == {"errors": [], "torch": False, "transformers": False}, (page, found)

@@ -32,6 +32,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("my_labels", "views/my_labels.py", "My labels", ":material/history:", RATER_ROLES, "Rating"),
     PageSpec("dashboard", "views/dashboard.py", "Dashboard", ":material/monitoring:", READER_ROLES, "Results"),
     PageSpec("failures", "views/failures.py", "Failures", ":material/troubleshoot:", STAFF_ROLES, "Results"),
+    PageSpec("adjudicate", "views/adjudicate.py", "Adjudicate", ":material/gavel:", STAFF_ROLES, "Results"),
     PageSpec("rater_quality", "views/rater_quality.py", "Rater quality", ":material/speed:", STAFF_ROLES, "Results"),
     PageSpec("data", "views/data.py", "Data and campaigns", ":material/database:", STAFF_ROLES, "Admin"),
     PageSpec("models", "views/models.py", "Models and jobs", ":material/model_training:", STAFF_ROLES, "Admin"),

@@ -12,8 +12,9 @@ $$
 Raters flagged by ``core.metrics.agreement`` (gold accuracy, agreement with consensus or level distribution
 under the thresholds) are left out. Ratings made on gold tasks measure raters; they do not vote.
 
-``training_labels`` gives the trainers one row per pair: a trusted ``gold`` label first, else the raters'
-consensus, else the imported labels' lower median (sources ``import:<name>``). A pair with an open flag
+``training_labels`` gives the trainers one row per pair: a researcher's decision (source ``adjudicated``,
+``core.campaigns.adjudication``) first, else a trusted ``gold`` label, else the raters' consensus, else the
+imported labels' lower median (sources ``import:<name>``). A pair with an open flag
 (``core.campaigns.flags``) has no raters' consensus until the flag is resolved.
 """
 
@@ -120,6 +121,19 @@ def _consensus_pairs(ratings: pd.DataFrame, weights: dict | None, source: str | 
     return out.drop(columns="item")
 
 
+ADJUDICATED = "adjudicated"  # the source of a researcher's decision on a pair (core.campaigns.adjudication)
+
+
+def adjudicated_pairs(s: Session, ratings: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The researchers' decisions in force (``core.campaigns.adjudication``), one per pair (the latest): they come
+    before every other label of the pair. With ``ratings`` (one campaign's), only the pairs those ratings cover."""
+    decided = current_labels(s, source=ADJUDICATED).sort_values("id")
+    decided = decided.drop_duplicates(["query_pk", "product_pk"], keep="last")
+    if ratings is not None:
+        decided = decided.merge(ratings[["query_pk", "product_pk"]].drop_duplicates(), on=["query_pk", "product_pk"])
+    return _consensus_pairs(decided[["query_pk", "product_pk", "rater", "level"]], None, ADJUDICATED)
+
+
 def labels_in_force(url: str | None = None, include_imports: bool = True, *, campaign: str | int | None = None,
                     method: str = "median", exclude_flagged: bool = True,
                     thresholds: agr.Thresholds = agr.Thresholds()) -> pd.DataFrame:
@@ -129,7 +143,7 @@ def labels_in_force(url: str | None = None, include_imports: bool = True, *, cam
     with session_scope(url) as s:
         ratings = store_ratings(s, campaign)
         imported = current_labels(s) if include_imports else None
-        frames = []
+        frames = [adjudicated_pairs(s, ratings if campaign is not None else None)]
         if imported is not None:
             gold = imported[imported["source"] == "gold"]
             frames.append(_consensus_pairs(gold, None, "gold"))
@@ -161,14 +175,15 @@ def training_labels(url: str | None = None, include_imports: bool = True, **kwar
     Args:
         url: the store (default: ``RELEVANCE_DB_URL`` or the SQLite file).
         include_imports: also labels imported from files (``import:<name>``) and trusted ``gold`` labels;
-            False gives the raters' consensus only.
+            False gives the raters' consensus (and researchers' decisions) only.
         **kwargs: ``campaign`` (one campaign's raters only), ``method`` (``median`` or ``weighted``),
             ``exclude_flagged`` (default True), ``thresholds`` (``core.metrics.agreement.Thresholds``).
 
     Returns:
-        Columns query_id, query, language, product_id, level (int 1–5), n_raters, source (``gold``,
-        ``human`` or the import sources, comma-joined), agreement (share of the pair's ratings equal to
-        its level). Precedence per pair: gold, then the raters' consensus, then imports.
+        Columns query_id, query, language, product_id, level (int 1–5), n_raters, source (``adjudicated``,
+        ``gold``, ``human`` or the import sources, comma-joined), agreement (share of the pair's ratings equal to
+        its level). Precedence per pair: a researcher's decision (``adjudicated``), gold, then the raters'
+        consensus, then imports.
     """
     return labels_in_force(url, include_imports, **kwargs).drop(columns=["query_pk", "product_pk"])
 

@@ -1,9 +1,9 @@
 """Counts of what the store holds, for the app's overview and the CLI, and the store's *data sets*.
 
 A data set is where a label came from: the name of an import (labels with source ``import:esci_us``
-belong to ``esci_us``) or ``raters`` (labels of source ``human`` or ``gold``). A labelled pair belongs
-to every data set that has a label in force on it, so a pair imported with ``esci_us`` and graded by
-raters is in both.
+belong to ``esci_us``) or ``raters`` (labels of source ``human``, ``gold`` or ``adjudicated``). A labelled
+pair belongs to every data set that has a label in force on it, so a pair imported with ``esci_us`` and graded
+by raters is in both.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from core.store.session import session_scope
 from db.models import Comparison, ImportRecord, Label, Prediction, Product, Query, User
 
 RATERS = "raters"
-RATER_SOURCES = ("human", "gold")
+RATER_SOURCES = ("human", "gold", "adjudicated")  # adjudicated: a researcher's decision on a pair
 IMPORT_PREFIX = "import:"
 
 
@@ -154,7 +154,7 @@ def labels_by_language(url: str | None = None, datasets: Sequence[str] = (),
         cur = cur[cur["language"].isin(list(languages))]
     if cur.empty:
         return pd.DataFrame(columns=["language", "rater labels", "imported labels", "raters", "pairs"])
-    human = cur["source"].isin(["human", "gold"])
+    human = cur["source"].isin(RATER_SOURCES)
     cur["pair"] = cur["query_pk"].astype(str) + ":" + cur["product_pk"].astype(str)
     out = pd.DataFrame({
         "rater labels": cur[human].groupby("language").size(),

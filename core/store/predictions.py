@@ -63,3 +63,18 @@ def stored_models(url: str | None = None) -> list[str]:
     """Models with predictions in the predictions table."""
     with session_scope(url) as s:
         return sorted(s.scalars(select(Prediction.model).distinct()))
+
+
+def pair_predictions(pairs: list[tuple[int, int]], url: str | None = None) -> pd.DataFrame:
+    """Stored predictions on the (query_pk, product_pk) ``pairs``: query_pk, product_pk, model, expected, argmax."""
+    wanted = set(pairs)
+    columns = ["query_pk", "product_pk", "model", "expected", "argmax"]
+    if not wanted:
+        return pd.DataFrame(columns=columns)
+    queries = sorted({q for q, _ in wanted})
+    with session_scope(url) as s:
+        rows = [r for i in range(0, len(queries), 900) for r in s.execute(
+            select(Prediction.query_pk, Prediction.product_pk, Prediction.model, Prediction.expected,
+                   Prediction.argmax).where(Prediction.query_pk.in_(queries[i:i + 900]))).all()
+                if (r[0], r[1]) in wanted]
+    return pd.DataFrame(rows, columns=columns)
