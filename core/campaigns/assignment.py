@@ -39,9 +39,10 @@ from sqlalchemy.orm import Session
 from core import config
 from core.campaigns.admin import campaign_row, rater_id
 from core.errors import (AssignmentError, CampaignError, CampaignNotActiveError, LevelOutOfRangeError,
-                         NothingToUndoError, RaterNotInCampaignError, SessionEndedError)
+                         NothingToUndoError, RaterNotInCampaignError)
 from core.store.notes import note_in_force
 from core.store.session import session_scope
+from core.store import users
 from core.store.users import RATER_ROLES
 from db.models import Assignment, Campaign, Comparison, Label, Product, Query, Task, User
 
@@ -265,10 +266,7 @@ def acting_rater(s: Session, c: Campaign, rater) -> tuple[int, str]:
     if user.role not in RATER_ROLES:
         raise RaterNotInCampaignError(f"{name!r} is a {user.role} and cannot rate; raters need role "
                                       f"{', '.join(RATER_ROLES)}")
-    version = getattr(rater, "version", None)
-    if version is not None and version != (user.session_version or 0):
-        raise SessionEndedError("password", f"the session of {name!r} has ended (password, role or status "
-                                            f"changed); sign in again")
+    users.check_session(rater, user)
     return rater_id(s, c, name), name
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from core.campaigns.admin import CampaignInfo, campaign_info, campaign_row
 from core.campaigns.assignment import writing
 from core.campaigns.spec import MAX_INSTRUCTIONS
-from core.errors import CampaignError, CampaignInUseError, NotPermittedError, SessionEndedError
+from core.errors import CampaignError, CampaignInUseError, NotPermittedError
 from core.store import users
 from core.store.session import session_scope
 from core.store.users import STAFF_ROLES
@@ -67,10 +67,7 @@ def acting_staff(s: Session, actor) -> str | None:
     if user.role not in STAFF_ROLES:
         raise NotPermittedError(f"{user.name!r} is a {user.role}; only a {' or '.join(STAFF_ROLES)} may change a "
                                 f"campaign")
-    version = getattr(actor, "version", None)
-    if version is not None and version != (user.session_version or 0):
-        raise SessionEndedError("password", f"the session of {user.name!r} has ended (password, role or status "
-                                            f"changed); sign in again")
+    users.check_session(actor, user)
     return user.name
 
 

@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from core.errors import UserError
+from core.errors import SessionEndedError, UserError
 from core.store.session import session_scope
 from db.models import ROLES, User, utcnow
 
@@ -181,3 +181,12 @@ def authenticate(name: str, password: str, url: str | None = None) -> User | Non
 def list_users(url: str | None = None) -> list[User]:
     with session_scope(url) as s:
         return list(s.scalars(select(User).order_by(User.name_key)))
+
+
+def check_session(actor, user: User) -> None:
+    """Raise SessionEndedError when ``actor`` (a signed-in ``SessionUser``; a plain name carries no version)
+    signed in before ``user``'s password, role or status last changed."""
+    version = getattr(actor, "version", None)
+    if version is not None and version != (user.session_version or 0):
+        raise SessionEndedError("password", f"the session of {user.name!r} has ended (password, role or status "
+                                            f"changed); sign in again")

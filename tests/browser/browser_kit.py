@@ -3,6 +3,7 @@ Streamlit's reruns instead of sleeping, pick from its select boxes, read the rat
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -38,9 +39,29 @@ def sign_in(page, base: str, name: str, password: str) -> None:
 
 
 def go(page, title: str) -> None:
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    # the link's name ends with the page's title (an icon may come first): "Rate" is not "Rater quality"
+    link = re.compile(rf"(^|\s){re.escape(title)}$")
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link).click()
     page.get_by_role("heading", name=title, level=1).wait_for()
     settle(page)
+
+
+def grid_box(page) -> dict:
+    """The bounding box of the page's first table (Glide draws rows on a canvas, so rows are clicked by
+    position); retried because a rerun may still swap the table."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    for attempt in range(4):
+        try:
+            grid = page.get_by_test_id("stDataFrame").first
+            grid.wait_for()
+            grid.scroll_into_view_if_needed()
+            page.wait_for_timeout(300)  # the grid draws its canvas after the element appears
+            return grid.bounding_box()
+        except PlaywrightError:
+            if attempt == 3:
+                raise
+            settle(page)
 
 
 def one_text(page, pattern: str) -> str:

@@ -12,11 +12,10 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
 from sqlalchemy import select
 
 from app_server import store_app
-from browser_kit import WAIT_MS, app_store, go, pick, settle, shot, sign_in
+from browser_kit import app_store, go, grid_box, pick, settle, shot, sign_in
 
 USERS = {k: app_store.USERS[k] for k in ("ada", "rita", "rex")}
 LIVE, CLOSED = "my-round", "old-round"
@@ -54,18 +53,7 @@ def _rita_labels(url: str) -> list:
 
 def _pick_first_row(page) -> None:
     """Tick the table's first row (Glide draws on a canvas: by position); a rerun may still swap the table."""
-    for attempt in range(4):
-        try:
-            grid = page.get_by_test_id("stDataFrame").first
-            grid.wait_for()
-            grid.scroll_into_view_if_needed()
-            page.wait_for_timeout(300)  # the grid draws its canvas after the element appears
-            box = grid.bounding_box()
-            break
-        except PlaywrightError:
-            if attempt == 3:
-                raise
-            settle(page)
+    box = grid_box(page)
     page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
     settle(page)
 

@@ -18,10 +18,9 @@ import threading
 
 import pandas as pd
 import pytest
-from playwright.sync_api import Error as PlaywrightError
 
 from app_server import store_app
-from browser_kit import WAIT_MS, app_store, go, one_text, pick, settle, shot, sign_in
+from browser_kit import WAIT_MS, app_store, go, grid_box, one_text, pick, settle, shot, sign_in
 
 USERS = {k: app_store.USERS[k] for k in ("ada", "rita", "rex")}
 PLANTED = "planted"
@@ -131,18 +130,7 @@ def _select_rows(page, rows: list[int]) -> None:
     """Tick rows of the first table by clicking their selection boxes (Glide draws on a canvas: by position),
     each after the previous click's rerun has shown its selection (the first one loads the teacher's tokenizer
     for the detail panel: slow on a loaded 2-core machine)."""
-    for attempt in range(4):  # a rerun may still swap the table (its key names the pairs it shows)
-        try:
-            grid = page.get_by_test_id("stDataFrame").first
-            grid.wait_for()
-            grid.scroll_into_view_if_needed()
-            page.wait_for_timeout(300)  # the grid draws its canvas after the element appears
-            box = grid.bounding_box()
-            break
-        except PlaywrightError:
-            if attempt == 3:
-                raise
-            settle(page)
+    box = grid_box(page)  # a rerun may still swap the table (its key names the pairs it shows)
     for n, r in enumerate(rows, 1):
         page.mouse.click(box["x"] + 18, box["y"] + 35 * (r + 1) + 17)
         page.get_by_text(f"Send {n} selected pair(s) to a new grading campaign").wait_for(timeout=WAIT_MS * 4)
