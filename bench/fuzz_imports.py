@@ -183,11 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--examples", type=int, default=300, help="generated files per backend and kind")
     ap.add_argument("--backend", default="sqlite,postgres")
+    ap.add_argument("--kinds", default=",".join(KINDS), help="file kinds to fuzz (products,judgments,queries)")
     args = ap.parse_args(argv)
     backends = args.backend.split(",")
     with tempfile.TemporaryDirectory() as tmp, (postgres_server() if "postgres" in backends else _null()) as server:
         for backend in backends:
-            for kind in KINDS:
+            for kind in args.kinds.split(","):
                 url = _fresh_url(backend, server, f"fuzz_{kind}", Path(tmp))
                 seed(url, Path(tmp))
                 tally = run(url, Path(tmp), args.examples, kind, keep_going=True)

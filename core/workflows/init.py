@@ -53,4 +53,7 @@ def init(url: str | None = None, *, demo: bool | None = None) -> InitReport:
         if (folder / "query_log.csv").exists():
             # The demo query log has one empty query; the demo skips it (reported) rather than refusing the file.
             report.imported.append(import_queries(folder / "query_log.csv", name=name, url=url, skip_bad_rows=True))
+    if report.imported:  # build the demo catalog's BM25 index now (cached on disk), not on the first dashboard
+        from core.cache import get_scorer
+        get_scorer("bm25", url)
     return report
