@@ -38,9 +38,10 @@ def test_every_page_file_checks_its_own_key():
 
 
 @pytest.mark.parametrize("role,pages", [
-    ("rater", {"overview", "rate", "compare", "account"}),
+    ("rater", {"overview", "rate", "compare", "my_labels", "account"}),
     ("viewer", {"overview", "dashboard", "account"}),
-    ("researcher", {"overview", "rate", "compare", "dashboard", "failures", "data", "models", "account"}),
+    ("researcher", {"overview", "rate", "compare", "my_labels", "dashboard", "failures", "adjudicate", "rater_quality",
+                    "data", "models", "account"}),
     ("admin", {p.key for p in page_table.PAGES}),
 ], ids=["rater", "viewer", "researcher", "admin"])
 def test_role_matrix(role, pages):

@@ -102,14 +102,14 @@ def test_query_scope_from_metadata(tmp_path):
 
 def test_throughput_counts_only_labels_in_force(store):
     with session_scope(store) as s:
-        first = s.scalar(select(Label).order_by(Label.id).limit(1))
+        first, second = s.scalars(select(Label).order_by(Label.id).limit(2)).all()
         kept = Label(query_pk=first.query_pk, product_pk=first.product_pk, level=4, rater="rita", source="human",
                      seconds_spent=2.0)
-        undone = Label(query_pk=first.query_pk, product_pk=first.product_pk, level=2, rater="rita", source="human",
-                       seconds_spent=9.0)
+        undone = Label(query_pk=second.query_pk, product_pk=second.product_pk, level=2, rater="rita",
+                       source="human", seconds_spent=9.0)  # one first label per pair (uq_labels_import_root)
         s.add_all([kept, undone])
         s.flush()
-        s.add(Label(query_pk=first.query_pk, product_pk=first.product_pk, level=None, rater="rita", source="human",
+        s.add(Label(query_pk=second.query_pk, product_pk=second.product_pk, level=None, rater="rita", source="human",
                     supersedes_id=undone.id))
     thr = store_datasets.label_throughput(store)
     assert thr[["rater", "labels", "median_seconds"]].values.tolist() == [["rita", 1, 2.0]]
