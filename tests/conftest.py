@@ -130,7 +130,11 @@ def pg_url(pg_server) -> str:
     admin.dispose()
     url = f"{pg_server}/{name}"
     upgrade(url)
-    return url
+    yield url
+    # close this test's pooled connections: hundreds of PostgreSQL tests would otherwise use up the server's
+    # max_connections (100) and later tests fail to connect
+    from db.session import dispose
+    dispose(url)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
