@@ -47,3 +47,14 @@ def test_the_index_is_built_once_and_loaded_after(tmp_path, monkeypatch):
     with pytest.raises(AssertionError, match="must not be tokenized"):  # new text: a new key, so a new build
         BM25Ranker(_catalog(changed), cache_dir=tmp_path)
     assert [d for d in tmp_path.iterdir() if not d.name.startswith(".")] == [saved]
+
+
+def test_an_index_removed_while_loading_is_built_again(tmp_path):
+    """Another process may prune a cached index between the check and the load: build it instead of failing."""
+    first = BM25Ranker(_catalog(), cache_dir=tmp_path)
+    (saved,) = [d for d in tmp_path.iterdir() if not d.name.startswith(".")]
+    for f in saved.iterdir():
+        if f.name != "params.index.json":
+            f.unlink()
+    again = BM25Ranker(_catalog(), cache_dir=tmp_path)
+    np.testing.assert_array_equal(again.score_all("red shoes"), first.score_all("red shoes"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,8 +44,12 @@ class BM25Ranker(Scorer):
         folder = Path(cache_dir) if cache_dir is not None else config.path("cache_dir") / "bm25"
         where = folder / _index_key(catalog, fields, stopwords)
         if (where / "params.index.json").exists():
-            self.retriever = bm25s.BM25.load(str(where))
-            return
+            try:
+                self.retriever = bm25s.BM25.load(str(where))
+                os.utime(where)  # recently used: kept when older indexes are pruned
+                return
+            except (OSError, ValueError):  # pruned or half-removed by another process meanwhile: build it
+                pass
         texts = [product_text(r, fields) for r in catalog.products.to_dict("records")]
         self.retriever = bm25s.BM25()
         self.retriever.index(bm25_tokenize(texts, stopwords=stopwords), show_progress=False)
