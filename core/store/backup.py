@@ -306,18 +306,15 @@ def _restore_dropping(restore: list[str], src: Path, extra: list[str], database:
     script = _pg_run(restore + ["--file=-", str(src)], env, "pg_restore")
     drops = "".join(f'DROP TABLE IF EXISTS "{t}" CASCADE;\n' for t in extra)
     psql = str(Path(restore[0]).with_name("psql")) if os.sep in restore[0] else "psql"
-    done = subprocess.run([psql, "--single-transaction", "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1",
-                           f"--dbname={database}"], input=drops + script, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        said = " ".join(done.stderr.strip().splitlines()[-3:])
-        raise BackupFailedError(f"psql failed (exit {done.returncode}): {said[:500]}; nothing was changed")
+    _pg_run([psql, "--single-transaction", "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1", f"--dbname={database}"],
+            env, "psql", input=drops + script, after="; nothing was changed")
 
 
-def _pg_run(cmd: list[str], env: dict[str, str], what: str) -> str:
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+def _pg_run(cmd: list[str], env: dict[str, str], what: str, *, input: str | None = None, after: str = "") -> str:
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, input=input)
     if done.returncode != 0:
         said = " ".join(done.stderr.strip().splitlines()[-3:])
-        raise BackupFailedError(f"{what} failed (exit {done.returncode}): {said[:500]}")
+        raise BackupFailedError(f"{what} failed (exit {done.returncode}): {said[:500]}{after}")
     return done.stdout
 
 

@@ -86,14 +86,13 @@ def run_models(judged: Judged, models: Sequence[str], url: str | None = None, pr
         scorer = (scorers or {}).get(name) or get_scorer(name, url)
         if isinstance(scorer, LevelScorer):  # one bulk call: the model batches across queries itself
             probs = _level_probs(scorer, judged, url, progress, name)
-            scores = pd.Series(metrics.expected_level(probs), index=judged.pairs.index)
-            runs[name] = {qid: dict(zip(g["product_id"], map(float, scores[g.index]))) for qid, g in groups}
+            runs[name] = _per_query(metrics.expected_level(probs), judged, groups)
             preds[name] = pd.Series(probs.argmax(1) + 1, index=judged.pairs.index)
             continue
         if hasattr(scorer, "score_pairs"):  # e.g. BM25: every pair in one call
-            scores = pd.Series(scorer.score_pairs(judged.pairs["query"].tolist(), judged.pairs["product_id"].tolist()),
-                               index=judged.pairs.index)
-            runs[name] = {qid: dict(zip(g["product_id"], map(float, scores[g.index]))) for qid, g in groups}
+            pairs = judged.pairs
+            runs[name] = _per_query(scorer.score_pairs(pairs["query"].tolist(), pairs["product_id"].tolist()),
+                                    judged, groups)
             preds[name] = None
             continue
         run = {}
@@ -102,6 +101,12 @@ def run_models(judged: Judged, models: Sequence[str], url: str | None = None, pr
             run[qid] = dict(zip(pids, map(float, scorer.score(g["query"].iat[0], pids))))
         runs[name], preds[name] = run, None
     return runs, preds
+
+
+def _per_query(scores, judged: Judged, groups) -> dict:
+    """A run ({query_id: {product_id: score}}) from one score per judged pair, in the pairs' order."""
+    scores = pd.Series(scores, index=judged.pairs.index)
+    return {qid: dict(zip(g["product_id"], map(float, scores[g.index]))) for qid, g in groups}
 
 
 def _level_probs(scorer: LevelScorer, judged: Judged, url: str | None, progress: bool, name: str) -> np.ndarray:
