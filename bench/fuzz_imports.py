@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 import pandas as pd  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from sqlalchemy import MetaData, create_engine, select  # noqa: E402
 
+from bench.store_snapshot import snapshot  # noqa: E402
 from core.errors import ImportValidationError  # noqa: E402
 from core.ingest import import_judgments, import_products, import_queries  # noqa: E402
 
@@ -111,21 +111,6 @@ def write(path_stem: Path, fmt: str, cols: list[str], rows: list[list]) -> Path:
 
 
 # ------------------------------------------------------------------------------------------ the property
-
-def snapshot(url: str) -> dict:
-    import warnings
-
-    engine = create_engine(url)
-    md = MetaData()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        md.reflect(engine)
-    with engine.connect() as c:
-        out = {name: sorted(map(tuple, c.execute(select(t)).all()), key=repr)
-               for name, t in md.tables.items() if name != "alembic_version"}
-    engine.dispose()
-    return out
-
 
 def attempt(url: str, kind: str, path: Path) -> str:
     """Import ``path``; return "imported" or "refused", or raise AssertionError / the traceback's exception."""

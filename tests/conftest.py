@@ -10,13 +10,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import pytest
-from sqlalchemy import MetaData, create_engine, func, select, text
+from sqlalchemy import create_engine, func, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # bench/ (shared helpers such as the store snapshot)
+from bench.store_snapshot import reflect, snapshot  # noqa: E402,F401  (tests import snapshot from here)
 pytest_plugins = ["model_fixtures"]
 DEMO = ROOT / "data" / "esci_us"
 
@@ -143,31 +144,9 @@ def store_url(request) -> str:
     return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
 
 
-def _reflect(engine, only=None) -> MetaData:
-    md = MetaData()
-    with warnings.catch_warnings():  # tests compare rows, not indexes (0004's index is on an expression)
-        warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
-        md.reflect(engine, only=only)
-    return md
-
-
-def snapshot(url: str) -> dict[str, list]:
-    """Every row of every table, for 'nothing changed' assertions."""
-    engine = create_engine(url)
-    md = _reflect(engine)
-    out = {}
-    with engine.connect() as c:
-        for name, table in sorted(md.tables.items()):
-            if name == "alembic_version":
-                continue
-            out[name] = sorted(map(tuple, c.execute(select(table)).all()), key=repr)
-    engine.dispose()
-    return out
-
-
 def count(url: str, table: str) -> int:
     engine = create_engine(url)
-    md = _reflect(engine, only=[table])
+    md = reflect(engine, only=[table])
     with engine.connect() as c:
         n = c.execute(select(func.count()).select_from(md.tables[table])).scalar_one()
     engine.dispose()
