@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 PRODUCT_TEXT_FIELDS = ("title", "description", "bullet_points", "brand", "color", "category", "image",
                        "caption", "top_queries", "language")
-PRODUCT_NUMBER_FIELDS = {c.name: (int if c.kind == "integer" else float, c.lo, c.hi)
+PRODUCT_NUMBER_FIELDS = {c.name: int if c.kind == "integer" else float
                          for c in schema.SCHEMAS["products"] if c.kind in ("number", "integer")}
 PRODUCT_FIELDS = PRODUCT_TEXT_FIELDS + tuple(PRODUCT_NUMBER_FIELDS)
 
@@ -55,10 +55,8 @@ def import_products(path: str | Path, *, name: str | None = None, url: str | Non
                 errors.add([row], "title", "missing title")
             if values["language"] and not pd.Series([values["language"]]).str.match(LANG_RE).iloc[0]:
                 errors.add([row], "language", f"{quote(values['language'])} is not an ISO 639-1 code such as 'en'")
-            for f, (kind, lo, hi) in PRODUCT_NUMBER_FIELDS.items():
-                values[f], msg = number_value(rec.get(f), kind, lo, hi)
-                if msg:
-                    errors.add([row], f, msg)
+            for f, kind in PRODUCT_NUMBER_FIELDS.items():
+                values[f] = number_value(rec.get(f), kind)
             products[pid] = values
     skipped = finish_validation(path.name, errors, total, skip_bad_rows)
     bad = {e.row for e in skipped}

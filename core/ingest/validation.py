@@ -96,21 +96,11 @@ def text_value(v) -> str | None:
     return s or None
 
 
-def number_value(v, kind, lo, hi):
-    """Return (value, error message or None)."""
+def number_value(v, kind):
+    """A cell as ``kind`` (int or float), None when empty; the schema (``core.ingest.schema``) has checked it."""
     if v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip()):
-        return None, None
-    try:
-        x = float(v)
-        if kind is int:
-            if x != int(x):
-                raise ValueError
-            x = int(x)
-    except (TypeError, ValueError):
-        return None, f"{quote(v)} is not a {'whole ' if kind is int else ''}number"
-    if not lo <= x <= hi:
-        return None, f"{x} is out of range [{lo}, {hi}]"
-    return x, None
+        return None
+    return int(float(v)) if kind is int else float(v)
 
 
 @dataclass
