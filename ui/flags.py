@@ -15,9 +15,16 @@ from core.campaigns import flags as core_flags
 from core.campaigns.query_notes import MAX_NOTE, query_note, set_query_note
 from core.store.pairs import query_texts
 from ui import auth as ui_auth, rating
-from ui.components import as_text, table
+from ui.components import as_text, query_banner, table
 
 BREAK = "  \n"  # a Markdown line break
+
+
+def item_header(f: rating.Flow, prefix: str, rater: str) -> None:
+    """Above the item on Rate and Compare: the query, its note (if a researcher wrote one), the open flag form."""
+    query_banner(f.task.query, f.task.language)
+    query_note_banner(f.task)
+    flag_form(f, prefix, rater)
 
 
 def query_note_banner(task) -> None:

@@ -11,7 +11,7 @@ from core import campaigns as camp
 from core.campaigns.answer_reasons import COMPARE_REASONS
 from ui import campaigns, flags, rating
 from ui.auth import require
-from ui.components import product_list, query_banner
+from ui.components import product_list
 from ui.keypad import keypad
 
 user = require("compare")
@@ -62,9 +62,7 @@ def panel() -> None:
         rating.nothing_left(f, "Nothing left to compare in this campaign — thank you! Press **U** to revisit your "
                                "last answer.")
     else:
-        query_banner(task.query, task.language)
-        flags.query_note_banner(task)
-        flags.flag_form(f, "compare", user.name)
+        flags.item_header(f, "compare", user.name)
         st.caption(f"task {task.task_id} · keys: A, B, T tie, S skip, U undo, F flag, 1–4 reason · Which list would serve a shopper "
                    f"who typed this query better? Judge the whole list, top first.")
         a, b = st.columns(2, gap="medium", border=True)

@@ -11,7 +11,7 @@ from core.scale import LEVEL_MEANINGS, LEVEL_NAMES
 from core.store.predictions import task_predictions
 from ui import campaigns, flags, rating
 from ui.auth import require
-from ui.components import product_card, query_banner
+from ui.components import product_card
 from ui.keypad import keypad
 
 user = require("rate")
@@ -56,9 +56,7 @@ def panel() -> None:
             rating.nothing_left(f, "Nothing left for you in this campaign — thank you! Press **U** to revisit your "
                                    "last answer.")
         else:
-            query_banner(task.query, task.language)
-            flags.query_note_banner(task)
-            flags.flag_form(f, "rate", user.name)
+            flags.item_header(f, "rate", user.name)
             product_card(task.product)
             st.caption(f"task {task.task_id} · keys: 1–5 grade, S skip, U undo, F flag")
     with right:
