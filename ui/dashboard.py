@@ -11,6 +11,8 @@ and AUC per pair, ``core.metrics.pointwise``), as ``relevance evaluate`` picks i
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 import streamlit as st
 
@@ -154,19 +156,37 @@ def answer_reasons(url: str, version: tuple) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-@st.cache_data(max_entries=16)
-def vs_humans(url: str, version: tuple, models: tuple[str, ...]) -> pd.DataFrame:
-    """Stored predictions against the raters' consensus (``core.campaigns.consensus.models_vs_humans``), if both exist."""
-    from core.campaigns.consensus import models_vs_humans
-    from core.errors import NoPredictionsError
+@st.cache_data(show_spinner="Ranking the rated queries…", max_entries=16)
+def vs_raters(url: str, version: tuple, models: tuple[str, ...], languages: tuple[str, ...], scope: str,
+              min_n: int) -> dict:
+    """Stored predictions against the raters' consensus on the dashboard's terms (``core.workflows.figures.vs_raters``)."""
+    from core.workflows import figures
 
-    have = [m for m in models if m in analytics.models_with_predictions(url)]
-    if not have:
-        return pd.DataFrame()
-    try:
-        return models_vs_humans(url, have, ks=(10,))
-    except (ValueError, NoPredictionsError):
-        return pd.DataFrame()
+    return figures.vs_raters(url, models, min_n=min_n, languages=languages, scope=scope)
+
+
+@st.cache_data(max_entries=8)
+def first_rater_day(url: str, version: tuple) -> date | None:
+    """The day (UTC) a rater first graded a campaign task; None when none has."""
+    first = store_datasets.first_rater_label_at(url)
+    return None if first is None else first.date()
+
+
+@st.cache_data(max_entries=8)
+def labels_as_of(url: str, version: tuple, day: date) -> pd.DataFrame:
+    """The labelled pairs in force at the end of ``day`` (UTC; ``core.workflows.analytics.labels_frame``)."""
+    return analytics.labels_frame(url, as_of=analytics.end_of_day(day))
+
+
+@st.cache_data(show_spinner="Scoring the labelled pairs at both dates…", max_entries=16)
+def dates_change(url: str, predictions: tuple, model: str, k: str, gains: str, min_n: int, before: pd.DataFrame,
+                 after: pd.DataFrame) -> dict:
+    """``core.workflows.figures.compare_dates``: ``model`` against the labels ``before`` and ``after`` (selections of
+    ``labels_as_of``); keyed on them by content and the predictions' version."""
+    from core.workflows import figures
+
+    return figures.compare_dates(before, after, model, url=url, k=k, gains=gains, min_n=min_n,
+                                 live_scorers=live(url, (model,)))
 
 
 def model_options() -> list[str]:

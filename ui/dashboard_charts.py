@@ -33,6 +33,40 @@ def with_ci(value, low, high, n: int, enough: bool) -> str:
     return f"{value:.3f} [{fmt(low)}, {fmt(high)}]"
 
 
+def too_few(value, enough: bool, n: int) -> str:
+    """A figure as text, or "too few queries (n)" below the minimum."""
+    return fmt(value) if enough else f"too few queries ({n})"
+
+
+def change_display(df: pd.DataFrame, a: str, b: str, a_name: str | None = None,
+                   b_name: str | None = None) -> pd.DataFrame:
+    """What changed (``core.workflows.figures.compare`` or ``compare_dates``) as text: language, queries, the figure
+    of ``a`` and of ``b`` (titled ``a_name``, ``b_name``), "b − a [95% CI]" and the Holm-corrected p."""
+    a_name, b_name = a_name or a, b_name or b
+    return pd.DataFrame({
+        "language": df["language"], "queries": df["n_queries"].astype(int),
+        a_name: [too_few(*t) for t in zip(df[a], df["enough"], df["n_queries"])],
+        b_name: [too_few(*t) for t in zip(df[b], df["enough"], df["n_queries"])],
+        f"{b_name} − {a_name} [95% CI]": [with_ci(*t) for t in zip(df["delta"], df["ci_low"], df["ci_high"],
+                                                                  df["n_queries"], df["enough"])],
+        "p (Holm)": [p_text(p) for p in df["p_holm"]],
+    })
+
+
+def vs_raters_display(df: pd.DataFrame) -> pd.DataFrame:
+    """The models against the raters' consensus (``core.workflows.figures.vs_raters``) as text, "too few queries
+    (n)" for every figure of a language under the minimum."""
+    k = df["k"].iat[0]
+    return pd.DataFrame({
+        "model": df["model"], "language": df["language"], "gains": df["gains"],
+        f"nDCG@{k} [95% CI]": [with_ci(*t) for t in zip(df["ndcg"], df["ci_low"], df["ci_high"], df["n_queries"],
+                                                         df["enough"])],
+        "accuracy": [too_few(*t) for t in zip(df["accuracy"], df["enough"], df["n_queries"])],
+        "within one": [too_few(*t) for t in zip(df["within_one"], df["enough"], df["n_queries"])],
+        "queries": df["n_queries"].astype(int), "pairs": df["n_pairs"].astype(int),
+    })
+
+
 def ndcg_display(df: pd.DataFrame, reference: str) -> pd.DataFrame:
     """The nDCG summary (``core.workflows.figures.summary``) as text, one row per model × language × gains."""
     k = df["k"].iat[0]

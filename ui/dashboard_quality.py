@@ -1,7 +1,10 @@
 """The dashboard's model sections: quality on the labelled pairs (held-out queries by default, each figure
-saying which queries it covers) and "what changed" between two models."""
+saying which queries it covers), "what changed" between two models or between the labels of two dates, and the
+models against the raters' consensus on the same terms."""
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 import pandas as pd
 import streamlit as st
@@ -87,7 +90,8 @@ def model_quality(url: str, versions: dict, datasets: tuple, languages: tuple) -
                 st.caption(f"Accuracy: 5-class argmax against the label in force (models with level probabilities "
                            f"only). p (Holm): paired randomization test against **{ref}**, Holm-corrected.")
                 table(charts.ndcg_display(summary, ref), "dash_ndcg", f"ndcg_at_{k}.csv")
-            out = {"part": part, "k": k, "scope": scope}
+            out = {"part": part, "k": k, "scope": scope, "datasets": tuple(parts["listwise"]),
+                   "languages": languages, "models": tuple(usable)}
     if "pointwise" in parts:
         _pointwise(url, versions, models, _scoped(sel["pointwise"], keep), parts, classes, raters, scope, min_n)
     return out
@@ -136,12 +140,22 @@ def notes(skipped: dict, coverage: dict) -> None:
                        f"(the rest count as level 3).")
 
 
+COMPARE = {"models": "two models", "dates": "two label dates"}
+NO_LISTWISE = "Nothing to compare: pick a model above, and data sets with ranked (listwise) labels."
+
+
 def what_changed(url: str, versions: dict, quality: dict | None) -> None:
-    """Two models side by side on the same (scoped) queries: per-language nDCG deltas with CIs and p-values."""
+    """Two models on the same (scoped) queries, or one model against the labels of two dates: per-language nDCG
+    deltas with CIs and p-values."""
     st.subheader("What changed")
+    mode = st.radio("Compare", list(COMPARE), format_func=COMPARE.get, horizontal=True, key="dash_change_mode",
+                    help="Two models on the same labels, or one model against the labels in force at two dates "
+                         "(what the raters' work changed in its figures)")
+    if mode == "dates":
+        _label_dates(url, versions, quality)
+        return
     if quality is None:
-        st.info("Nothing to compare: pick a model above, and data sets with ranked (listwise) labels.",
-                icon=":material/compare_arrows:")
+        st.info(NO_LISTWISE, icon=":material/compare_arrows:")
         return
     options = dash.model_options()
     c1, c2, c3 = st.columns(3)
@@ -158,15 +172,105 @@ def what_changed(url: str, versions: dict, quality: dict | None) -> None:
         return
     min_n = figures.min_queries()
     df = figures.compare(result, a, b, gains=gains, k=quality["k"], min_n=min_n)
-    scope = "held-out queries" if quality["scope"] == "held out" else "all labelled queries (training included)"
-    st.caption(f"nDCG@{quality['k']} ({gains}) of **{b}** minus **{a}** on the same {scope}: mean per-query "
-               f"difference with its 95% bootstrap CI; p: paired randomization test, Holm-corrected over languages.")
-    shown = pd.DataFrame({
-        "language": df["language"], "queries": df["n_queries"].astype(int),
-        a: [charts.fmt(v) if e else f"too few queries ({n})" for v, e, n in zip(df[a], df["enough"], df["n_queries"])],
-        b: [charts.fmt(v) if e else f"too few queries ({n})" for v, e, n in zip(df[b], df["enough"], df["n_queries"])],
-        f"{b} − {a} [95% CI]": [charts.with_ci(*t) for t in zip(df["delta"], df["ci_low"], df["ci_high"],
-                                                                df["n_queries"], df["enough"])],
-        "p (Holm)": [charts.p_text(p) for p in df["p_holm"]],
-    })
-    table(shown, "dash_changes", f"changes_{a}_to_{b}.csv")
+    st.caption(f"nDCG@{quality['k']} ({gains}) of **{b}** minus **{a}** on the same {_scope_text(quality)}: mean "
+               f"per-query difference with its 95% bootstrap CI; p: paired randomization test, Holm-corrected over "
+               f"languages.")
+    table(charts.change_display(df, a, b), "dash_changes", f"changes_{a}_to_{b}.csv")
+
+
+def _scope_text(quality: dict) -> str:
+    return "held-out queries" if quality["scope"] == "held out" else "all labelled queries (training included)"
+
+
+def _label_dates(url: str, versions: dict, quality: dict | None) -> None:
+    first = dash.first_rater_day(url, versions["labels"])
+    if first is None:
+        st.info("No rater labels yet, so no label dates to compare: create a grade campaign on **Data and "
+                "campaigns** and let raters grade it on **Rate**; then pick a date before their work and one after "
+                "to see what their labels changed in a model's figures.", icon=":material/event:")
+        return
+    if quality is None:
+        st.info(NO_LISTWISE, icon=":material/compare_arrows:")
+        return
+    options, today = dash.model_options(), datetime.now(timezone.utc).date()
+    default = quality["models"][0] if quality["models"] else "teacher"
+    c1, c2, c3, c4 = st.columns(4)
+    model = c1.selectbox("Model", options, index=options.index(default) if default in options else 0,
+                         key="dash_dates_model")
+    day_a = c2.date_input("Labels as of (before)", value=min(first, today), max_value=today, key="dash_dates_a",
+                          help="The labels in force at the end of this day (UTC); default: the day of the first "
+                               "rater label")
+    day_b = c3.date_input("Labels as of (after)", value=today, max_value=today, key="dash_dates_b",
+                          help="The labels in force at the end of this day (UTC)")
+    gains = c4.selectbox("Gains", ["esci", "linear"], key="dash_dates_gains")
+    if day_a >= day_b:
+        st.info("Pick a \"before\" date earlier than the \"after\" date.", icon=":material/event:")
+        return
+    before, after = (_dated(url, versions, quality, model, day) for day in (day_a, day_b))
+    min_n = figures.min_queries()
+    out = dash.dates_change(url, versions["predictions"], model, quality["k"], gains, min_n, before, after)
+    ch = out["changes"]
+    removed = f", {ch['removed']} removed" if ch["removed"] else ""
+    st.caption(f"From {day_a} to {day_b}: {ch['added']} labels added, {ch['changed']} changed{removed}, on "
+               f"{ch['n_queries']} queries (labels in force on the pairs of this selection).")
+    for m, why in out["skipped"].items():
+        st.info(f"`{m}` cannot be compared: {why}.", icon=":material/info:")
+    if out["skipped"]:
+        return
+    if out["table"].empty:
+        st.info(f"No query of this selection was labelled at both dates (the first rater label is from {first}): "
+                f"pick an earlier \"after\" or a later \"before\" date, or other data sets or languages.",
+                icon=":material/event:")
+        return
+    left = [f"{n} labelled only on {d}" for n, d in ((out["only_before"], day_a), (out["only_after"], day_b)) if n]
+    st.caption(f"nDCG@{quality['k']} ({gains}) of **{model}** against the labels in force at the end of {day_a} and "
+               f"of {day_b} (UTC) on the {out['n_common']} {_scope_text(quality)} labelled at both dates, "
+               f"{out['common_changed']} of them with labels added or changed in between"
+               f"{' (left out: ' + ', '.join(left) + ')' if left else ''}. The delta is the mean per-query "
+               f"difference ({day_b} − {day_a}) with its 95% bootstrap CI; p: paired randomization test, "
+               f"Holm-corrected over languages.")
+    notes({}, {model: min(out["coverage"].values())} if out["coverage"] else {})
+    table(charts.change_display(out["table"], "before", "after", str(day_a), str(day_b)), "dash_date_changes",
+          f"changes_{model}_{day_a}_to_{day_b}.csv")
+
+
+def _dated(url: str, versions: dict, quality: dict, model: str, day) -> pd.DataFrame:
+    """The listwise labels of the section's data sets and languages in force at the end of ``day``, held-out queries
+    of ``model`` only unless the section shows all."""
+    labels = analytics.select_labels(dash.labels_as_of(url, versions["labels"], day), quality["datasets"],
+                                     quality["languages"])
+    if quality["scope"] == "held out":
+        classes = query_scope.classify(labels["query_id"], [dash.model_queries(model, versions["predictions"])])
+        labels = labels[labels["query_id"].map(classes) != "training"]
+    return labels[PAIR_COLUMNS].reset_index(drop=True)
+
+
+def vs_raters(url: str, versions: dict, languages: tuple) -> None:
+    """The models picked above against the raters' consensus, on the section's languages and queries."""
+    models = tuple(st.session_state.get("dash_models", ("teacher", "student")))
+    scope = st.session_state.get("dash_scope", "held out")
+    if not models:
+        st.info("Pick a model above to compare its stored predictions with the raters.", icon=":material/tune:")
+        return
+    min_n = figures.min_queries()
+    out = dash.vs_raters(url, versions["labels"] + versions["predictions"], models, languages, scope, min_n)
+    held = "held-out " if scope == "held out" else ""
+    if out["empty"] == "no consensus":
+        st.info("No raters' consensus yet: create a grade campaign on **Data and campaigns** and let raters grade it "
+                "on **Rate** (a pair with an open flag waits until a researcher resolves it).", icon=":material/inbox:")
+    elif out["empty"] == "no queries":
+        st.info(f"No rater-labelled {held}queries in this selection: pick other languages above"
+                f"{', or **All labelled queries**' if held else ''}.", icon=":material/inbox:")
+    elif out["empty"] == "no predictions":
+        st.info("No model picked above has stored predictions on the rated pairs: score them with "
+                "`relevance score MODEL --judged --store` (or on **Models and jobs**).", icon=":material/inbox:")
+    if out["empty"]:
+        return
+    n = sum(out["classes"].values())
+    st.caption(query_scope.coverage_caption(out["classes"], n, scope) + " The raters' consensus of every campaign, "
+               "in the languages picked above (the data-set filter does not apply: these are the raters' labels).")
+    notes(out["skipped"], {})
+    st.caption(f"nDCG@10 ranks each query's rated pairs by the model's expected level; accuracy: argmax = the "
+               f"consensus level; within one: |argmax − level| ≤ 1. Languages with fewer than {min_n} queries show "
+               f"\"too few queries (n)\".")
+    table(charts.vs_raters_display(out["table"]), "dash_humans", "models_vs_raters.csv")

@@ -1,7 +1,7 @@
 """Dashboard: per-language figures a PM can trust — held-out queries by default, each figure saying which queries
 it covers, "too few queries (n)" instead of a zero-width CI, the reference model named — and "what changed"
-between two models; accuracy against the raters, rater agreement, side-by-side win rates and label throughput.
-Every table has a CSV download; every empty section says why."""
+between two models or two label dates; accuracy against the raters, rater agreement, side-by-side win rates and
+label throughput. Every table has a CSV download; every empty section says why."""
 
 import streamlit as st
 
@@ -42,13 +42,7 @@ quality.what_changed(url, versions, chosen)
 
 st.subheader("Models against the raters' consensus")
 if st.toggle("Compare the models' stored predictions with the raters' consensus", key="dash_humans"):
-    humans = dash.vs_humans(url, versions["labels"] + versions["predictions"], tuple(st.session_state.get(
-        "dash_models", ())))
-    if humans.empty:
-        st.info("Nothing to compare: this needs rater labels (grade a campaign on **Rate**) and stored predictions "
-                "of a model picked above (`relevance score MODEL --judged --store`).", icon=":material/inbox:")
-    else:
-        table(charts.text_frame(humans), "dash_humans", "models_vs_raters.csv")
+    quality.vs_raters(url, versions, languages)
 else:
     st.caption("Off by default: it ranks every rated query again (a few seconds).")
 

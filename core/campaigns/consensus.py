@@ -16,12 +16,17 @@ under the thresholds) are left out. Ratings made on gold tasks measure raters; t
 ``core.campaigns.adjudication``) first, else a trusted ``gold`` label, else the raters' consensus, else the
 imported labels' lower median (sources ``import:<name>``). A pair with an open flag
 (``core.campaigns.flags``) has no raters' consensus until the flag is resolved.
+
+``as_of`` (a timezone-aware datetime; None: now) gives the labels in force at that time: only labels, flags,
+flag resolutions and researchers' decisions made at or before it count, so a label superseded by one made later
+is still in force then, and an import's labels count from the import on (``core.store.labels.current_labels``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +38,7 @@ from core.campaigns.flags import drop_flagged_pairs
 from core.errors import InvalidInputError
 from core.metrics import agreement as agr
 from core.safe_csv import to_csv
-from core.store.labels import current_labels
+from core.store.labels import check_as_of, current_labels
 from core.store.session import session_scope
 from db.models import Comparison, Label, Prediction, Product, Query, Task
 
@@ -66,14 +71,17 @@ def consensus(ratings: pd.DataFrame, weights: dict | None = None) -> pd.DataFram
 
 # ------------------------------------------------------------------------------------------ the store
 
-def store_ratings(s: Session, campaign: str | int | None = None) -> pd.DataFrame:
-    """Campaign labels in force (source ``human``), one per (pair, rater): the latest.
+def store_ratings(s: Session, campaign: str | int | None = None, *, as_of: datetime | None = None) -> pd.DataFrame:
+    """Campaign labels in force (source ``human``), one per (pair, rater): the latest (made at or before ``as_of``,
+    timezone-aware, when given).
 
     Columns: item, query_pk, product_pk, rater, level, seconds, task_id, is_gold, gold_level.
     """
     stmt = (select(Label.id, Label.query_pk, Label.product_pk, Label.rater, Label.level, Label.seconds_spent,
                    Label.task_id, Label.supersedes_id, Task.is_gold, Task.gold_level, Task.campaign_id)
             .join(Task, Task.id == Label.task_id, isouter=True).where(Label.source == "human"))
+    if as_of is not None:
+        stmt = stmt.where(Label.created_at <= check_as_of(as_of))
     cols = ["id", "query_pk", "product_pk", "rater", "level", "seconds", "task_id", "supersedes_id", "is_gold",
             "gold_level", "campaign_id"]
     df = pd.DataFrame(s.execute(stmt).all(), columns=cols)
@@ -124,10 +132,12 @@ def _consensus_pairs(ratings: pd.DataFrame, weights: dict | None, source: str | 
 ADJUDICATED = "adjudicated"  # the source of a researcher's decision on a pair (core.campaigns.adjudication)
 
 
-def adjudicated_pairs(s: Session, ratings: pd.DataFrame | None = None) -> pd.DataFrame:
+def adjudicated_pairs(s: Session, ratings: pd.DataFrame | None = None, *,
+                      as_of: datetime | None = None) -> pd.DataFrame:
     """The researchers' decisions in force (``core.campaigns.adjudication``), one per pair (the latest): they come
-    before every other label of the pair. With ``ratings`` (one campaign's), only the pairs those ratings cover."""
-    decided = current_labels(s, source=ADJUDICATED).sort_values("id")
+    before every other label of the pair. With ``ratings`` (one campaign's), only the pairs those ratings cover;
+    with ``as_of`` (timezone-aware), the decisions in force at that time."""
+    decided = current_labels(s, source=ADJUDICATED, as_of=as_of).sort_values("id")
     decided = decided.drop_duplicates(["query_pk", "product_pk"], keep="last")
     if ratings is not None:
         decided = decided.merge(ratings[["query_pk", "product_pk"]].drop_duplicates(), on=["query_pk", "product_pk"])
@@ -136,14 +146,16 @@ def adjudicated_pairs(s: Session, ratings: pd.DataFrame | None = None) -> pd.Dat
 
 def labels_in_force(url: str | None = None, include_imports: bool = True, *, campaign: str | int | None = None,
                     method: str = "median", exclude_flagged: bool = True,
-                    thresholds: agr.Thresholds = agr.Thresholds()) -> pd.DataFrame:
-    """``training_labels`` with the store's keys query_pk and product_pk kept."""
+                    thresholds: agr.Thresholds = agr.Thresholds(), as_of: datetime | None = None) -> pd.DataFrame:
+    """``training_labels`` with the store's keys query_pk and product_pk kept (in force at ``as_of``, see the
+    module's docstring; None: now)."""
     if method not in METHODS:
         raise InvalidInputError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    as_of = check_as_of(as_of)
     with session_scope(url) as s:
-        ratings = store_ratings(s, campaign)
-        imported = current_labels(s) if include_imports else None
-        frames = [adjudicated_pairs(s, ratings if campaign is not None else None)]
+        ratings = store_ratings(s, campaign, as_of=as_of)
+        imported = current_labels(s, as_of=as_of) if include_imports else None
+        frames = [adjudicated_pairs(s, ratings if campaign is not None else None, as_of=as_of)]
         if imported is not None:
             gold = imported[imported["source"] == "gold"]
             frames.append(_consensus_pairs(gold, None, "gold"))
@@ -155,7 +167,7 @@ def labels_in_force(url: str | None = None, include_imports: bool = True, *, cam
                 weights = {r + "\x1f": (1.0 if math.isnan(w) else w)
                            for r, w in zip(report["rater"], report["consensus_agreement"])}
         voters = ratings[~ratings["is_gold"] & ~ratings["rater"].isin(flagged)]
-        voters = drop_flagged_pairs(s, voters)  # a pair with an open flag does not vote until it is resolved
+        voters = drop_flagged_pairs(s, voters, as_of=as_of)  # a pair with an open flag does not vote until it is resolved
         frames.append(_consensus_pairs(voters[["query_pk", "product_pk", "rater", "level"]], weights, "human"))
         if imported is not None:
             frames.append(_consensus_pairs(imported[imported["source"].str.startswith("import:")], None))
@@ -177,7 +189,8 @@ def training_labels(url: str | None = None, include_imports: bool = True, **kwar
         include_imports: also labels imported from files (``import:<name>``) and trusted ``gold`` labels;
             False gives the raters' consensus (and researchers' decisions) only.
         **kwargs: ``campaign`` (one campaign's raters only), ``method`` (``median`` or ``weighted``),
-            ``exclude_flagged`` (default True), ``thresholds`` (``core.metrics.agreement.Thresholds``).
+            ``exclude_flagged`` (default True), ``thresholds`` (``core.metrics.agreement.Thresholds``), ``as_of``
+            (a timezone-aware datetime: the labels in force at that time; default now).
 
     Returns:
         Columns query_id, query, language, product_id, level (int 1–5), n_raters, source (``adjudicated``,
@@ -206,26 +219,35 @@ def export_labels(out: str | Path, url: str | None = None, **kwargs) -> int:
 
 def models_vs_humans(url: str | None = None, models: Sequence[str] = ("teacher", "student"), *, ks=(10,),
                      gains: Sequence[str] = ("esci", "linear"), campaign: str | int | None = None,
-                     seed: int = 0) -> pd.DataFrame:
+                     seed: int = 0, truth: pd.DataFrame | None = None,
+                     predictions: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Each model's stored predictions against the raters' consensus, per language and overall.
 
     Rows (tidy, like ``relevance evaluate --json``): model, language (``all`` for the whole set), gains, k,
     ndcg with its 95% bootstrap CI over queries (ranking each query's rated pairs by the expected level),
     accuracy (argmax = consensus level), within_one (|argmax − level| ≤ 1), n_queries, n_pairs.
+    ``truth``: the consensus to score against, rows of ``labels_in_force(url, include_imports=False)`` (e.g. some
+    languages' queries only); default all of it (of ``campaign``). ``predictions``: per model, its predictions
+    (columns query_pk, product_pk, expected, argmax); default the predictions table.
     Raises NoPredictionsError when a model has no stored prediction on the rated pairs.
     """
     from core import metrics
     from core.errors import NoPredictionsError
 
-    truth = labels_in_force(url, include_imports=False, campaign=campaign)
+    if truth is None:
+        truth = labels_in_force(url, include_imports=False, campaign=campaign)
     if truth.empty:
         raise InvalidInputError("no rater consensus yet: rate some tasks before comparing models with humans")
     ks = metrics.parse_ks(ks)
     rows = []
-    with session_scope(url) as s:
-        preds = {m: pd.DataFrame(s.execute(select(Prediction.query_pk, Prediction.product_pk, Prediction.expected,
-                                                  Prediction.argmax).where(Prediction.model == m)).all(),
-                                 columns=["query_pk", "product_pk", "expected", "argmax"]) for m in models}
+    if predictions is not None:
+        preds = {m: predictions.get(m, pd.DataFrame(columns=["query_pk", "product_pk", "expected", "argmax"]))
+                 for m in models}
+    else:
+        with session_scope(url) as s:
+            preds = {m: pd.DataFrame(s.execute(select(Prediction.query_pk, Prediction.product_pk, Prediction.expected,
+                                                      Prediction.argmax).where(Prediction.model == m)).all(),
+                                     columns=["query_pk", "product_pk", "expected", "argmax"]) for m in models}
     for model, pred in preds.items():
         df = truth.merge(pred, on=["query_pk", "product_pk"])
         if df.empty:

@@ -17,13 +17,14 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from core.campaigns.admin import campaign_row
 from core.campaigns.assignment import ANSWERING, acting_rater, not_active, now_utc, writing
 from core.campaigns.lifecycle import acting_staff
 from core.errors import AssignmentError, CampaignError
+from core.store.labels import check_as_of
 from core.store.session import session_scope
 from db.models import FLAG_REASONS, Assignment, Campaign, Flag, Product, Query, Task
 
@@ -119,10 +120,17 @@ def open_flags(url: str | None = None, *, campaign: str | int | None = None) -> 
     return list_flags(url, campaign=campaign)
 
 
-def _open_pairs(s: Session) -> pd.DataFrame:
-    rows = s.execute(select(Flag.query_pk, Flag.product_pk)
-                     .where(Flag.resolved_at.is_(None), Flag.product_pk.is_not(None))).all()
-    return pd.DataFrame(rows, columns=["query_pk", "product_pk"])
+def _open_pairs(s: Session, as_of: datetime | None = None) -> pd.DataFrame:
+    """The pairs of the grade-task flags open now, or (``as_of``) open at that time: raised at or before it and
+    not resolved by then."""
+    if as_of is None:
+        stmt = select(Flag.query_pk, Flag.product_pk).where(Flag.resolved_at.is_(None), Flag.product_pk.is_not(None))
+    else:
+        as_of = check_as_of(as_of)
+        stmt = select(Flag.query_pk, Flag.product_pk).where(
+            Flag.product_pk.is_not(None), Flag.created_at <= as_of,
+            or_(Flag.resolved_at.is_(None), Flag.resolved_at > as_of))
+    return pd.DataFrame(s.execute(stmt).all(), columns=["query_pk", "product_pk"])
 
 
 def flagged_pairs(url: str | None = None) -> pd.DataFrame:
@@ -139,9 +147,10 @@ def flagged_pairs(url: str | None = None) -> pd.DataFrame:
         {"query_pk": "int64", "product_pk": "int64", "n_flags": "int64"})
 
 
-def drop_flagged_pairs(s: Session, ratings: pd.DataFrame) -> pd.DataFrame:
-    """``ratings`` (columns query_pk, product_pk, ...) without the pairs that have an open flag."""
-    pairs = _open_pairs(s)
+def drop_flagged_pairs(s: Session, ratings: pd.DataFrame, *, as_of: datetime | None = None) -> pd.DataFrame:
+    """``ratings`` (columns query_pk, product_pk, ...) without the pairs that have an open flag (at ``as_of``,
+    timezone-aware; default now)."""
+    pairs = _open_pairs(s, as_of)
     if pairs.empty or ratings.empty:
         return ratings
     keys = set(zip(pairs["query_pk"].astype(int), pairs["product_pk"].astype(int)))

@@ -9,6 +9,7 @@ by raters is in both.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timezone
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -46,11 +47,12 @@ def sources_of(dataset: str) -> tuple[str, ...]:
     return RATER_SOURCES if dataset == RATERS else (f"{IMPORT_PREFIX}{dataset}",)
 
 
-def pair_datasets(s: Session) -> pd.DataFrame:
-    """One row per labelled pair × data set, from the labels in force: query_pk, product_pk, dataset."""
+def pair_datasets(s: Session, *, as_of: datetime | None = None) -> pd.DataFrame:
+    """One row per labelled pair × data set, from the labels in force (at ``as_of``, default now): query_pk,
+    product_pk, dataset."""
     from core.store.labels import current_labels
 
-    cur = current_labels(s)
+    cur = current_labels(s, as_of=as_of)
     if cur.empty:
         return pd.DataFrame(columns=["query_pk", "product_pk", "dataset"])
     out = cur[["query_pk", "product_pk"]].assign(dataset=cur["source"].map(dataset_of))
@@ -84,10 +86,20 @@ def query_languages(url: str | None = None) -> dict[str, int]:
     return dict(sorted(((lang, int(n)) for lang, n in rows if lang), key=lambda x: (-x[1], x[0])))
 
 
-def dataset_membership(url: str | None = None) -> pd.DataFrame:
+def dataset_membership(url: str | None = None, *, as_of: datetime | None = None) -> pd.DataFrame:
     """``pair_datasets`` in a session of its own: query_pk, product_pk, dataset."""
     with session_scope(url) as s:
-        return pair_datasets(s)
+        return pair_datasets(s, as_of=as_of)
+
+
+def first_rater_label_at(url: str | None = None) -> datetime | None:
+    """When a rater first graded a campaign task (a label of source ``human``; undone ones count, they were made
+    then), in UTC; None when no rater has."""
+    with session_scope(url) as s:
+        first = s.scalar(select(func.min(Label.created_at)).where(Label.source == "human"))
+    if first is None:
+        return None
+    return first.replace(tzinfo=timezone.utc) if first.tzinfo is None else first.astimezone(timezone.utc)
 
 
 def store_fingerprint(url: str | None = None) -> tuple:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 
 import numpy as np
@@ -50,20 +51,27 @@ def section_versions(url: str | None = None, artifacts_dir: str | Path | None = 
     return {"labels": v["labels"], "comparisons": v["comparisons"], "predictions": v["predictions"] + files}
 
 
-def labels_frame(url: str | None = None) -> pd.DataFrame:
+def labels_frame(url: str | None = None, *, as_of: datetime | None = None) -> pd.DataFrame:
     """One row per labelled pair (``LABEL_COLUMNS``): gold first, then the raters' consensus, then imports.
 
-    ``datasets`` lists (comma-joined, raters last) every data set with a label in force on the pair.
+    ``datasets`` lists (comma-joined, raters last) every data set with a label in force on the pair. ``as_of``
+    (timezone-aware, e.g. ``end_of_day``): the labels in force at that time
+    (``core.campaigns.consensus.labels_in_force``); default now.
     """
     from core.campaigns.consensus import labels_in_force
 
-    df = labels_in_force(url)
+    df = labels_in_force(url, as_of=as_of)
     if df.empty:
         return pd.DataFrame(columns=LABEL_COLUMNS)
-    member = dataset_membership(url)
+    member = dataset_membership(url, as_of=as_of)
     joined = member.groupby(["query_pk", "product_pk"])["dataset"].agg(lambda x: ",".join(sort_datasets(x)))
     df = df.merge(joined.rename("datasets").reset_index(), on=["query_pk", "product_pk"], how="left")
     return with_datasets(df)[LABEL_COLUMNS].copy()
+
+
+def end_of_day(day: date) -> datetime:
+    """The last instant of ``day`` in UTC: "the labels as of 5 January" include every label made that day."""
+    return datetime.combine(day, time.max, tzinfo=timezone.utc)
 
 
 def with_datasets(labels: pd.DataFrame) -> pd.DataFrame:

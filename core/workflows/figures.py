@@ -1,5 +1,6 @@
-"""The dashboard's ranking figures: nDCG per query, per-language summaries that refuse to overstate, and
-"what changed" between two models (no Streamlit here).
+"""The dashboard's ranking figures: nDCG per query, per-language summaries that refuse to overstate, "what
+changed" between two models or, for one model, between the labels in force at two dates, and the models
+against the raters' consensus on the same terms (no Streamlit here).
 
 Same protocol as ``relevance evaluate`` (``core.workflows.evaluate``: each query's judged products reranked by
 each model, stored predictions replayed through ``core.workflows.analytics.StoredPredictionScorer``), with
@@ -20,7 +21,7 @@ import pandas as pd
 
 from core import config, metrics
 from core.metrics.ranking import ndcg_per_query_np
-from core.workflows import analytics
+from core.workflows import analytics, query_scope
 
 PER_QUERY_COLUMNS = ["model", "query_id", "language", "gains", "k", "ndcg"]
 
@@ -157,3 +158,131 @@ def compare(result: dict, a: str, b: str, *, gains: str, k: str, min_n: int, see
         tested = df["p_value"].notna()
         df.loc[tested, "p_holm"] = metrics.holm(df.loc[tested, "p_value"].tolist())
     return df
+
+
+# ------------------------------------------------------------------------------------------ two label dates
+
+def label_changes(before: pd.DataFrame, after: pd.DataFrame) -> dict:
+    """What changed in the labels in force from ``before`` to ``after`` (two ``analytics.labels_frame``, e.g. at two
+    dates): pairs ``added`` (labelled only after), ``changed`` (another level), ``removed`` (labelled only before,
+    e.g. undone), and ``queries``, the set of query ids those pairs belong to."""
+    keys = ["query_id", "product_id"]
+    m = before[keys + ["level"]].merge(after[keys + ["level"]], on=keys, how="outer", suffixes=("_a", "_b"),
+                                       indicator=True)
+    added, removed = m["_merge"] == "right_only", m["_merge"] == "left_only"
+    changed = (m["_merge"] == "both") & (m["level_a"] != m["level_b"])
+    return {"added": int(added.sum()), "changed": int(changed.sum()), "removed": int(removed.sum()),
+            "queries": set(m.loc[added | changed | removed, "query_id"])}
+
+
+def compare_dates(before: pd.DataFrame, after: pd.DataFrame, model: str, *, url: str | None = None, k="20",
+                  gains: str = "esci", min_n: int, seed: int = 0, live_scorers: dict | None = None,
+                  artifacts_dir: str | Path | None = None) -> dict:
+    """What changed for ``model`` between two label dates: its nDCG@k against the labels in force at the first
+    date (``before``) and at the second (``after``; both ``analytics.labels_frame(url, as_of=...)``, the same
+    selection of each), on the queries labelled at both dates, each query's judged products reranked as in
+    ``per_query``. Per language (``all`` first), as ``compare``: the mean per-query difference after − before with
+    its 95% bootstrap CI and the paired randomization test, Holm over the languages tested; languages under
+    ``min_n`` common queries get no figures.
+
+    Returns:
+        ``{"table": compare's frame with the columns before and after (empty when no query is labelled at both
+        dates or the model cannot be scored), "changes": label_changes(before, after) with ``n_queries`` (queries
+        touched), "n_common": queries labelled at both dates, "common_changed": those of them whose labels changed,
+        "only_before"/"only_after": queries labelled at one date only (left out), "coverage": {date: share of the
+        pairs with a stored prediction}, "skipped": {model: reason}}``.
+    """
+    ks = metrics.parse_ks(k)[:1]
+    label = "all" if ks[0] is None else str(ks[0])
+    qa, qb = set(before["query_id"]), set(after["query_id"])
+    common, changes = qa & qb, label_changes(before, after)
+    out = {"table": pd.DataFrame(), "changes": {**changes, "n_queries": len(changes["queries"])},
+           "n_common": len(common), "common_changed": len(common & changes["queries"]),
+           "only_before": len(qa - qb), "only_after": len(qb - qa), "coverage": {}, "skipped": {}}
+    if not common:
+        return out
+    rows = []
+    for name, labels in (("before", before), ("after", after)):
+        r = per_query(labels[labels["query_id"].isin(common)], [model], url=url, ks=ks, gains=(gains,),
+                      live_scorers=live_scorers, artifacts_dir=artifacts_dir)
+        if model not in r["models"]:
+            return {**out, "skipped": r["skipped"]}
+        rows.append(r["per_query"].assign(model=name))
+        if model in r["coverage"]:
+            out["coverage"][name] = r["coverage"][model]
+    result = {"per_query": pd.concat(rows, ignore_index=True)}
+    out["table"] = compare(result, "before", "after", gains=gains, k=label, min_n=min_n, seed=seed)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ models vs raters
+
+FIGURE_COLUMNS = ["ndcg", "ci_low", "ci_high", "accuracy", "within_one"]
+
+
+def _stored_levels(model: str, truth: pd.DataFrame, url: str | None, artifacts_dir) -> pd.DataFrame:
+    """``model``'s stored predictions (the table, else its Parquet files: ``analytics.stored_predictions``) on the
+    pairs of ``truth``: query_pk, product_pk, expected, argmax."""
+    from core.scale import PROB_COLS
+    from core.text.queries import clean_query
+
+    stored = analytics.stored_predictions(model, url, artifacts_dir)
+    if stored.empty:
+        return pd.DataFrame(columns=["query_pk", "product_pk", "expected", "argmax"])
+    probs = stored[PROB_COLS].to_numpy(dtype=np.float64)
+    pred = pd.DataFrame({"key": stored["query"].map(clean_query), "product_id": stored["product_id"].astype(str),
+                         "expected": probs @ np.arange(1, 6), "argmax": probs.argmax(axis=1) + 1})
+    pairs = pd.DataFrame({"query_pk": truth["query_pk"], "product_pk": truth["product_pk"],
+                          "key": truth["query"].map(clean_query), "product_id": truth["product_id"].astype(str)})
+    return pairs.merge(pred, on=["key", "product_id"])[["query_pk", "product_pk", "expected", "argmax"]]
+
+
+def vs_raters(url: str | None, models: Sequence[str], *, min_n: int, languages: Sequence[str] = (),
+              scope: str = "held out", k: int = 10, artifacts_dir: str | Path | None = None, seed: int = 0) -> dict:
+    """Each model's stored predictions against the raters' consensus
+    (``core.campaigns.consensus.models_vs_humans``; the table, else the Parquet files, as ``per_query`` reads them)
+    on the dashboard's terms: the queries of ``languages`` (empty:
+    all) with a raters' consensus, held-out queries only unless ``scope`` is ``all`` (``query_scope``, from the
+    models' metadata), and no figure for a language (or ``all``) under ``min_n`` queries.
+
+    Returns:
+        ``{"table": models_vs_humans rows plus ``enough`` (False: ndcg, its CI, accuracy and within_one NaN),
+        "classes": {"held out"/"dev"/"training": queries}, "skipped": {model: reason}, "empty": None, or why there
+        is no table: ``no consensus`` (no rater labels in force), ``no queries`` (none in the selection),
+        ``no predictions`` (no model picked has stored predictions on the rated pairs)}``.
+    """
+    from core.campaigns.consensus import labels_in_force, models_vs_humans
+    from core.errors import NoPredictionsError
+
+    out = {"table": pd.DataFrame(), "classes": {}, "skipped": {}, "empty": None}
+    truth = labels_in_force(url, include_imports=False)
+    if truth.empty:
+        return {**out, "empty": "no consensus"}
+    if languages:
+        truth = truth[truth["language"].isin(list(languages))]
+    have = set(analytics.models_with_predictions(url, artifacts_dir))
+    out["skipped"] = {m: f"no stored predictions; run `relevance score {m} --judged --store`"
+                      for m in models if m not in have}
+    models = [m for m in models if m in have]
+    shown = [query_scope.model_queries(m, artifacts_dir) for m in models]
+    classes = query_scope.classify(truth["query_id"], shown)
+    if scope != "all":
+        truth = truth[truth["query_id"].map(classes) != "training"]
+    kept = set(truth["query_id"])
+    out["classes"] = pd.Series([classes[q] for q in kept], dtype=object).value_counts().to_dict()
+    if truth.empty:
+        return {**out, "empty": "no queries"}
+    frames = []
+    for m in models:
+        try:
+            preds = {m: _stored_levels(m, truth, url, artifacts_dir)}
+            frames.append(models_vs_humans(url, [m], ks=(k,), seed=seed, truth=truth, predictions=preds))
+        except NoPredictionsError as exc:
+            out["skipped"][m] = str(exc)
+    if not frames:
+        return {**out, "empty": "no predictions"}
+    df = pd.concat(frames, ignore_index=True)
+    enough = df["n_queries"] >= min_n
+    df[FIGURE_COLUMNS] = df[FIGURE_COLUMNS].astype("float64").where(enough, math.nan)
+    out["table"] = df.assign(enough=enough)
+    return out
