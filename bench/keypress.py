@@ -5,8 +5,10 @@ Usage: python bench/keypress.py [--presses 40] [--append] [--core]
 Builds a temporary SQLite store (demo catalog and judgments, a 200-task random grade campaign, a rater
 and a viewer), serves the app (tests/browser/app_server.py), signs the rater in with Playwright + Debian's
 Chromium and grades with the keyboard. Each figure is key → next item visible: the page's own clock, from
-the keydown event to the second animation frame after the "task N · keys" caption shows a new task (a
-listener this script installs; it does not trust the app's own figures). Two rounds:
+the keydown event's time stamp to the second animation frame after the "task N · keys" caption shows another
+task than the one on screen before the key (a listener this script installs; it does not trust the app's own
+figures). Rate draws the next item in the browser while the server saves the answer (ui/keypad.py), so the
+JSON also has ``<round>_ack``: key → the server's answer confirmed, the app's own figure. Two rounds:
 
 - ``alone``: the rater alone;
 - ``dashboard``: a viewer's dashboard is (re)loaded every few presses, so the server recomputes it while
@@ -84,7 +86,9 @@ _PROBE = r"""() => {
     const ps = [...document.querySelectorAll('p')].filter(p => /^task \d+ · keys/.test(p.innerText));
     return ps.length === 1 ? Number(ps[0].innerText.split(' ')[1]) : null;
   };
-  window.addEventListener('keydown', () => { B.t0 = performance.now(); B.from = visible(); watch(); }, true);
+  // t0: the key event's own time stamp (the app's handlers run before this listener); B.from is set by the
+  // bench before each press (the task on screen then), since an app may draw the next item within its handler
+  window.addEventListener('keydown', (e) => { B.t0 = e.timeStamp; watch(); }, true);
   function watch() {
     const now = visible();
     if (B.t0 !== null && now !== null && now !== B.from) {
@@ -133,10 +137,14 @@ def browser_path(url: str, folder: Path, presses: int) -> dict[str, list[float]]
                     viewer.goto(base + "/dashboard", wait_until="commit")  # the server recomputes it meanwhile
                 before = task_id(rater)
                 settle(rater)
+                rater.evaluate("(b) => { window.__bench.from = b; }", before)
                 rater.keyboard.press(str(1 + i % 5))
                 rater.wait_for_function("(n) => window.__bench.ms.length >= n", arg=i + 1)
                 assert task_id(rater) != before
             out[mode] = rater.evaluate("() => window.__bench.ms")
+            # the app's own figure of key → answer confirmed by the server (ui/keypad.py), once all are
+            rater.wait_for_function("() => !window.__rsKeys.pending")
+            out[mode + "_ack"] = rater.evaluate(f"() => window.__rsKeys.timings.slice(-{presses}).map(t => t.ack)")
         browser.close()
     return out
 
@@ -176,7 +184,8 @@ def main() -> None:
         dispose_all()
         shutil.rmtree(folder, ignore_errors=True)
     load_end = os.getloadavg()
-    result = {"presses": args.presses, **{m: _summary(v) for m, v in ms.items()},
+    ms = {m: [x for x in v if x is not None] for m, v in ms.items()}
+    result = {"presses": args.presses, **{m: _summary(v) for m, v in ms.items() if v},
               "load_1min": [round(load_start[0], 2), round(load_end[0], 2)], "setup_s": round(setup_s, 1)}
     result["ratios_to_goal"] = {f"{m}_{k}": round(result[m][k] / g, 2) for m, goals in GOALS.items()
                                 for k, g in goals.items()}
@@ -198,7 +207,8 @@ animation frame after the new task's caption), {args.presses} keyboard grades pe
 |---|---|---|---|---|
 | alone | **{a['median']}** | **{a['p95']}** | median ≤ 150, p95 ≤ 300 | {result['ratios_to_goal']['alone_median']} / {result['ratios_to_goal']['alone_p95']} |
 | viewer's dashboard recomputing | {d['median']} | **{d['p95']}** | p95 ≤ 500 | {result['ratios_to_goal']['dashboard_p95']} |
-""")
+""" + "".join(f"| key → answer confirmed by the server, {m} (the app's figure) | {result[m + '_ack']['median']} | "
+              f"{result[m + '_ack']['p95']} | | |\n" for m in ("alone", "dashboard") if m + "_ack" in result))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@ runs), the rater's loop, side-by-side, dashboards, failures, data, users and mod
 
 from __future__ import annotations
 
+import json
+
 import re
 import shutil
 import sys
@@ -217,8 +219,23 @@ def _labels(url: str, rater: str) -> list[tuple]:
                          .where(Label.rater == rater).order_by(Label.id)).all()
 
 
+def keypad_data(at: AppTest) -> dict:
+    """The data the rating keypad (ui/keypad.py) was drawn with: the task in view, and on Rate the item's HTML."""
+    def walk(node):
+        proto = getattr(node, "proto", None)
+        if getattr(proto, "component_name", None) == "relevance_keypad":
+            yield json.loads(proto.json)
+        for child in getattr(node, "children", {}).values():
+            yield from walk(child)
+    found = list(walk(at._tree))
+    assert len(found) == 1, f"{len(found)} keypads on the page"
+    return found[0]
+
+
 def _task_id(at: AppTest) -> int:
-    return int(next(c.value for c in at.caption if c.value.startswith("task ")).split()[1])
+    """The task in view: its caption (Compare), or the item the keypad draws (Rate)."""
+    caption = next((c.value for c in at.caption if c.value.startswith("task ")), None)
+    return int(caption.split()[1]) if caption is not None else keypad_data(at)["task"]
 
 
 def test_rater_grades_skips_and_undoes(store):
@@ -232,6 +249,9 @@ def test_rater_grades_skips_and_undoes(store):
         seen.append(_task_id(at))
         assert "next item ready in" in texts(at)
     assert len(set(seen)) == 4
+    data = keypad_data(at)  # the item the browser draws, and the next one, leased ahead
+    assert data["view"]["task"] == seen[3] and f"task {seen[3]} · keys" in data["view"]["html"]
+    assert data["next"]["task"] not in seen and data["advance"] == list("12345s")
     at = ok(at.button(key="rate_undo").click().run())
     assert _task_id(at) == seen[2]  # the last graded item is back
     assert "Undone" in texts(at)

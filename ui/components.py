@@ -41,6 +41,11 @@ CSS = """
 .rs-row .rs-meta {font-size: .74rem; line-height: 1.15;}
 .rs-row .rs-rank {width: 1.2rem; flex-basis: 1.2rem;}
 [data-testid="stMarkdownContainer"] h4 {padding: 0 0 .2rem 0;}
+.rs-note {background: #e8f1fb; color: #1d3f6e; border-radius: .5rem; padding: .6rem .9rem; margin: .3rem 0 .6rem 0;}
+.rs-details {margin: .5rem 0; border: 1px solid #e3e5ea; border-radius: .5rem; padding: .4rem .8rem;}
+.rs-details summary {cursor: pointer;}
+.rs-desc {font-size: .92rem; margin-top: .4rem;}
+.rs-task {font-size: .875rem; color: #6b7080; margin: .5rem 0 .1rem 0;}
 </style>
 """
 
@@ -80,9 +85,13 @@ def image_style(url) -> str:
     return "background-image: " + ", ".join(layers) + ";"
 
 
-def query_banner(query: str, language: str | None) -> None:
+def query_html(query: str, language: str | None) -> str:
     lang = f'<span class="rs-lang">{html.escape(language)}</span>' if language else ""
-    st.markdown(f'<div class="rs-query">{as_text(query)}{lang}</div>', unsafe_allow_html=True)
+    return f'<div class="rs-query">{as_text(query)}{lang}</div>'
+
+
+def query_banner(query: str, language: str | None) -> None:
+    st.markdown(query_html(query, language), unsafe_allow_html=True)
 
 
 def _meta(product: Mapping) -> str:
@@ -93,22 +102,42 @@ def _meta(product: Mapping) -> str:
     return " · ".join(as_text(p) for p in parts if p)
 
 
-def product_card(product: Mapping, *, max_bullets: int = 6) -> None:
-    """Title, brand, image (or placeholder) and bullet points; the description in a collapsed expander."""
+def card_html(product: Mapping, *, max_bullets: int = 6) -> str:
+    """The product card's HTML: title, brand, image (or placeholder) and bullet points (item text as text)."""
     bullets = [b.strip() for b in _text(product.get("bullet_points")).split("\n") if b.strip()]
     items = "".join(f"<li>{as_text(_short(b, 300))}</li>" for b in bullets[:max_bullets])
     more = f"<li><i>… {len(bullets) - max_bullets} more</i></li>" if len(bullets) > max_bullets else ""
-    st.markdown(
-        f'<div class="rs-card"><div class="rs-img" style="{html.escape(image_style(product.get("image")))}"></div>'
-        f'<div><div class="rs-title">{as_text(product.get("title"))}</div>'
-        f'<div class="rs-meta">{_meta(product)}</div>'
-        f'{f"<ul class=rs-bullets>{items}{more}</ul>" if items else ""}</div></div>',
-        unsafe_allow_html=True)
+    return (f'<div class="rs-card"><div class="rs-img" style="{html.escape(image_style(product.get("image")))}"></div>'
+            f'<div><div class="rs-title">{as_text(product.get("title"))}</div>'
+            f'<div class="rs-meta">{_meta(product)}</div>'
+            f'{f"<ul class=rs-bullets>{items}{more}</ul>" if items else ""}</div></div>')
+
+
+def description_html(product: Mapping) -> str:
+    """The product's description (its first 4,000 characters) as HTML, or "" when it has none."""
     description = _text(product.get("description"))
+    return f'<div class="rs-desc">{as_text(description[:4000], newlines="<br>")}</div>' if description else ""
+
+
+def product_card(product: Mapping, *, max_bullets: int = 6) -> None:
+    """Title, brand, image (or placeholder) and bullet points; the description in a collapsed expander."""
+    st.markdown(card_html(product, max_bullets=max_bullets), unsafe_allow_html=True)
+    description = description_html(product)
     if description:
         with st.expander("Description"):
-            st.markdown(f'<div class="rs-desc">{as_text(description[:4000], newlines="<br>")}</div>',
-                        unsafe_allow_html=True)
+            st.markdown(description, unsafe_allow_html=True)
+
+
+def item_html(query: str, language: str | None, note: str | None, product: Mapping, caption: str) -> str:
+    """One item to grade as a single HTML block (the rating keypad draws it in the browser, ui/keypad.py): the
+    query, the researcher's note on it, the product card, its description (a closed ``<details>``) and
+    ``caption``. Everything imported is escaped here, as for ``st.markdown``."""
+    note_block = (f'<div class="rs-note"><b>What this query means:</b> {as_text(note, newlines="<br>")}</div>'
+                  if note else "")
+    description = description_html(product)
+    details = f"<details class=rs-details><summary>Description</summary>{description}</details>" if description else ""
+    return (f"{query_html(query, language)}{note_block}{card_html(product)}{details}"
+            f'<p class="rs-task">{html.escape(caption)}</p>')
 
 
 def product_list(products, *, start: int = 1) -> None:

@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-import pandas as pd
 import streamlit as st
 
 from core import campaigns as camp
@@ -87,6 +86,11 @@ def _fetch(f: Flow, rater: str) -> None:
     f.finished = f.task is None
     f.shown_at = time.time()
     f.flagging = f.reason = None
+
+
+def next_in_line(f: Flow) -> camp.TaskView | None:
+    """The task the next answer will show (leased ahead, its lease fresh), or None when it must be leased then."""
+    return f.ahead[0] if f.ahead and _fresh(f.ahead[0]) else None
 
 
 def prefetch(f: Flow, rater: str) -> None:
@@ -309,14 +313,14 @@ def panel_start(f: Flow):
     ended (app.py says why), the flash message, and the task in view with its id (None when there is none)."""
     if ui_auth.current_user() is None:
         st.rerun(scope="app")
-    show_flash(f)
+    show_flash(f, st.container())  # always one slot, so the panel below keeps its place (the keypad is not remounted)
     return f.task, (f.task.task_id if f.task else None)
 
 
-def show_flash(f: Flow) -> None:
+def show_flash(f: Flow, where=st) -> None:
     if f.flash:
         kind, msg = f.flash
-        getattr(st, kind)(msg)
+        getattr(where, kind)(msg)
         f.flash = None
 
 
@@ -324,8 +328,7 @@ def guidelines() -> None:
     """The level definitions and worked examples."""
     for level in (5, 4, 3, 2, 1):
         st.markdown(f"**{level} · {LEVEL_NAMES[level]}** — {LEVEL_MEANINGS[level]}")
-    st.markdown("**Examples**")
-    st.dataframe(pd.DataFrame(EXAMPLES, columns=["query", "product", "level", "why"]), hide_index=True,
-                 width="stretch")
+    st.markdown("**Examples**\n\n| query | product | level | why |\n|---|---|---|---|\n" + "\n".join(
+        f"| {q} | {p} | {level} | {why} |" for q, p, level, why in EXAMPLES))
     st.caption("Judge the product as a shopper who typed the query would. Broken or offensive listings are 1. "
                "Unsure between two levels? Pick the lower one. Skip (S) when you cannot judge.")

@@ -1,7 +1,8 @@
 """Rating in a real browser (Playwright + Debian's Chromium against `streamlit run app.py`).
 
 Fast double key presses never lose or misattribute a grade (each label in the store is for a task the
-rater saw; a key pressed before the next item is on screen is refused with "Too fast"); hotkeys work after
+rater saw; on Rate the next item shows at once and one more key is queued, any further key refused visibly;
+the server's answer has the last word over the item drawn in the browser); hotkeys work after
 clicking the campaign box and the training toggle; the guidelines stay open across grades; Rate opens a
 campaign with work left; Compare at 1366×768 shows the whole "B is better" label and ≥ 8 items a side, and
 a new comparison starts at the top.
@@ -152,3 +153,40 @@ def test_compare_fits_ten_items_a_side_and_the_whole_labels_at_1366x768(server, 
     settle(page)
     page.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"]').scrollTop === 0 "
                            "&& document.scrollingElement.scrollTop === 0", timeout=WAIT_MS)
+
+
+def test_a_grade_shows_the_next_item_at_once_and_the_server_has_the_last_word(server, page):
+    """Rate draws the next item (leased ahead) in the browser as soon as a grade key is pressed, before the
+    server has saved the grade; the server's answer confirms it. When the server takes no answer any more
+    (here the campaign was closed meanwhile), the item drawn goes, the page says why, and nothing was saved
+    for the key."""
+    from core.campaigns import CampaignSpec, create_campaign
+    from core.campaigns.lifecycle import close_campaign
+
+    create_campaign(CampaignSpec(name="grade-closing", n_tasks=6, raters=("rita",), candidates="store"),
+                    url=server["url"])
+    _open(page, server, "rita", "Rate")
+    assert page.get_by_label("Campaign").input_value() == "grade-closing"  # the newest, with work left
+    first = task_id(page)
+    ahead = page.evaluate("() => window.__rsKeys.data.next.task")
+    assert ahead != first
+    page.keyboard.press("4")
+    page.wait_for_function("() => !window.__rsKeys.pending")
+    timing = page.evaluate("() => window.__rsKeys.timings.at(-1)")
+    assert (timing["from"], timing["to"], timing["key"]) == (first, ahead, "4")
+    assert timing["ms"] < timing["ack"]  # on screen before the server had confirmed the grade
+    assert task_id(page) == ahead
+    assert (first, 4) in _labels(server["url"], "rita")
+
+    close_campaign("grade-closing", url=server["url"])
+    guess = page.evaluate("() => window.__rsKeys.data.next.task")
+    saved = _labels(server["url"], "rita")
+    page.keyboard.press("5")
+    page.get_by_text(re.compile(r"is closed: labelling is over")).wait_for()
+    page.wait_for_function("() => !window.__rsKeys.pending")
+    settle(page)
+    assert page.evaluate("() => window.__rsKeys.data.task") is None
+    assert not page.get_by_text(re.compile(rf"^task ({guess}|{ahead}) · keys")).count()  # the guess is gone
+    assert guess not in [t["to"] for t in page.evaluate("() => window.__rsKeys.timings")]
+    assert _labels(server["url"], "rita") == saved  # the closed campaign took no grade
+    shot(page, "rating-closed-under-the-next-item")
