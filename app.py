@@ -14,10 +14,10 @@ import streamlit as st
 
 from core import config
 from core.store.users import STAFF_ROLES
-from ui import auth as ui_auth, pages as page_table, warmup
+from ui import auth as ui_auth, pages as page_table, preload
 from ui.components import inject_css
 
-warmup.start()  # once per server process: the pages' libraries are imported while the visitor signs in
+preload.start()  # once per server process: the pages' libraries are imported while the visitor signs in
 st.set_page_config(page_title="Relevance Studio", page_icon="🔎", layout="wide")
 inject_css()
 

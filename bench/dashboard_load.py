@@ -12,7 +12,7 @@ after one rater label is stored on a labelled pair, reruns it once more. Prints 
 - ``cold``: the viewer's page is the process's first run, so it pays for every import (as if the viewer
   reached a server the moment it started);
 - ``warm``: the server has served the sign-in form first (every visitor sees it) and the libraries app.py
-  imports in the background meanwhile (ui/warmup.py) are in; then the viewer's first load.
+  imports in the background meanwhile (ui/preload.py) are in; then the viewer's first load.
 """
 
 from __future__ import annotations
@@ -76,10 +76,10 @@ def measure(args) -> None:
 
     name = _viewer(url)
     if args.mode == "warm":  # the sign-in form first, as every visitor sees it, and the background imports done
-        from ui import warmup
+        from ui import preload
 
         AppTest.from_file(str(ROOT / "app.py"), default_timeout=600).run()
-        warmup.wait(600)
+        preload.wait(600)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
     at.session_state[ui_auth.USER_KEY] = auth.SessionUser(name, "viewer")
     t0 = time.perf_counter()

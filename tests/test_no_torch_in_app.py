@@ -1,6 +1,6 @@
 """The web server never imports torch: every page, visited with data (campaigns, stored predictions, a Failures
 row selected, its pin text shown), leaves ``torch`` and ``transformers`` out of ``sys.modules`` (issue 14), and
-so do the libraries app.py imports in the background (ui/warmup.py) once they are in.
+so do the libraries app.py imports in the background (ui/preload.py) once they are in.
 The pages run in a fresh interpreter, since the test process itself has imported torch for other tests."""
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ for spec in pages.PAGES:
         seen["pin text shown"] = any("Pin text the teacher read" in m.value for m in at.markdown)
     seen[spec.key] = {"errors": [e.message[:200] for e in at.exception], "torch": "torch" in sys.modules,
                       "transformers": "transformers" in sys.modules}
-from ui import warmup  # app.py started the imports of the pages' libraries: once done, still no torch
-done = warmup.wait(600)
-seen["warm-up"] = {"done": done, "modules": [m for m in warmup.MODULES if m in sys.modules],
+from ui import preload  # app.py started the imports of the pages' libraries: once done, still no torch
+done = preload.wait(600)
+seen["preload"] = {"done": done, "modules": [m for m in preload.MODULES if m in sys.modules],
                    "torch": "torch" in sys.modules, "transformers": "transformers" in sys.modules}
 print(json.dumps(seen))
 '''
@@ -54,8 +54,8 @@ def test_no_page_imports_torch(catalog_url, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen.pop("pin text shown") is True
-    from ui import warmup
-    assert seen.pop("warm-up") == {"done": True, "modules": list(warmup.MODULES), "torch": False, "transformers": False}
+    from ui import preload
+    assert seen.pop("preload") == {"done": True, "modules": list(preload.MODULES), "torch": False, "transformers": False}
     assert set(seen) == {"overview", "rate", "compare", "my_labels", "dashboard", "failures", "adjudicate",
                          "rater_quality", "data", "models", "users", "account"}
     for page, found in seen.items():

@@ -5,7 +5,7 @@ runs: about 2.5 s of the Dashboard's first load on a 2-core machine (bench/dashb
 3.5 s to import, for the section against the raters' consensus). Every visitor sees the sign-in form first,
 so ``start`` (called by app.py on every run, acting once per process) imports them meanwhile; a page that
 needs a module still being imported waits for that import (Python's import lock), never imports it twice.
-Nothing here loads a model or imports torch (tests/test_warmup.py checks it).
+Nothing here loads a model or imports torch (tests/test_no_torch_in_app.py checks it).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def start() -> threading.Thread:
     global _thread
     with _lock:
         if _thread is None:
-            _thread = threading.Thread(target=_import_all, name="relevance-warmup", daemon=True)
+            _thread = threading.Thread(target=_import_all, name="relevance-preload", daemon=True)
             _thread.start()
         return _thread
 
