@@ -1,9 +1,10 @@
 """Pin texts as the teacher reads them, built two ways that must agree: the web server's builder
 (``ui.cache.pin_text_builder``: the teacher's ``tokenizer.json`` through ``tokenizers``, without torch) and the
 training one (``core.text.pin.tokenizer_builder`` over the transformers tokenizer, as ``PairEncoder`` uses it).
+Both now go through ``tokenizer_builder``, which takes either kind of tokenizer.
 
-The expected texts were recorded from both paths before their building code was merged into one function
-(issue 14); they pin the behaviour: Japanese, Chinese and Korean text, punctuation spacing, empty and NaN fields,
+The expected texts were recorded from both paths before their building code was merged into that one function
+(issue 14 review); they pin the behaviour: Japanese, Chinese and Korean text, punctuation spacing, empty and NaN fields,
 and long fields cut at their own budget and at the whole text's.
 """
 
@@ -88,3 +89,22 @@ def test_the_budget_is_the_default_teachers():
 def test_the_web_server_and_training_build_the_same_pin_text(product, ui_builder, core_builder):
     assert ui_builder.max_tokens == core_builder.max_tokens == 92
     assert ui_builder(product) == core_builder(product) == EXPECTED[product["product_id"]]
+
+
+@pytest.mark.parametrize("product", PRODUCTS, ids=[p["product_id"] for p in PRODUCTS])
+def test_one_builder_takes_either_kind_of_tokenizer(product, tokenizer):
+    from tokenizers import Tokenizer
+
+    from core.models.teacher.backbones import tokenizer_file
+
+    fast = Tokenizer.from_file(str(tokenizer_file("e5-small-ce")))
+    assert pin.tokenizer_builder(fast, 92)(product) == pin.tokenizer_builder(tokenizer, 92)(product) \
+        == EXPECTED[product["product_id"]]
+
+
+def test_anything_else_is_refused_with_what_to_load():
+    from core.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match=r"expected a transformers tokenizer or a tokenizers\.Tokenizer, "
+                                                r"got str; load one with"):
+        pin.tokenizer_builder("e5-small-ce")

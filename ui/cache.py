@@ -45,9 +45,8 @@ def pin_text_builder():
         from tokenizers import Tokenizer
 
         tok = Tokenizer.from_file(str(path))
-        build = text.PinTextBuilder(lambda t: tok.encode(t, add_special_tokens=False).ids,
-                                    lambda ids: tok.decode(ids, skip_special_tokens=True),
-                                    pin_budget(get_backbone(cfg.backbone), cfg.max_length, cfg.query_max_tokens))
+        build = text.tokenizer_builder(tok, pin_budget(get_backbone(cfg.backbone), cfg.max_length,
+                                                       cfg.query_max_tokens))
         how = "trained teacher" if meta.exists() else "default teacher configuration (no trained teacher yet)"
         return build, f"as the {how} reads it: {cfg.backbone} tokens, {cfg.max_length}-token input"
     except Exception as exc:  # offline without the backbone: still show the field order, by words

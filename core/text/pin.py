@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from core.errors import InvalidInputError
 from core.text.tokenize import units
 
 FIELD_ORDER: tuple[tuple[str, str, int], ...] = (
@@ -91,6 +92,25 @@ def whitespace_builder(max_tokens: int = 192) -> PinTextBuilder:
 
 
 def tokenizer_builder(tokenizer, max_tokens: int = 192) -> PinTextBuilder:
-    """A builder for a Hugging Face tokenizer."""
-    return PinTextBuilder(lambda t: tokenizer(t, add_special_tokens=False)["input_ids"],
-                          lambda ids: tokenizer.decode(ids, skip_special_tokens=True), max_tokens)
+    """A builder for a Hugging Face tokenizer: a transformers tokenizer (training, ``PairEncoder``) or a
+    ``tokenizers.Tokenizer`` read from a ``tokenizer.json`` (the web server, which never imports torch).
+
+    Both count and cut in the tokenizer's ids without special tokens and decode without them, so a product's
+    pin text is the same whichever kind reads the same tokenizer.
+
+    Raises:
+        InvalidInputError: ``tokenizer`` is neither kind.
+    """
+    from tokenizers import Tokenizer
+
+    if isinstance(tokenizer, Tokenizer):
+        def tokenize(text: str) -> list[int]:
+            return tokenizer.encode(text, add_special_tokens=False).ids
+    elif callable(tokenizer) and hasattr(tokenizer, "decode"):
+        def tokenize(text: str) -> list[int]:
+            return tokenizer(text, add_special_tokens=False)["input_ids"]
+    else:
+        raise InvalidInputError(f"expected a transformers tokenizer or a tokenizers.Tokenizer, got "
+                                f"{type(tokenizer).__name__}; load one with AutoTokenizer.from_pretrained or "
+                                f"Tokenizer.from_file")
+    return PinTextBuilder(tokenize, lambda ids: tokenizer.decode(ids, skip_special_tokens=True), max_tokens)
