@@ -105,17 +105,12 @@ CHEAP_MODELS = {"bm25", "random"}  # rank a query's candidates in milliseconds: 
 def _start_campaign_job(spec) -> None:
     """``relevance campaign create`` for ``spec`` as a background job (progress, stop and log under the form)."""
     from core.campaigns.admin import check_new
+    from core.cli.campaigns import create_args
     from core.workflows import jobs
 
     check_new(spec)  # a taken name or an unknown rater is said now, not in the job's log
-    flags = {"--kind": spec.kind, "--strategy": spec.strategy, "--tasks": spec.n_tasks,
-             "--languages": ",".join(spec.languages), "--raters": ",".join(spec.raters),
-             "--overlap-k": spec.overlap_k, "--overlap-share": spec.overlap_share, "--gold-ratio": spec.gold_ratio,
-             "--gold-sources": ",".join(spec.gold_sources), "--models": ",".join(spec.models),
-             "--candidates": spec.candidates, "--dataset": spec.dataset, "--created-by": spec.created_by}
-    argv = ["campaign", "create", spec.name] + [x for k, v in flags.items() if v not in (None, "")
-                                                 for x in (k, str(v))]
-    jobs.start(jobs.relevance_argv(*argv), f"campaign {spec.name}")
+    instructions = Path(tempfile.mkdtemp(prefix="campaign-")) / "instructions.md" if spec.instructions else None
+    jobs.start(jobs.relevance_argv(*create_args(spec, instructions)), f"campaign {spec.name}")
     st.session_state["data_campaign_created"] = True
     st.session_state["data_flash"] = (f"Creating {spec.kind} campaign **{spec.name}** in the background: "
                                       f"{', '.join(spec.models[:2])} rank each query's candidates. Its progress "

@@ -44,19 +44,94 @@ def _read_text(path: str) -> str:
     return file.read_text(encoding="utf-8")
 
 
-def _cmd_create(args) -> int:
-    from core.campaigns import CampaignSpec, create_campaign
+# The option of `campaign create` that sets each CampaignSpec field (the name is the positional argument): the
+# command reads a spec through it (spec_from_args) and the web server writes one back (create_args), so a field
+# added to the spec needs its option here and in add_commands only. Fields with a tuple default are lists, written
+# comma-separated; instructions travel in a file (the option takes FILE).
+CREATE_OPTIONS = {"kind": "--kind", "strategy": "--strategy", "n_tasks": "--tasks", "languages": "--languages",
+                  "raters": "--raters", "overlap_k": "--overlap-k", "overlap_share": "--overlap-share",
+                  "gold_ratio": "--gold-ratio", "gold_sources": "--gold-sources", "n_gold": "--n-gold",
+                  "lease_seconds": "--lease-seconds", "models": "--models", "measure": "--measure",
+                  "candidates": "--candidates", "bm25_k": "--bm25-k", "rerank_depth": "--rerank-depth",
+                  "pool_depth": "--pool-depth", "sbs_k": "--sbs-k", "unlabelled_only": "--unlabelled-only",
+                  "seed": "--seed", "dataset": "--dataset", "created_by": "--created-by",
+                  "instructions": "--instructions"}
 
-    spec = CampaignSpec(name=args.name, kind=args.kind, strategy=args.strategy, n_tasks=args.tasks,
-                        languages=_split(args.languages), raters=_split(args.raters), overlap_k=args.overlap_k,
-                        overlap_share=args.overlap_share, gold_ratio=args.gold_ratio,
-                        gold_sources=_split(args.gold_sources), n_gold=args.n_gold, lease_seconds=args.lease_seconds,
-                        models=_split(args.models), measure=args.measure, candidates=args.candidates,
-                        bm25_k=args.bm25_k, rerank_depth=args.rerank_depth, pool_depth=args.pool_depth,
-                        sbs_k=args.sbs_k, unlabelled_only=args.unlabelled_only, seed=args.seed,
-                        dataset=args.dataset, created_by=args.created_by,
-                        instructions=_read_text(args.instructions) if args.instructions else "")
-    info = create_campaign(spec, url=args.db)
+
+def _spec_fields():
+    from dataclasses import fields
+
+    from core.campaigns.spec import CampaignSpec
+
+    return [f for f in fields(CampaignSpec) if f.name != "name"]
+
+
+def spec_from_args(args):
+    """The ``CampaignSpec`` that parsed ``campaign create`` arguments describe (the instructions file is read)."""
+    from core.campaigns.spec import CampaignSpec
+
+    values = {}
+    for f in _spec_fields():
+        if f.name not in CREATE_OPTIONS:  # no option yet: the spec's default (create_args refuses another value)
+            continue
+        value = getattr(args, CREATE_OPTIONS[f.name].removeprefix("--").replace("-", "_"))
+        if f.name == "instructions":
+            value = _read_text(value) if value else ""
+        elif isinstance(f.default, tuple):
+            value = _split(value)
+        values[f.name] = value
+    return CampaignSpec(name=args.name, **values)
+
+
+def create_args(spec, instructions_file: str | Path | None = None) -> list[str]:
+    """The arguments of ``relevance campaign create`` that make ``spec`` (``["campaign", "create", NAME, ...]``),
+    the inverse of the command's own reading (``spec_from_args``): how a campaign is started as a background job.
+
+    Lists are written comma-separated, a true flag alone; a value left at an empty default (None, False, 0, "", ())
+    is left out. A name that starts with ``-`` goes last, after ``--``.
+
+    Args:
+        spec: the ``CampaignSpec``.
+        instructions_file: where the spec's instructions are written for ``--instructions FILE`` (needed only
+            when it has some).
+
+    Raises:
+        InvalidInputError: the spec has instructions and no ``instructions_file`` was given, or a field without an
+            option in ``CREATE_OPTIONS`` holds a value.
+    """
+    out = []
+    for f in _spec_fields():
+        option, value = CREATE_OPTIONS.get(f.name), getattr(spec, f.name)
+        if not value and value == f.default:
+            continue
+        if option is None:
+            raise InvalidInputError(f"`campaign create` has no option for the spec's {f.name}; got {value!r} "
+                                    f"(add one to CREATE_OPTIONS and the command's parser)")
+        if f.name == "instructions":
+            if instructions_file is None:
+                raise InvalidInputError("a campaign's instructions go to `campaign create` in a file: give "
+                                        "instructions_file, the path to write them to")
+            Path(instructions_file).write_text(value, encoding="utf-8")
+            value = str(instructions_file)
+        elif isinstance(value, bool):  # a store_true flag: it can say True only
+            if not value:
+                raise InvalidInputError(f"{option} can only turn {f.name} on; got {value!r} against the default "
+                                        f"{f.default!r}")
+            out.append(option)
+            continue
+        elif isinstance(value, tuple):
+            value = ",".join(value)
+        value = str(value)
+        out += [f"{option}={value}"] if value.startswith("-") else [option, value]
+    if spec.name.startswith("-"):  # else read as an option
+        return ["campaign", "create", *out, "--", spec.name]
+    return ["campaign", "create", spec.name, *out]
+
+
+def _cmd_create(args) -> int:
+    from core.campaigns import create_campaign
+
+    info = create_campaign(spec_from_args(args), url=args.db)
     print(f"created {info.kind} campaign {info.name!r}: {info.n_tasks} tasks ({info.strategy}), {info.n_gold} gold, "
           f"raters: {', '.join(info.raters) or 'none yet'}")
     return 0
