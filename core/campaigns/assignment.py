@@ -220,20 +220,33 @@ def _products(s: Session, keys: list, pk: bool = False) -> list[dict]:
     return [{f: getattr(rows[k], f) for f in PRODUCT_FIELDS} for k in keys]
 
 
-def _lease(s: Session, assignment_id: int, rater, kind: str | None,
-           now: datetime) -> tuple[Assignment, Task, Campaign, str]:
-    """The rater's open assignment, with its task locked; raises AssignmentError saying what is wrong."""
+def task_in_view(s: Session, assignment_id: int, rater, *, missing: str,
+                 doing: str) -> tuple[Assignment, Task, Campaign, int, str]:
+    """The assignment of a task on the rater's screen, its task (row locked), campaign, and the rater's id and name.
+
+    Checks the rater (``acting_rater``), that the assignment is theirs and that the campaign still takes answers
+    (``ANSWERING``; else ``not_active(c, doing)``); an unknown assignment's error ends with ``missing`` (what to
+    do). The assignment's own status is the caller's to check: an answer needs a lease, a flag does not.
+    """
     a = s.get(Assignment, assignment_id)
-    if a is None:
-        raise AssignmentError(f"no assignment {assignment_id}; call next_task() to get a task")
-    task = s.scalar(select(Task).where(Task.id == a.task_id).with_for_update())
+    task = None if a is None else s.scalar(select(Task).where(Task.id == a.task_id).with_for_update())
+    if task is None:  # no such assignment, or its campaign was deleted while we waited for the lock
+        raise AssignmentError(f"no assignment {assignment_id}; {missing}")
     s.refresh(a)
     c = s.get(Campaign, task.campaign_id)
     uid, name = acting_rater(s, c, rater)
     if a.user_id != uid:
         raise AssignmentError(f"assignment {assignment_id} belongs to another rater, not {name!r}")
     if c.status not in ANSWERING:
-        raise not_active(c, "takes no more answers")
+        raise not_active(c, doing)
+    return a, task, c, uid, name
+
+
+def _lease(s: Session, assignment_id: int, rater, kind: str | None,
+           now: datetime) -> tuple[Assignment, Task, Campaign, str]:
+    """The rater's open assignment, with its task locked; raises AssignmentError saying what is wrong."""
+    a, task, c, uid, name = task_in_view(s, assignment_id, rater, missing="call next_task() to get a task",
+                                         doing="takes no more answers")
     if a.status != "leased":
         was = "submitted" if a.status == "done" else a.status
         raise AssignmentError(f"assignment {assignment_id} was already {was}; use undo_last() to change it")

@@ -8,8 +8,8 @@ flag names its query only and is listed for researchers; the win rates still cou
 
 Storage (``db.models.Flag``): a flag row is never deleted and its reason and comment never change; resolving it
 fills ``resolved_at``, ``resolved_by`` and ``resolution`` once. Writes check the acting user in the write's
-transaction: a flag needs a rater of the campaign who was given the task (``acting_rater``), a resolution a staff
-account (``acting_staff``).
+transaction: a flag needs a rater of the campaign who was given the task (``task_in_view``, the check answers
+get too), a resolution a staff account (``acting_staff``).
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from core.campaigns.admin import campaign_row
-from core.campaigns.assignment import ANSWERING, acting_rater, not_active, now_utc, writing
+from core.campaigns.assignment import now_utc, task_in_view, writing
 from core.campaigns.lifecycle import acting_staff
-from core.errors import AssignmentError, CampaignError
+from core.errors import CampaignError
 from core.store.labels import check_as_of
 from core.store.session import session_scope
-from db.models import FLAG_REASONS, Assignment, Campaign, Flag, Product, Query, Task
+from db.models import FLAG_REASONS, Campaign, Flag, Product, Query, Task
 
 REASONS = FLAG_REASONS
 REASON_NAMES = {"broken_image": "Broken image", "ambiguous_query": "Ambiguous query",
@@ -57,16 +57,8 @@ def flag_task(assignment_id: int, rater, reason: str, comment: str | None = None
         raise CampaignError(f"a flag's comment must be at most {MAX_COMMENT:,} characters; got {len(comment):,}")
     now = now_utc(now)
     with writing(url) as s:
-        a = s.get(Assignment, assignment_id)
-        if a is None:
-            raise AssignmentError(f"no assignment {assignment_id}; flag the task in view")
-        task = s.get(Task, a.task_id)
-        c = s.get(Campaign, task.campaign_id)
-        uid, name = acting_rater(s, c, rater)
-        if a.user_id != uid:
-            raise AssignmentError(f"assignment {assignment_id} belongs to another rater, not {name!r}")
-        if c.status not in ANSWERING:
-            raise not_active(c, "takes no more flags")
+        _, task, _, _, name = task_in_view(s, assignment_id, rater, missing="flag the task in view",
+                                           doing="takes no more flags")
         flag = Flag(task_id=task.id, query_pk=task.query_pk, product_pk=task.product_pk, rater=name, reason=reason,
                     comment=comment, created_at=now)
         s.add(flag)
@@ -79,15 +71,21 @@ def resolve_flag(flag_id: int, resolution: str | None = None, *, actor=None, url
     """Resolve an open flag (a researcher or admin; ``actor=None`` is the shell): its pair votes again.
 
     Raises:
-        CampaignError: no such flag, or it was resolved already (by whom and when).
+        CampaignError: no such flag, it was resolved already (by whom and when), or a resolution note longer than
+            ``MAX_COMMENT`` characters.
         NotPermittedError: the actor may not manage campaigns.
     """
+    resolution = (resolution or "").strip() or None
+    if resolution and len(resolution) > MAX_COMMENT:
+        raise CampaignError(f"a flag's resolution note must be at most {MAX_COMMENT:,} characters; "
+                            f"got {len(resolution):,}")
     now = now_utc(now)
     with writing(url) as s:
         name = acting_staff(s, actor)
+        if not 0 < flag_id < 2**63:  # no id, and out of SQLite's range
+            raise CampaignError(f"no flag {flag_id}")
         done = s.execute(update(Flag).where(Flag.id == flag_id, Flag.resolved_at.is_(None))
-                         .values(resolved_at=now, resolved_by=name or "shell",
-                                 resolution=(resolution or "").strip() or None))
+                         .values(resolved_at=now, resolved_by=name or "shell", resolution=resolution))
         if done.rowcount != 1:
             flag = s.get(Flag, flag_id)
             if flag is None:

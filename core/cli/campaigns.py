@@ -34,14 +34,17 @@ def _fmt(x) -> str:
     return f"{x:.3f}" if isinstance(x, float) else str(x)
 
 
-def _read_text(path: str) -> str:
-    """A text file's content (``-``: standard input)."""
+def read_text(path: str, what: str = "instructions are a Markdown or text file") -> str:
+    """A text file's content (``-``: standard input); ``what`` says in the error what the file should be."""
     if path == "-":
         return sys.stdin.read()
     file = Path(path)
     if not file.is_file():
-        raise FileNotFoundError(f"no file {path!r} (instructions are a Markdown or text file; '-' reads stdin)")
-    return file.read_text(encoding="utf-8")
+        raise FileNotFoundError(f"no file {path!r} ({what}; '-' reads stdin)")
+    try:
+        return file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{path!r} is not UTF-8 text (byte {exc.start}); {what}") from None
 
 
 # The option of `campaign create` that sets each CampaignSpec field (the name is the positional argument): the
@@ -76,7 +79,7 @@ def spec_from_args(args):
             continue
         value = getattr(args, CREATE_OPTIONS[f.name].removeprefix("--").replace("-", "_"))
         if f.name == "instructions":
-            value = _read_text(value) if value else ""
+            value = read_text(value) if value else ""
         elif isinstance(f.default, tuple):
             value = _split(value)
         values[f.name] = value
@@ -173,7 +176,7 @@ def _cmd_instructions(args) -> int:
 
     if bool(args.file) == bool(args.clear):
         raise InvalidInputError("give the instructions FILE (Markdown; '-' reads stdin) or --clear")
-    info = set_instructions(args.name, "" if args.clear else _read_text(args.file), url=args.db)
+    info = set_instructions(args.name, "" if args.clear else read_text(args.file), url=args.db)
     text = info.config.get("instructions", "")
     print(f"campaign {info.name!r}: " + (f"instructions set ({len(text):,} characters)" if text else
                                         "instructions removed"))

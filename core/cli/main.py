@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from core.cli import campaigns as cli_campaigns, models as cli_models
+from core.cli import campaigns as cli_campaigns, flags_notes as cli_flags_notes, models as cli_models
 from core.errors import InvalidInputError, RelevanceError
 
 log = logging.getLogger("relevance")
@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True)
     sp.set_defaults(func=_cmd_export)
 
-    for module in (cli_models, cli_campaigns):  # modules that add their own subcommands
+    for module in (cli_models, cli_campaigns, cli_flags_notes):  # modules that add their own subcommands
         module.add_commands(sub)
 
     sp = sub.add_parser("users", help="add, list users, change a password or role, deactivate or reactivate",
