@@ -91,8 +91,10 @@ function refuse(why) {
 function timed(p, to) {
   // key → ``to`` on screen, measured at the second animation frame (the first one paints it)
   requestAnimationFrame(() => requestAnimationFrame(() => {
+    if (p.wrong) return;  // the server held another item: this one was not the next after all
     p.timing = {ms: performance.now() - p.t0, ack: p.ack, key: p.key, from: p.task, to: to};
     S.timings.push(p.timing);
+    if (S.timings.length > 2000) S.timings.splice(0, 1000);  // a long session keeps the last ones
     if (S.pending === p) say(`Next item on screen in ${Math.round(p.timing.ms)} ms · saving…`, 'rs-keys-wait');
   }));
 }
@@ -120,7 +122,9 @@ function confirmed(d) {
   if (p.timing) p.timing.ack = p.ack;
   let lost = p.refused || 0;
   if (p.to !== null && p.to !== d.task) {  // the server holds another task: the truth replaces the guess
-    if (p.timing) S.timings.splice(S.timings.indexOf(p.timing), 1);
+    p.wrong = true;
+    const i = p.timing ? S.timings.indexOf(p.timing) : -1;
+    if (i >= 0) S.timings.splice(i, 1);
     show(d.view);
   } else if (show(d.view) && d.task !== null && d.task !== p.task) {
     timed(p, d.task);
