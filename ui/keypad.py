@@ -135,7 +135,8 @@ function confirmed(d) {
     lost += 1;
     S.refused += 1;
   }
-  if (lost) say(`${lost} key(s) pressed meanwhile were not saved — press again.`, 'rs-keys-refused');
+  if (d.failed === p.seq) say('That answer was not saved — the message on the page says why.', 'rs-keys-refused');
+  else if (lost) say(`${lost} key(s) pressed meanwhile were not saved — press again.`, 'rs-keys-refused');
   else if (!S.pending) say(`Saved (${Math.round(p.ack)} ms) · keys ready`, 'rs-keys-ready');
 }
 
@@ -248,15 +249,16 @@ _keypad = st.components.v2.component(
 
 
 def keypad(prefix: str, task_id: int | None, keys: str, handled: int, buttons: list[str], on_press, *,
-           item: tuple[dict | None, dict | None] | None = None, advance: str = "") -> None:
+           item: tuple[dict | None, dict | None] | None = None, advance: str = "", failed: int = 0) -> None:
     """Mount the key handler for one page: ``keys`` (e.g. ``"12345su"``), the task in view, the last key
     sequence number the server handled, the keys of the answer buttons (mouse clicks on them while the next
     item is on its way are refused too) and the callback that answers a press.
 
     ``item``: (the task in view, the task leased next), each ``{"task": id, "html": ...}`` or None: the
-    component draws the item, and a key of ``advance`` shows the next one at once (see the module doc)."""
+    component draws the item, and a key of ``advance`` shows the next one at once (see the module doc); ``failed``:
+    the sequence number of the last key whose answer the server refused (its page says why)."""
     data = {"task": task_id, "keys": list(keys), "handled": handled, "buttons": ", ".join(f".st-key-{b}" for b in buttons),
-            "item": item is not None, "advance": list(advance)}
+            "item": item is not None, "advance": list(advance), "failed": failed}
     if item is not None:
         data["view"], data["next"] = item
     _keypad(key=f"{prefix}_keys", data=data, on_press_change=on_press, width="stretch", height="content")

@@ -54,6 +54,7 @@ class Flow:
     ahead: list[camp.TaskView] = field(default_factory=list)  # leased, not yet shown (prefetch; undo)
     none_ahead: bool = False  # the last prefetch found nothing more
     handled: int = 0  # the last key press (its browser sequence number) answered
+    failed: int = 0  # the last key press whose answer was refused (a warning, or the campaign stopped taking them)
     progress: camp.Progress | None = None
     progress_at: float = 0.0
     blocked: str | None = None  # why the campaign hands out nothing now (paused, closed), shown instead of the item
@@ -284,6 +285,8 @@ def press(prefix: str, rater: str, actions: dict) -> None:
     if shown is None and action[0] is not undo:  # nothing was in view: only undo means anything
         return
     action[0](prefix, rater, *action[1:], task_id=shown if shown is not None else None)
+    if f.blocked or (f.flash is not None and f.flash[0] == "warning"):
+        f.failed = f.handled
 
 
 def finish_timing(f: Flow) -> float | None:

@@ -52,7 +52,7 @@ def panel() -> None:
         rating.prefetch(f, user.name)  # before the keypad: it holds the next item, shown at once by the next key
         keypad("rate", tid, "f" if f.flagging else "12345suf", f.handled, BUTTONS,
                on_press=lambda: rating.press("rate", user.name, KEYS),
-               item=(_item(task), _item(rating.next_in_line(f))), advance="12345s")
+               item=(_item(task), _item(rating.next_in_line(f))), advance="12345s", failed=f.failed)
         done_slot = st.empty()
         if task is None:
             with done_slot:

@@ -188,5 +188,6 @@ def test_a_grade_shows_the_next_item_at_once_and_the_server_has_the_last_word(se
     assert page.evaluate("() => window.__rsKeys.data.task") is None
     assert not page.get_by_text(re.compile(rf"^task ({guess}|{ahead}) · keys")).count()  # the guess is gone
     assert guess not in [t["to"] for t in page.evaluate("() => window.__rsKeys.timings")]
-    assert _labels(server["url"], "rita") == saved  # the closed campaign took no grade
+    assert _labels(server["url"], "rita") == saved  # the closed campaign took no grade, and the page says so
+    page.get_by_text("That answer was not saved — the message on the page says why.").wait_for()
     shot(page, "rating-closed-under-the-next-item")
