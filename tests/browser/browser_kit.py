@@ -74,8 +74,10 @@ def one_text(page, pattern: str) -> str:
 
 
 def task_id(page) -> int:
-    """The task in view; on a page with the rating keypad (ui/keypad.py), once its keys know that task (its
-    script loads after the page: a key pressed before is not seen by it)."""
+    """The task in view; on a page with the rating keypad (ui/keypad.py), once no key is waiting for the server's
+    answer (a message of that answer, e.g. "Undone", can be on screen before the item it brings) and its keys know
+    that task (its script loads after the page: a key pressed before is not seen by it)."""
+    page.wait_for_function("() => !window.__rsKeys || !window.__rsKeys.pending")
     tid = int(one_text(page, r"^task \d+ · keys").split()[1])
     page.wait_for_function("(id) => !document.querySelector('.st-key-rate_keys, .st-key-compare_keys') || "
                            "(window.__rsKeys && window.__rsKeys.data && window.__rsKeys.data.task === id)", arg=tid)
