@@ -4,7 +4,6 @@ runs), the rater's loop, side-by-side, dashboards, failures, data, users and mod
 from __future__ import annotations
 
 import json
-
 import re
 import shutil
 import sys

@@ -74,8 +74,7 @@ def ndcg_display(df: pd.DataFrame, reference: str) -> pd.DataFrame:
         "model": df["model"], "language": df["language"], "gains": df["gains"],
         f"nDCG@{k} [95% CI]": [with_ci(*t) for t in zip(df["ndcg"], df["ci_low"], df["ci_high"], df["n_queries"],
                                                          df["enough"])],
-        "accuracy": [fmt(a) if e else f"too few queries ({n})" for a, e, n in zip(df["accuracy"], df["enough"],
-                                                                                  df["n_queries"])],
+        "accuracy": [too_few(*t) for t in zip(df["accuracy"], df["enough"], df["n_queries"])],
         f"p (Holm) vs {reference}": [("reference" if m == reference else p_text(p))
                                      for m, p in zip(df["model"], df["p_holm"])],
         "queries": df["n_queries"].astype(int), "pairs": df["n_pairs"].astype(int),
