@@ -73,15 +73,30 @@ def one_text(page, pattern: str) -> str:
     return page.wait_for_function(js, arg=pattern).json_value()
 
 
+_TASK_IN_VIEW = """() => {
+  const K = window.__rsKeys;
+  if (K && K.pending) return null;  // a key still waits for the server's answer
+  const ps = [...document.querySelectorAll('p')].filter(p => /^task \\d+ · keys/.test(p.innerText));
+  if (ps.length !== 1) return null;  // none yet, or a rerun's stale caption next to the new one
+  const id = Number(ps[0].innerText.split(' ')[1]);
+  const pad = document.querySelector('.st-key-rate_keys, .st-key-compare_keys, .st-key-adjudicate_keys');
+  return !pad || (K && K.data && K.data.task === id) ? id : null;
+}"""
+
+
 def task_id(page) -> int:
-    """The task in view; on a page with the rating keypad (ui/keypad.py), once no key is waiting for the server's
-    answer (a message of that answer, e.g. "Undone", can be on screen before the item it brings) and its keys know
-    that task (its script loads after the page: a key pressed before is not seen by it)."""
-    page.wait_for_function("() => !window.__rsKeys || !window.__rsKeys.pending")
-    tid = int(one_text(page, r"^task \d+ · keys").split()[1])
-    page.wait_for_function("(id) => !document.querySelector('.st-key-rate_keys, .st-key-compare_keys') || "
-                           "(window.__rsKeys && window.__rsKeys.data && window.__rsKeys.data.task === id)", arg=tid)
-    return tid
+    """The task in view, once no key waits for the server's answer (a message of that answer, e.g. "Undone", can
+    be on screen before the item it brings) and, on a page with the rating keypad (ui/keypad.py), its keys know
+    that task (its script loads after the page: a key pressed before is not seen by it). One condition, checked
+    as a whole each time: the caption and the keypad are read together."""
+    try:
+        return int(page.wait_for_function(_TASK_IN_VIEW).json_value())
+    except Exception as exc:  # say what the page held instead
+        state = page.evaluate("() => ({captions: [...document.querySelectorAll('p')].map(p => p.innerText)"
+                              ".filter(t => /^task \\d+ · keys/.test(t)), keys: window.__rsKeys && "
+                              "{data: window.__rsKeys.data && {task: window.__rsKeys.data.task, handled: "
+                              "window.__rsKeys.data.handled}, pending: window.__rsKeys.pending, seq: window.__rsKeys.seq}})")
+        raise AssertionError(f"no single task in view that the keypad knows: {state}") from exc
 
 
 def press_and_wait(page, key: str) -> int:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from app_server import store_app
-from browser_kit import app_store, go, one_text, settle, shot, sign_in
+from browser_kit import app_store, go, one_text, settle, shot, sign_in, task_id
 
 USERS = {k: app_store.USERS[k] for k in ("ada", "rita", "rex")}
 RATERS = {"rhea": ("rater", "rhea-password"), "remy": ("rater", "remy-password")}
@@ -45,21 +45,13 @@ def served(tmp_path_factory, _catalog_template):
         yield served
 
 
-def _in_view(page) -> int:
-    """The pair in view (its task id), once the keypad knows it."""
-    tid = int(one_text(page, r"^task \d+ · keys").split()[1])
-    page.wait_for_function("(id) => window.__rsKeys && window.__rsKeys.data && window.__rsKeys.data.task === id",
-                           arg=tid)
-    return tid
-
-
 def _press(page, key: str) -> int:
-    before = _in_view(page)
+    before = task_id(page)
     page.keyboard.press(key)
     page.wait_for_function("(before) => [...document.querySelectorAll('p')].some(p => /^task \\d+ · keys/.test("
                            "p.innerText) && !p.innerText.startsWith(`task ${before} `))", arg=before)
     settle(page)
-    return _in_view(page)
+    return task_id(page)
 
 
 def _decisions(url: str) -> list:
@@ -82,7 +74,7 @@ def test_a_researcher_adjudicates_with_the_keyboard(served, page):
     page.get_by_role("heading", name="Where to go").wait_for()
     go(page, "Adjudicate")
     page.get_by_text("3 pair(s) in the queue").wait_for()  # flagged first, then ranges 4 and 2 (range 1 is out)
-    flagged = _in_view(page)
+    flagged = task_id(page)
     assert "1 open flag(s)" in _caption(page) and "raters: remy 4 · rhea 3 · rita 3" in _caption(page)
     page.get_by_text(re.compile(rf"rita · Ambiguous query: {re.escape(COMMENT)} · open")).wait_for()
     shot(page, "adjudicate-flagged")
@@ -101,7 +93,7 @@ def test_a_researcher_adjudicates_with_the_keyboard(served, page):
     page.get_by_text("You went through the whole queue.").wait_for()
     settle(page)
     page.keyboard.press("u")  # undo: the decision withdrawn, the flagged pair back in view
-    assert _in_view(page) == flagged
+    assert task_id(page) == flagged
     page.get_by_text("Decision 2 withdrawn").wait_for()
     assert [d[1] for d in _decisions(served["url"])] == [2, None]
     page.keyboard.press("4")
