@@ -63,13 +63,31 @@ def labels_for(catalog, n_queries=10, per_query=6, seed=0) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["query_id", "query", "language", "product_id", "level"])
 
 
-@pytest.fixture
-def trained(tiny_encoder, demo_catalog, tmp_path):
-    labels = labels_for(demo_catalog)
+@pytest.fixture(scope="session")
+def _trained_once(tiny_encoder, tmp_path_factory, _catalog_template):
+    """A tiny teacher trained once per test session (on a copy of the demo catalog's store)."""
+    import shutil
+    from core.cache import get_catalog
+    folder = tmp_path_factory.mktemp("trained")
+    shutil.copy(_catalog_template, folder / "store.db")
+    catalog = get_catalog(f"sqlite:///{folder / 'store.db'}")
+    labels = labels_for(catalog)
     cfg = TeacherConfig(backbone=tiny_encoder, epochs=1, batch_size=8, lr=3e-3, dev_fraction=0.3, max_length=64,
                         checkpoint_every=2)
-    result = train_teacher(labels, demo_catalog, tmp_path / "teacher", cfg, progress=False)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RELEVANCE_CACHE_DIR", str(folder / "cache"))
+        result = train_teacher(labels, catalog, folder / "teacher", cfg, progress=False)
     return result, labels, cfg
+
+
+@pytest.fixture
+def trained(_trained_once, tmp_path):
+    """That teacher's artifact, copied into this test's own folder (a test may train it on)."""
+    import shutil
+    from dataclasses import replace
+    result, labels, cfg = _trained_once
+    out = shutil.copytree(result.out, tmp_path / "teacher")
+    return replace(result, out=out, layer_cache=None), labels, cfg
 
 
 
