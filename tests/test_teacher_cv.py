@@ -215,3 +215,43 @@ def test_prior_only_cross_validation_sees_the_same_folds(demo_catalog, tmp_path)
     assert {r["model"] for r in doc["rows"]} == {"epoch 0"} and doc["kind"] == "prior"
     with pytest.raises(ValueError, match="feature prior"):
         cross_validate_prior(listwise, pointwise, demo_catalog, tmp_path, TeacherConfig(prior="e5-cosine"))
+
+
+def test_the_unseen_language_run_trains_on_every_english_pair_and_tests_every_other_one(tiny_encoder, demo_catalog,
+                                                                                      tmp_path):
+    from core.workflows.teacher_cv import cross_validate_prior, fold_data
+
+    listwise, pointwise = labels_for(demo_catalog, n_queries=5), _pointwise(demo_catalog)
+    (fold,) = fold_data(listwise, pointwise, n_folds=4, seed=0, dev_fraction=0.3, train_languages=("en",),
+                        unseen=True)
+    spanish = set(pointwise.loc[pointwise["language"] == "es", "query_id"])
+    assert set(fold.test["query_id"]) == spanish
+    # every English pair trains except p0, whose text (in another case) is the Spanish query p1
+    assert set(fold.train["query_id"]) == set(pointwise.loc[pointwise["language"] == "en", "query_id"]) - {"p0"}
+    with pytest.raises(ValueError, match="training languages"):
+        next(fold_data(listwise, pointwise, n_folds=4, seed=0, dev_fraction=0.3, unseen=True))
+    cfg = TeacherConfig(backbone=tiny_encoder, epochs=1, batch_size=8, lr=1e-3, max_length=48, dev_fraction=0.3,
+                        freeze_layers=1, checkpoint_every=0)
+    doc = cross_validate(listwise, pointwise, demo_catalog, tmp_path, cfg, n_folds=4, train_languages=("en",),
+                         unseen=True, progress=False, name="en-unseen")
+    preds = pd.read_parquet(tmp_path / "en-unseen.parquet")
+    for epoch in (0, 1):
+        assert sorted(preds.loc[preds["epoch"] == epoch, "query_id"]) == sorted(spanish)
+    assert doc["unseen"] and doc["n_folds"] == 1 and {r["language"] for r in doc["rows"]} == {"all", "es"}
+    prior = cross_validate_prior(listwise, pointwise, demo_catalog, tmp_path, cfg, train_languages=("en",),
+                                 unseen=True, name="prior-en-unseen")
+    assert prior["unseen"] and prior["folds"][0]["train_pointwise_pairs"] == doc["folds"][0]["train_pointwise_pairs"]
+
+
+def test_the_report_reads_an_unseen_language_run_as_the_english_only_one(tmp_path):
+    from core.workflows.cards.cv_report import kept_share, load_runs, write_report
+
+    all_runs = _fake_run(tmp_path, "all", 0.4, 1500)
+    unseen = _fake_run(tmp_path, "en-unseen", 0.2, 1300, seed=1)
+    unseen["unseen"] = True
+    (tmp_path / "en-unseen.json").write_text(json.dumps(unseen))
+    text = write_report(tmp_path)
+    assert "One training that trains on 86 esci_us training queries + ~1300 pointwise queries" in text
+    assert "| teacher (last epoch) | en only (every en pair) | one training |" in text
+    auc = {(d["name"], r["language"]): r["auc"] for d in (all_runs, unseen) for r in d["rows"] if r["model"] == "epoch 1"}
+    assert kept_share(load_runs(tmp_path))["es"] == pytest.approx(auc["en-unseen", "es"] / auc["all", "es"])

@@ -56,7 +56,7 @@ def _train_teacher(args) -> int:
         print(text)
         return 0
     labels = _human_labels(args)
-    if args.cv:
+    if args.cv or args.unseen:
         return _cross_validate_teacher(args, cfg, labels)
     out = Path(args.out) if args.out else config.artifact("teacher")
     t0 = time.perf_counter()
@@ -83,11 +83,11 @@ def _cross_validate_teacher(args, cfg, labels) -> int:
     if args.prior_only:
         doc = cross_validate_prior(listwise, pointwise, get_catalog(args.db), out, cfg, n_folds=args.cv,
                                    train_languages=langs or None, max_train_queries=args.max_train_queries,
-                                   name=args.cv_name)
+                                   name=args.cv_name, unseen=args.unseen)
     else:
         doc = cross_validate(listwise, pointwise, get_catalog(args.db), out, cfg, n_folds=args.cv,
                              folds=folds, train_languages=langs or None, max_train_queries=args.max_train_queries,
-                             progress=_progress(), name=args.cv_name)
+                             progress=_progress(), name=args.cv_name, unseen=args.unseen)
     import pandas as pd
     rows = pd.DataFrame(doc["rows"])[["model", "language", "accuracy", "macro_f1", "auc", "n_pairs", "p_holm",
                                       "p_holm_auc"]]
@@ -158,6 +158,9 @@ def add_commands(sub) -> None:
     sp.add_argument("--cv-name", default="cv", help="teacher: name of the results (<out>/<name>.json)")
     sp.add_argument("--folds", help="teacher: run only these folds, e.g. 0,1")
     sp.add_argument("--train-languages", help="teacher --cv: train on pointwise pairs of these languages only")
+    sp.add_argument("--unseen", action="store_true",
+                    help="teacher: instead of folds, one training on every pointwise pair of --train-languages, "
+                         "tested on every pair of the other languages (the unseen-language test)")
     sp.add_argument("--max-train-queries", type=int, default=None,
                     help="teacher --cv: at most this many pointwise training queries per fold (learning curve)")
     _student_options(sp)

@@ -71,18 +71,29 @@ class Fold:
 
 def fold_data(listwise: pd.DataFrame, pointwise: pd.DataFrame, *, n_folds: int, seed: int, dev_fraction: float,
               folds: Sequence[int] | None = None, train_languages: Collection[str] | None = None,
-              max_train_queries: int | None = None) -> Iterator[Fold]:
+              max_train_queries: int | None = None, unseen: bool = False) -> Iterator[Fold]:
     """The folds of ``cross_validate`` (and of ``cross_validate_prior``, so both see the same pairs).
 
     A listwise training query whose text is in the test fold is left out of that fold; a pointwise training
     query whose text is a listwise dev query is left out (so the listwise dev nDCG stays held out).
+    ``unseen``: one fold instead, training on every pointwise pair of ``train_languages`` and tested on every
+    pair of the other languages (which no fold would train on anyway): the unseen-language test in one
+    training; a query text asked in both is kept out of training.
     """
-    fold_ids = query_folds(pointwise, n_folds, seed)
     lw_dev = frozenset(split_queries(listwise["query_id"], dev_fraction, seed))
     dev_texts = set(_norm(listwise.loc[listwise["query_id"].isin(lw_dev), "query"]))
-    for f in (folds if folds is not None else range(n_folds)):
-        test = pointwise[pointwise["query_id"].isin(fold_ids[f])]
-        train = pointwise[~pointwise["query_id"].isin(fold_ids[f])]
+    if unseen:
+        if not train_languages:
+            raise InvalidInputError("the unseen-language run needs the training languages (--train-languages)")
+        seen = pointwise["language"].isin(set(train_languages))
+        splits = [(0, pointwise[~seen])]
+    else:
+        fold_ids = query_folds(pointwise, n_folds, seed)
+        splits = [(f, pointwise[pointwise["query_id"].isin(fold_ids[f])])
+                  for f in (folds if folds is not None else range(n_folds))]
+    for f, test in splits:
+        train = pointwise[~pointwise["query_id"].isin(set(test["query_id"]))]
+        train = train[~_norm(train["query"]).isin(set(_norm(test["query"])))]
         if train_languages:
             train = train[train["language"].isin(set(train_languages))]
         if max_train_queries is not None:
@@ -124,7 +135,7 @@ def _write(out: Path, name: str, parts: list[pd.DataFrame], doc: dict) -> dict:
 def cross_validate(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalog: Catalog, out: str | Path,
                    cfg: TeacherConfig, *, n_folds: int = 4, folds: Sequence[int] | None = None,
                    train_languages: Collection[str] | None = None, max_train_queries: int | None = None,
-                   progress: bool = True, name: str = "cv") -> dict:
+                   progress: bool = True, name: str = "cv", unseen: bool = False) -> dict:
     """Train one teacher per fold and write ``out/<name>.json`` (config, per-fold histories, pooled
     per-epoch pointwise rows) and ``out/<name>.parquet`` (each test pair's probabilities per epoch).
 
@@ -138,17 +149,18 @@ def cross_validate(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalog: Cat
         folds: run only these folds (default all); the pooled rows cover the folds run.
         train_languages: keep only pointwise training pairs of these languages (test folds keep all).
         max_train_queries: at most this many pointwise training queries per fold (seeded sample).
+        unseen: one training on every pointwise pair of ``train_languages``, tested on the other languages'
+            pairs (see ``fold_data``); ``n_folds`` and ``folds`` do not apply.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = replace(cfg, select="last")
-    head = {"name": name, "config": asdict(cfg), "n_folds": n_folds,
-            "train_languages": sorted(train_languages) if train_languages else None,
-            "max_train_queries": max_train_queries}
-    histories, parts = _earlier_folds(out, name, head, skip=folds)
+    head = _head(name, cfg, n_folds, train_languages, max_train_queries, unseen)
+    histories, parts = _earlier_folds(out, name, head, skip=None if unseen else folds)
     shared_cache, doc = None, {}
     for fold in fold_data(listwise, pointwise, n_folds=n_folds, seed=cfg.seed, dev_fraction=cfg.dev_fraction,
-                          folds=folds, train_languages=train_languages, max_train_queries=max_train_queries):
+                          folds=folds, train_languages=train_languages, max_train_queries=max_train_queries,
+                          unseen=unseen):
         t0 = time.perf_counter()
         labels = pd.concat([fold.listwise, fold.train, fold.test], ignore_index=True)
         result = train_teacher(labels, catalog, out / name / f"fold{fold.index}", cfg, resume=False,
@@ -164,6 +176,15 @@ def cross_validate(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalog: Cat
         log.info("fold %d done in %.1f min", fold.index, histories[-1]["minutes"])
         doc = _write(out, name, parts, {**head, "folds": histories})
     return doc
+
+
+def _head(name: str, cfg: TeacherConfig, n_folds: int, train_languages: Collection[str] | None,
+          max_train_queries: int | None, unseen: bool) -> dict:
+    """What a run's file says about its setting (``unseen`` only when set, so files of earlier runs match)."""
+    head = {"name": name, "config": asdict(cfg), "n_folds": 1 if unseen else n_folds,
+            "train_languages": sorted(train_languages) if train_languages else None,
+            "max_train_queries": max_train_queries}
+    return {**head, "unseen": True} if unseen else head
 
 
 def _earlier_folds(out: Path, name: str, head: dict, skip: Sequence[int] | None) -> tuple[list[dict], list]:
@@ -186,7 +207,7 @@ def _earlier_folds(out: Path, name: str, head: dict, skip: Sequence[int] | None)
 def cross_validate_prior(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalog: Catalog, out: str | Path,
                          cfg: TeacherConfig, *, n_folds: int = 4, train_languages: Collection[str] | None = None,
                          max_train_queries: int | None = None, name: str = "prior",
-                         prior: FeaturePrior | None = None) -> dict:
+                         prior: FeaturePrior | None = None, unseen: bool = False) -> dict:
     """The same folds with the feature prior alone (``cfg.prior`` must be ``features``): its logistic
     regression fitted on each fold's training pairs, no cross-encoder. Seconds per fold once the pairs'
     features are computed, so every fold and every learning-curve point is affordable on a CPU; the
@@ -202,7 +223,7 @@ def cross_validate_prior(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalo
     products = dict(zip(catalog.ids, catalog.products.to_dict("records")))
     histories, parts, doc = [], [], {}
     for fold in fold_data(listwise, pointwise, n_folds=n_folds, seed=cfg.seed, dev_fraction=cfg.dev_fraction,
-                          train_languages=train_languages, max_train_queries=max_train_queries):
+                          train_languages=train_languages, max_train_queries=max_train_queries, unseen=unseen):
         t0 = time.perf_counter()
         train = pd.concat([fold.listwise[~fold.listwise["query_id"].isin(fold.listwise_dev)], fold.train])
         prior.fit(train["query"].tolist(), [products[p] for p in train["product_id"]], train["level"].tolist())
@@ -210,10 +231,8 @@ def cross_validate_prior(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalo
             logits = prior.logits(fold.test["query"].tolist(), [products[p] for p in fold.test["product_id"]])
         parts.append(_test_part(fold.test, torch.softmax(logits, -1).numpy(), 0, fold.index))
         histories.append(_fold_record(fold, (time.perf_counter() - t0) / 60, [{"epoch": 0}]))
-        doc = _write(out, name, parts, {
-            "name": name, "kind": "prior", "config": asdict(cfg), "n_folds": n_folds,
-            "train_languages": sorted(train_languages) if train_languages else None,
-            "max_train_queries": max_train_queries, "folds": histories})
+        doc = _write(out, name, parts, {**_head(name, cfg, n_folds, train_languages, max_train_queries, unseen),
+                                        "kind": "prior", "folds": histories})
     return doc
 
 

@@ -1,9 +1,10 @@
 """The teacher card's cross-validation sections, from the files ``relevance train teacher --cv`` wrote.
 
 Reads ``<folder>/<run>.json`` (one per cross-validation run: ``all`` = every language, ``en-only`` =
-English pointwise pairs only, ``lc<N>`` = at most N pointwise training queries per fold) and, when
-present, ``<folder>/baselines.json`` (``relevance evaluate --json`` on the same pointwise file: bm25,
-e5-cosine, the students), and writes ``<folder>/cv.md`` (tables) and ``<folder>/learning_curve.svg``.
+English pointwise pairs only, ``en-unseen`` = one training on every English pair, tested on the other
+languages, ``lc<N>`` = at most N pointwise training queries per fold; ``prior-<run>`` = the same with the
+feature prior alone) and, when present, ``<folder>/baselines.json`` (``relevance evaluate --json`` on the
+same pointwise file: bm25, e5-cosine, the students), and writes ``<folder>/cv.md`` (tables) and ``<folder>/learning_curve.svg``.
 """
 
 from __future__ import annotations
@@ -75,7 +76,20 @@ def _family(name: str) -> tuple[str, str]:
 
 
 def _folds_text(doc: dict) -> str:
-    return f"{len(doc['folds'])} of {doc['n_folds']}"
+    return "one training" if doc.get("unseen") else f"{len(doc['folds'])} of {doc['n_folds']}"
+
+
+def _setup_text(doc: dict, trains: str) -> str:
+    """What a run trained on and was tested on (``trains``: "trains" or "fits the prior's logistic regression")."""
+    folds = doc["folds"]
+    langs = f" ({', '.join(doc['train_languages'])} only)" if doc.get("train_languages") else ""
+    data = (f"{folds[0]['train_listwise_queries']} esci_us training queries + "
+            f"~{round(sum(f['train_pointwise_queries'] for f in folds) / len(folds))} pointwise queries{langs}")
+    if doc.get("unseen"):
+        return (f"One training that {trains} on {data}, tested on every pointwise pair of the other languages "
+                f"({folds[0]['test_pairs']} pairs, none of their languages seen in training)")
+    return f"{_folds_text(doc)} query-grouped folds of the pointwise set; each fold {trains} on {data} and is " \
+           "tested on its own fold"
 
 
 def unseen_table(runs: dict[str, dict], baselines: dict | None) -> str:
@@ -85,9 +99,9 @@ def unseen_table(runs: dict[str, dict], baselines: dict | None) -> str:
     rows = []
     for name, doc in runs.items():
         family, setting = _family(name)
-        if setting not in ("all", "en-only"):
+        if setting not in ("all", "en-only") and not doc.get("unseen"):
             continue
-        trained_on = "en + es + ja" if setting == "all" else "en only"
+        trained_on = "en + es + ja" if setting == "all" else "en only" + (" (every en pair)" if doc.get("unseen") else "")
         models = [("teacher (last epoch)", last_epoch(doc))] if family == "teacher" else []
         if family == "prior" or f"prior-{setting}" not in runs:
             models.append(("feature prior", "epoch 0"))
@@ -114,8 +128,10 @@ def unseen_table(runs: dict[str, dict], baselines: dict | None) -> str:
 def kept_share(runs: dict[str, dict], family: str = "teacher") -> dict[str, float]:
     """AUC of the English-only model as a share of the all-language one's, on es and ja, for the teacher
     (``all`` / ``en-only`` runs, last epoch) or the prior (``prior-all`` / ``prior-en-only``)."""
-    a_name, e_name = ("all", "en-only") if family == "teacher" else ("prior-all", "prior-en-only")
-    if a_name not in runs or e_name not in runs:
+    prefix = "" if family == "teacher" else "prior-"
+    a_name = f"{prefix}all"
+    e_name = next((n for n in (f"{prefix}en-only", f"{prefix}en-unseen") if n in runs), None)
+    if a_name not in runs or e_name is None:
         return {}
     a, e = _rows(runs[a_name]), _rows(runs[e_name])
     out = {}
@@ -154,20 +170,14 @@ def write_report(folder: str | Path) -> str:
     for name, doc in runs.items():
         folds = doc["folds"]
         if doc.get("kind") == "prior":
-            parts.append(
-                f"### Run `{name}` (feature prior alone)\n\n{_folds_text(doc)} query-grouped folds; each fold fits "
-                f"the prior's logistic regression on {folds[0]['train_listwise_queries']} esci_us training queries + "
-                f"~{round(sum(f['train_pointwise_queries'] for f in folds) / len(folds))} pointwise queries"
-                + (f" ({', '.join(doc['train_languages'])} only)" if doc.get("train_languages") else "")
-                + " and is tested on its own fold; no cross-encoder.\n\n" + bakeoff_table(doc))
+            parts.append(f"### Run `{name}` (feature prior alone)\n\n"
+                         + _setup_text(doc, "fits the prior's logistic regression")
+                         + "; no cross-encoder.\n\n" + bakeoff_table(doc))
             continue
         cfg = doc["config"]
         parts.append(
-            f"### Run `{name}`\n\n{_folds_text(doc)} query-grouped folds of the pointwise set; each fold trains on "
-            f"{folds[0]['train_listwise_queries']} esci_us training queries + "
-            f"~{round(sum(f['train_pointwise_queries'] for f in folds) / len(folds))} pointwise queries"
-            + (f" ({', '.join(doc['train_languages'])} only)" if doc.get("train_languages") else "")
-            + f" and is tested on its own fold. Recipe: `{cfg['backbone']}`, freeze_layers {cfg['freeze_layers']}, "
+            f"### Run `{name}`\n\n" + _setup_text(doc, "trains")
+            + f". Recipe: `{cfg['backbone']}`, freeze_layers {cfg['freeze_layers']}, "
             f"lr {cfg['lr']}, head lr {cfg.get('head_lr')}, {cfg['epochs']} epochs (all kept: no test fold picks "
             f"an epoch), prior `{cfg['prior']}` (prior lr {cfg['prior_lr']}), ranking loss weight "
             f"{cfg['listwise']} on listwise queries; {sum(f['minutes'] for f in folds):.0f} minutes for "
