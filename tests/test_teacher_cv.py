@@ -151,13 +151,14 @@ def _fake_run(folder, name, quality, n_queries, seed=0):
                       "train_listwise_queries": 86, "test_pairs": n, "minutes": 1.0,
                       "history": [{"epoch": 0, "ndcg@20_esci": 0.75}, {"epoch": 1, "ndcg@20_esci": 0.76}]}]}
     (folder / f"{name}.json").write_text(json.dumps(doc))
+    preds.to_parquet(folder / f"{name}.parquet", index=False)
     return doc
 
 
 def test_report_has_the_bakeoff_the_unseen_language_table_and_the_curve(tmp_path):
     import xml.etree.ElementTree as ET
 
-    from core.workflows.cards.cv_report import kept_share, load_runs, write_report
+    from core.workflows.cards.cv_report import fold_aucs, kept_share, load_runs, write_report
 
     all_runs = _fake_run(tmp_path, "all", 0.4, 1500)
     en = _fake_run(tmp_path, "en-only", 0.2, 1000, seed=1)
@@ -172,7 +173,8 @@ def test_report_has_the_bakeoff_the_unseen_language_table_and_the_curve(tmp_path
     assert "### Run `all`" in text and "### Run `en-only`" in text and "prior alone" in text
     assert "Unseen languages" in text and "en only" in text and "Learning curve" in text
     auc = {(d["name"], r["language"]): r["auc"] for d in (all_runs, en) for r in d["rows"] if r["model"] == "epoch 1"}
-    share = kept_share(load_runs(tmp_path))
+    runs = load_runs(tmp_path)
+    share = kept_share(runs, fold_aucs(tmp_path, runs))
     assert share["ja"] == pytest.approx(auc["en-only", "ja"] / auc["all", "ja"])
     assert f"{share['es']:.1%} on es" in text
     root = ET.fromstring((tmp_path / "learning_curve.svg").read_text())
@@ -244,7 +246,7 @@ def test_the_unseen_language_run_trains_on_every_english_pair_and_tests_every_ot
 
 
 def test_the_report_reads_an_unseen_language_run_as_the_english_only_one(tmp_path):
-    from core.workflows.cards.cv_report import kept_share, load_runs, write_report
+    from core.workflows.cards.cv_report import fold_aucs, kept_share, load_runs, write_report
 
     all_runs = _fake_run(tmp_path, "all", 0.4, 1500)
     unseen = _fake_run(tmp_path, "en-unseen", 0.2, 1300, seed=1)
@@ -254,4 +256,35 @@ def test_the_report_reads_an_unseen_language_run_as_the_english_only_one(tmp_pat
     assert "One training that trains on 86 esci_us training queries + ~1300 pointwise queries" in text
     assert "| teacher (last epoch) | en only (every en pair) | one training |" in text
     auc = {(d["name"], r["language"]): r["auc"] for d in (all_runs, unseen) for r in d["rows"] if r["model"] == "epoch 1"}
-    assert kept_share(load_runs(tmp_path))["es"] == pytest.approx(auc["en-unseen", "es"] / auc["all", "es"])
+    runs = load_runs(tmp_path)
+    assert kept_share(runs, fold_aucs(tmp_path, runs))["es"] == pytest.approx(auc["en-unseen", "es"] / auc["all", "es"])
+
+
+def test_runs_are_compared_on_the_mean_of_their_folds_aucs_not_on_pooled_scores(tmp_path):
+    """Two folds whose models rank perfectly but score on different scales (fold 1's expected levels lower):
+    pooled, their AUC falls below 1; per fold it is 1, as for one model scoring every pair."""
+    from core.workflows.cards.cv_report import fold_aucs, kept_share, load_runs, unseen_table
+
+    rng = np.random.default_rng(0)
+    n = 200
+    level = rng.choice([1, 5], n)
+    fold = np.arange(n) % 2
+    probs = np.zeros((n, 5))
+    top = np.where(fold == 0, 4, 2)  # fold 1's model says "level 3" where fold 0's says "level 5"
+    probs[np.arange(n), np.where(level == 5, top, top - 2)] = 1.0
+    for name, folds in (("all", fold), ("en-unseen", np.zeros(n, int))):
+        part = pd.DataFrame(probs if name == "all" else np.eye(5)[np.where(level == 5, 4, 0)], columns=PROB_COLS)
+        part["query_id"], part["product_id"], part["level"] = [f"q{i}" for i in range(n)], "p", level
+        part["language"], part["epoch"], part["fold"] = "es", 1, folds
+        part.to_parquet(tmp_path / f"{name}.parquet", index=False)
+        doc = {"name": name, "n_folds": 2, "rows": [{"model": "epoch 1", "language": "es", "auc": 0.5}],
+               "folds": [{"fold": 0}, {"fold": 1}]} | ({"unseen": True} if name == "en-unseen" else {})
+        (tmp_path / f"{name}.json").write_text(json.dumps(doc))
+    from core.metrics import exact_vs_irrelevant_auc, expected_level
+    assert exact_vs_irrelevant_auc(level, expected_level(probs)) < 0.9  # pooled
+    runs = load_runs(tmp_path)
+    aucs = fold_aucs(tmp_path, runs)
+    assert aucs == {("all", "es", 0): 1.0, ("all", "es", 1): 1.0, ("en-unseen", "es", 0): 1.0,
+                    ("en-unseen", "es", 1): 1.0}  # the single training scored on the folds of "all"
+    assert kept_share(runs, aucs) == {"es": 1.0}
+    assert "| 1.000 |" in unseen_table(runs, None, aucs)
