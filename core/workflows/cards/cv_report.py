@@ -218,7 +218,7 @@ def write_report(folder: str | Path) -> str:
             f"lr {cfg['lr']}, head lr {cfg.get('head_lr')}, {cfg['epochs']} epochs (all kept: no test fold picks "
             f"an epoch), prior `{cfg['prior']}` (prior lr {cfg['prior_lr']}), ranking loss weight "
             f"{cfg['listwise']} on listwise queries; {sum(f['minutes'] for f in folds):.0f} minutes for "
-            f"{len(folds)} fold(s).\n\n" + bakeoff_table(doc))
+            + ("the training" if doc.get("unseen") else f"{len(folds)} fold(s)") + ".\n\n" + bakeoff_table(doc))
     if baselines:
         parts.append("### Baselines on the same pairs\n\n`relevance evaluate` on the whole pointwise file (none of "
                      "these trained on it).\n\n" + baseline_table(baselines))
