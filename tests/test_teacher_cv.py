@@ -255,7 +255,8 @@ def test_the_report_reads_an_unseen_language_run_as_the_english_only_one(tmp_pat
     text = write_report(tmp_path)
     assert "One training that trains on 86 esci_us training queries + ~1300 pointwise queries" in text
     assert "| teacher (last epoch) | en only (every en pair) | one training |" in text
-    auc = {(d["name"], r["language"]): r["auc"] for d in (all_runs, unseen) for r in d["rows"] if r["model"] == "epoch 1"}
+    auc = {(d["name"], r["language"]): r["auc"]
+           for d in (all_runs, unseen) for r in d["rows"] if r["model"] == "epoch 1"}
     runs = load_runs(tmp_path)
     assert kept_share(runs, fold_aucs(tmp_path, runs))["es"] == pytest.approx(auc["en-unseen", "es"] / auc["all", "es"])
 

@@ -95,7 +95,8 @@ def task_id(page) -> int:
         state = page.evaluate("() => ({captions: [...document.querySelectorAll('p')].map(p => p.innerText)"
                               ".filter(t => /^task \\d+ · keys/.test(t)), keys: window.__rsKeys && "
                               "{data: window.__rsKeys.data && {task: window.__rsKeys.data.task, handled: "
-                              "window.__rsKeys.data.handled}, pending: window.__rsKeys.pending, seq: window.__rsKeys.seq}})")
+                              "window.__rsKeys.data.handled}, pending: window.__rsKeys.pending, "
+                              "seq: window.__rsKeys.seq}})")
         raise AssertionError(f"no single task in view that the keypad knows: {state}") from exc
 
 

@@ -4,7 +4,8 @@ Reads ``<folder>/<run>.json`` (one per cross-validation run: ``all`` = every lan
 English pointwise pairs only, ``en-unseen`` = one training on every English pair, tested on the other
 languages, ``lc<N>`` = at most N pointwise training queries per fold; ``prior-<run>`` = the same with the
 feature prior alone) and, when present, ``<folder>/baselines.json`` (``relevance evaluate --json`` on the
-same pointwise file: bm25, e5-cosine, the students), and writes ``<folder>/cv.md`` (tables) and ``<folder>/learning_curve.svg``.
+same pointwise file: bm25, e5-cosine, the students), and writes ``<folder>/cv.md`` (tables) and
+``<folder>/learning_curve.svg``.
 """
 
 from __future__ import annotations
@@ -134,7 +135,8 @@ def unseen_table(runs: dict[str, dict], baselines: dict | None, aucs: dict | Non
         family, setting = _family(name)
         if setting not in ("all", "en-only") and not doc.get("unseen"):
             continue
-        trained_on = "en + es + ja" if setting == "all" else "en only" + (" (every en pair)" if doc.get("unseen") else "")
+        trained_on = ("en + es + ja" if setting == "all"
+                      else "en only" + (" (every en pair)" if doc.get("unseen") else ""))
         models = [("teacher (last epoch)", last_epoch(doc))] if family == "teacher" else []
         if family == "prior" or f"prior-{setting}" not in runs:
             models.append(("feature prior", "epoch 0"))
