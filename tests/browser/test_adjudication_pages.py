@@ -92,6 +92,9 @@ def test_a_researcher_adjudicates_with_the_keyboard(served, page):
     page.keyboard.press("n")
     page.get_by_text("You went through the whole queue.").wait_for()
     settle(page)
+    # the keypad takes the server's answer a moment after the page shows it: a key before that is refused
+    # ("too fast", as a person would be told), so wait until no key awaits its answer
+    page.wait_for_function("() => window.__rsKeys && !window.__rsKeys.pending")
     page.keyboard.press("u")  # undo: the decision withdrawn, the flagged pair back in view
     assert task_id(page) == flagged
     page.get_by_text("Decision 2 withdrawn").wait_for()
