@@ -92,21 +92,28 @@ def task_id(page) -> int:
     try:
         return int(page.wait_for_function(_TASK_IN_VIEW).json_value())
     except Exception as exc:  # say what the page held instead
-        state = page.evaluate("() => ({captions: [...document.querySelectorAll('p')].map(p => p.innerText)"
-                              ".filter(t => /^task \\d+ · keys/.test(t)), keys: window.__rsKeys && "
-                              "{data: window.__rsKeys.data && {task: window.__rsKeys.data.task, handled: "
-                              "window.__rsKeys.data.handled}, pending: window.__rsKeys.pending, "
-                              "seq: window.__rsKeys.seq}})")
-        raise AssertionError(f"no single task in view that the keypad knows: {state}") from exc
+        raise AssertionError(f"no single task in view that the keypad knows: {_page_state(page)}") from exc
+
+
+def _page_state(page) -> dict:
+    """The task captions on the page, the keypad's task, its pending key and status line (for a failure message)."""
+    return page.evaluate("() => ({captions: [...document.querySelectorAll('p')].map(p => p.innerText)"
+                         ".filter(t => /^task \\d+ · keys/.test(t)), keys: window.__rsKeys && "
+                         "{data: window.__rsKeys.data && {task: window.__rsKeys.data.task, handled: "
+                         "window.__rsKeys.data.handled}, pending: window.__rsKeys.pending, seq: window.__rsKeys.seq, "
+                         "refused: window.__rsKeys.refused, status: [...document.querySelectorAll('.rs-keys-status')]"
+                         ".map(e => e.textContent)}})")
 
 
 def press_and_wait(page, key: str) -> int:
     """Press a shortcut key and wait until the next task is on screen; returns its id."""
     before = task_id(page)
     page.keyboard.press(key)
-    page.wait_for_function("(before) => [...document.querySelectorAll('p')].some("
-                           "p => /^task \\d+ · keys/.test(p.innerText) && !p.innerText.startsWith(`task ${before} `))",
-                           arg=before)
+    try:
+        page.wait_for_function("(before) => [...document.querySelectorAll('p')].some(p => /^task \\d+ · keys/"
+                               ".test(p.innerText) && !p.innerText.startsWith(`task ${before} `))", arg=before)
+    except Exception as exc:  # say what the page held instead
+        raise AssertionError(f"key {key!r} did not bring a new task: {_page_state(page)}") from exc
     return task_id(page)
 
 
