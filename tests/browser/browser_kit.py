@@ -105,6 +105,12 @@ def _page_state(page) -> dict:
                          ".map(e => e.textContent)}})")
 
 
+def keys_idle(page) -> None:
+    """Wait until the keypad has the server's answer to the last key (a key pressed before is refused as too fast,
+    as a person would be told)."""
+    page.wait_for_function("() => window.__rsKeys && !window.__rsKeys.pending")
+
+
 def press_and_wait(page, key: str) -> int:
     """Press a shortcut key and wait until the next task is on screen; returns its id."""
     before = task_id(page)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from app_server import store_app
-from browser_kit import app_store, go, one_text, settle, shot, sign_in, task_id
+from browser_kit import app_store, go, keys_idle, one_text, press_and_wait, settle, shot, sign_in, task_id
 
 USERS = {k: app_store.USERS[k] for k in ("ada", "rita", "rex")}
 RATERS = {"rhea": ("rater", "rhea-password"), "remy": ("rater", "remy-password")}
@@ -46,12 +46,9 @@ def served(tmp_path_factory, _catalog_template):
 
 
 def _press(page, key: str) -> int:
-    before = task_id(page)
-    page.keyboard.press(key)
-    page.wait_for_function("(before) => [...document.querySelectorAll('p')].some(p => /^task \\d+ · keys/.test("
-                           "p.innerText) && !p.innerText.startsWith(`task ${before} `))", arg=before)
+    tid = press_and_wait(page, key)
     settle(page)
-    return task_id(page)
+    return tid
 
 
 def _decisions(url: str) -> list:
@@ -92,9 +89,7 @@ def test_a_researcher_adjudicates_with_the_keyboard(served, page):
     page.keyboard.press("n")
     page.get_by_text("You went through the whole queue.").wait_for()
     settle(page)
-    # the keypad takes the server's answer a moment after the page shows it: a key before that is refused
-    # ("too fast", as a person would be told), so wait until no key awaits its answer
-    page.wait_for_function("() => window.__rsKeys && !window.__rsKeys.pending")
+    keys_idle(page)  # the keypad takes the server's answer a moment after the page shows it
     page.keyboard.press("u")  # undo: the decision withdrawn, the flagged pair back in view
     assert task_id(page) == flagged
     page.get_by_text("Decision 2 withdrawn").wait_for()

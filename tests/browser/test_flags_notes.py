@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from app_server import store_app
-from browser_kit import WAIT_MS, app_store, go, press_and_wait, settle, sign_in, task_id
+from browser_kit import WAIT_MS, app_store, go, keys_idle, press_and_wait, settle, sign_in, task_id
 
 USERS = app_store.USERS  # ada (admin), rita (rater), rex (researcher), vic (viewer)
 EARLIER, ONE_QUERY, SBS = "flagged-earlier", "one-query", "sbs-reasons"
@@ -57,11 +57,6 @@ def _query_of(url: str, campaign: str) -> tuple[str, str]:
         return s.execute(select(Query.query_id, Query.text).join(Task, Task.query_pk == Query.id)
                          .join(Campaign, Campaign.id == Task.campaign_id).where(Campaign.name == campaign)
                          .order_by(Task.position).limit(1)).one()
-
-
-def _keys_idle(page) -> None:
-    """Wait until the keypad has seen the answer to the last key (a key pressed before is refused as too fast)."""
-    page.wait_for_function("() => window.__rsKeys && !window.__rsKeys.pending")
 
 
 def _signed_in(browser, served, name: str, heading: str):
@@ -130,7 +125,7 @@ def test_a_rater_reads_the_query_note_and_flags_an_item_with_f(browser, served):
     page.get_by_role("button", name="Save flag").click()
     page.get_by_text(re.compile(r"Flagged as Ambiguous query")).wait_for()
     settle(page)
-    _keys_idle(page)
+    keys_idle(page)
     # the form goes (Streamlit drops a run's stale elements a moment after its status widget is gone)
     page.get_by_text("Flag this item").wait_for(state="detached")
     flags = open_flags(url)
@@ -158,7 +153,7 @@ def test_a_rater_gives_a_reason_with_a_side_by_side_answer_and_a_viewer_sees_it(
     page.get_by_text("Reason: better language match").wait_for()
     settle(page)
     assert task_id(page) == first
-    _keys_idle(page)
+    keys_idle(page)
     press_and_wait(page, "a")
     with session_scope(url) as s:
         rows = s.execute(select(Comparison.task_id, Comparison.answer, Comparison.reason)).all()
