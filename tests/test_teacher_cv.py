@@ -127,29 +127,32 @@ def test_a_run_of_the_remaining_folds_completes_the_earlier_one(tiny_encoder, de
                        progress=False, name="t")
     assert json.loads((tmp_path / "t.json").read_text())["folds"] == doc["folds"]
 
-def _fake_run(folder, name, quality, n_queries, seed=0):
+def _fake_run(folder, name, quality, n_queries, seed=0, folds=(0,), n_folds=1):
     """A cross-validation result as cross_validate writes it, from synthetic predictions: epoch 1 is
-    ``quality`` better than the prior at putting probability on the right level."""
+    ``quality`` better than the prior at putting probability on the right level (fold 1, if run, is noise).
+    Query i is in test fold i % n_folds; the run has the folds ``folds``, fold f training on n_queries + f."""
     from core.workflows.teacher_cv import pooled_rows
 
     rng = np.random.default_rng(seed)
     n = 240
     level = rng.choice([1, 4, 5], n)
+    fold = np.arange(n) % n_folds
     parts = []
     for epoch, q in ((0, 0.3), (1, 0.3 + quality)):
         probs = rng.dirichlet(np.ones(5), n) * (1 - q)
-        probs[np.arange(n), level - 1] += q
-        part = pd.DataFrame(probs, columns=PROB_COLS)
+        probs[np.arange(n), level - 1] += np.where(fold == 1, 0.0, q)
+        part = pd.DataFrame(probs / probs.sum(1, keepdims=True), columns=PROB_COLS)
         part["query_id"] = [f"q{i}" for i in range(n)]
-        part["product_id"], part["level"], part["epoch"], part["fold"] = "p", level, epoch, 0
+        part["product_id"], part["level"], part["epoch"], part["fold"] = "p", level, epoch, fold
         part["language"] = np.array(["en", "es", "ja"])[np.arange(n) % 3]
-        parts.append(part)
+        parts.append(part[part["fold"].isin(folds)])
     preds = pd.concat(parts, ignore_index=True)
-    doc = {"name": name, "config": TeacherConfig().__dict__, "n_folds": 1, "train_languages": None,
+    doc = {"name": name, "config": TeacherConfig().__dict__, "n_folds": n_folds, "train_languages": None,
            "max_train_queries": None, "rows": pooled_rows(preds),
-           "folds": [{"fold": 0, "train_pointwise_pairs": n_queries, "train_pointwise_queries": n_queries,
-                      "train_listwise_queries": 86, "test_pairs": n, "minutes": 1.0,
-                      "history": [{"epoch": 0, "ndcg@20_esci": 0.75}, {"epoch": 1, "ndcg@20_esci": 0.76}]}]}
+           "folds": [{"fold": f, "train_pointwise_pairs": n_queries + f, "train_pointwise_queries": n_queries + f,
+                      "train_listwise_queries": 86, "test_pairs": int((fold == f).sum()), "minutes": 1.0,
+                      "history": [{"epoch": 0, "ndcg@20_esci": 0.75}, {"epoch": 1, "ndcg@20_esci": 0.76}]}
+                     for f in folds]}
     (folder / f"{name}.json").write_text(json.dumps(doc))
     preds.to_parquet(folder / f"{name}.parquet", index=False)
     return doc
@@ -158,7 +161,7 @@ def _fake_run(folder, name, quality, n_queries, seed=0):
 def test_report_has_the_bakeoff_the_unseen_language_table_and_the_curve(tmp_path):
     import xml.etree.ElementTree as ET
 
-    from core.workflows.cards.cv_report import fold_aucs, kept_share, load_runs, write_report
+    from core.workflows.cards.cv_report import fold_scores, kept_share, load_runs, write_report
 
     all_runs = _fake_run(tmp_path, "all", 0.4, 1500)
     en = _fake_run(tmp_path, "en-only", 0.2, 1000, seed=1)
@@ -174,12 +177,14 @@ def test_report_has_the_bakeoff_the_unseen_language_table_and_the_curve(tmp_path
     assert "Unseen languages" in text and "en only" in text and "Learning curve" in text
     auc = {(d["name"], r["language"]): r["auc"] for d in (all_runs, en) for r in d["rows"] if r["model"] == "epoch 1"}
     runs = load_runs(tmp_path)
-    share = kept_share(runs, fold_aucs(tmp_path, runs))
+    share = kept_share(runs, fold_scores(tmp_path, runs))
     assert share["ja"] == pytest.approx(auc["en-only", "ja"] / auc["all", "ja"])
     assert f"{share['es']:.1%} on es" in text
     root = ET.fromstring((tmp_path / "learning_curve.svg").read_text())
-    # teacher all/es/ja over lc250 and all; the prior has a single curve point, so no line
-    assert len(root.findall("{http://www.w3.org/2000/svg}polyline")) == 3
+    # the cross-encoder (solid) and its own prior (dashed) for all/es/ja over lc250 and all
+    lines = root.findall("{http://www.w3.org/2000/svg}polyline")
+    assert len(lines) == 6 and sum("stroke-dasharray" in line.attrib for line in lines) == 3
+    assert not (tmp_path / "learning_curve_prior.svg").exists()  # the prior has one curve point: no line
     assert "The English-only feature prior keeps" in text and "| feature prior | en only | 1 of 1 |" in text
 
 
@@ -246,7 +251,7 @@ def test_the_unseen_language_run_trains_on_every_english_pair_and_tests_every_ot
 
 
 def test_the_report_reads_an_unseen_language_run_as_the_english_only_one(tmp_path):
-    from core.workflows.cards.cv_report import fold_aucs, kept_share, load_runs, write_report
+    from core.workflows.cards.cv_report import fold_scores, kept_share, load_runs, write_report
 
     all_runs = _fake_run(tmp_path, "all", 0.4, 1500)
     unseen = _fake_run(tmp_path, "en-unseen", 0.2, 1300, seed=1)
@@ -258,13 +263,13 @@ def test_the_report_reads_an_unseen_language_run_as_the_english_only_one(tmp_pat
     auc = {(d["name"], r["language"]): r["auc"]
            for d in (all_runs, unseen) for r in d["rows"] if r["model"] == "epoch 1"}
     runs = load_runs(tmp_path)
-    assert kept_share(runs, fold_aucs(tmp_path, runs))["es"] == pytest.approx(auc["en-unseen", "es"] / auc["all", "es"])
+    assert kept_share(runs, fold_scores(tmp_path, runs))["es"] == pytest.approx(auc["en-unseen", "es"] / auc["all", "es"])
 
 
 def test_runs_are_compared_on_the_mean_of_their_folds_aucs_not_on_pooled_scores(tmp_path):
     """Two folds whose models rank perfectly but score on different scales (fold 1's expected levels lower):
     pooled, their AUC falls below 1; per fold it is 1, as for one model scoring every pair."""
-    from core.workflows.cards.cv_report import fold_aucs, kept_share, load_runs, unseen_table
+    from core.workflows.cards.cv_report import fold_scores, kept_share, load_runs, unseen_table
 
     rng = np.random.default_rng(0)
     n = 200
@@ -284,8 +289,37 @@ def test_runs_are_compared_on_the_mean_of_their_folds_aucs_not_on_pooled_scores(
     from core.metrics import exact_vs_irrelevant_auc, expected_level
     assert exact_vs_irrelevant_auc(level, expected_level(probs)) < 0.9  # pooled
     runs = load_runs(tmp_path)
-    aucs = fold_aucs(tmp_path, runs)
-    assert aucs == {("all", "es", 0): 1.0, ("all", "es", 1): 1.0, ("en-unseen", "es", 0): 1.0,
-                    ("en-unseen", "es", 1): 1.0}  # the single training scored on the folds of "all"
-    assert kept_share(runs, aucs) == {"es": 1.0}
-    assert "| 1.000 |" in unseen_table(runs, None, aucs)
+    scores = fold_scores(tmp_path, runs)
+    assert {k[:3]: auc for k, (auc, _, _) in scores.items() if k[1] == "es"} == {
+        ("all", "es", 0): 1.0, ("all", "es", 1): 1.0, ("en-unseen", "es", 0): 1.0,
+        ("en-unseen", "es", 1): 1.0}  # the single training scored on the folds of "all"
+    assert kept_share(runs, scores) == {"es": 1.0}
+    assert "| 1.000 |" in unseen_table(runs, None, scores)
+
+
+def test_the_curve_reads_every_run_on_the_folds_they_all_cover(tmp_path):
+    """Learning-curve runs of one fold each (the cross-encoder's, which cost ~1 hour a fold) are compared with
+    that fold of the four-fold ``all`` run, not with all of its folds; each point also has its own prior."""
+    from core.cli import main
+    from core.metrics import exact_vs_irrelevant_auc, expected_level
+    from core.workflows.cards.cv_report import curve_points, fold_scores, load_runs
+
+    folder = tmp_path / "teacher" / "cv"
+    folder.mkdir(parents=True)
+    _fake_run(folder, "all", 0.4, 1500, folds=(0, 1), n_folds=2)  # fold 1: noise
+    _fake_run(folder, "lc250", 0.1, 250, seed=2, folds=(0,), n_folds=2)
+    runs = load_runs(folder)
+    pts = {(p["model"], p["language"], p["queries"]): p for p in curve_points(folder, runs, fold_scores(folder, runs))}
+    assert set(pts) == {("teacher", lang, q) for lang in ("all", "en", "es", "ja") for q in (250, 1500)}
+    top = pts["teacher", "all", 1500]
+    preds = pd.read_parquet(folder / "all.parquet")
+    for epoch, key in ((1, "auc"), (0, "prior_auc")):
+        fold0 = preds[(preds["fold"] == 0) & (preds["epoch"] == epoch)]
+        assert top[key] == pytest.approx(exact_vs_irrelevant_auc(fold0["level"], expected_level(fold0[PROB_COLS])))
+    assert top["folds"] == "fold 0 of 2" and top["auc"] > 0.9  # fold 1 (noise) would pull it towards 0.5
+    assert all(0 <= p[k] <= 1 for p in pts.values() for k in ("p_acc", "p_auc"))
+    card = tmp_path / "teacher" / "model_card.md"
+    card.write_text("# Teacher\n")
+    assert main(["train", "teacher", "--cv-report", "--out", str(folder)]) == 0
+    assert "![teacher learning curve](cv/learning_curve.svg)" in card.read_text()  # the card is one folder up
+    assert "| teacher | all | 1500 | fold 0 of 2 |" in (folder / "cv.md").read_text()

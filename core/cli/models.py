@@ -46,13 +46,14 @@ def _train_teacher(args) -> int:
                  if getattr(args, f.name, None) is not None}
     cfg = teacher.TeacherConfig(**overrides)
     if args.cv_report:
-        from core.workflows.cards.common import splice_section
+        from core.workflows.cards.common import rebase_images, splice_section
         from core.workflows.cards.cv_report import write_report
         folder = Path(args.out) if args.out else config.artifact("teacher") / "cv"
         text = write_report(folder)
         card = folder.parent / "model_card.md"
         if card.exists():  # the card of the teacher beside the runs gets the section too
-            splice_section(card, "Cross-validation on esci_multilingual", text, before="Cross-lingual probe")
+            splice_section(card, "Cross-validation on esci_multilingual", rebase_images(text, folder.name),
+                           before="Cross-lingual probe")
         print(text)
         return 0
     labels = _human_labels(args)
@@ -151,7 +152,7 @@ def add_commands(sub) -> None:
     sp.add_argument("--cv", type=int, default=0, metavar="N",
                     help="teacher: N-fold query-grouped cross-validation over --cv-set instead of one training")
     sp.add_argument("--cv-report", action="store_true",
-                    help="teacher: write <out>/cv.md and learning_curve.svg from the cross-validation runs there")
+                    help="teacher: write <out>/cv.md and the learning-curve SVGs from the cross-validation runs there")
     sp.add_argument("--prior-only", action="store_true",
                     help="teacher --cv: the feature prior alone on the same folds (seconds per fold, no cross-encoder)")
     sp.add_argument("--cv-set", default="esci_multilingual", help="teacher: the pointwise data set to fold")

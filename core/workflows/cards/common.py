@@ -48,10 +48,12 @@ REF_COLOURS = ("#d62728", "#2ca02c", "#7f7f7f", "#9467bd")
 
 def line_svg(series: dict[str, list[tuple[float, float]]], *, x_label: str, y_label: str,
              refs: dict[str, float] | None = None, tips: dict[str, list[str]] | None = None,
+             colours: dict[str, str] | None = None, dashed: tuple[str, ...] = (),
              width: int = 560, height: int = 320) -> str:
     """A standalone SVG line chart (no plotting dependency): one polyline per series over a log x axis,
     dashed horizontal reference lines (``refs``, NaN skipped) labelled on the right, optional hover
-    text per point (``tips``)."""
+    text per point (``tips``); ``colours`` sets a series' colour (else the next of ``COLOURS``), series named
+    in ``dashed`` are drawn dashed."""
     from xml.sax.saxutils import escape
 
     refs = {k: v for k, v in (refs or {}).items() if v == v}
@@ -85,12 +87,14 @@ def line_svg(series: dict[str, list[tuple[float, float]]], *, x_label: str, y_la
         out.append(f'<line x1="{left}" y1="{Y(v):.1f}" x2="{width - right}" y2="{Y(v):.1f}" stroke="{c}" '
                    f'stroke-dasharray="5,4"/>')
         out.append(f'<text x="{width - right + 4}" y="{Y(v) + 4:.1f}" fill="{c}">{escape(name)} {v:.3f}</text>')
-    for (name, pts), c in zip(series.items(), COLOURS):
+    for (name, pts), c in zip(series.items(), COLOURS * len(series)):
+        c = (colours or {}).get(name, c)
         pts = [(x, y) for x, y in pts if y == y]
         if not pts:
             continue
+        dash = ' stroke-dasharray="6,4"' if name in dashed else ""
         out.append(f'<polyline points="{" ".join(f"{X(x):.1f},{Y(y):.1f}" for x, y in pts)}" fill="none" '
-                   f'stroke="{c}" stroke-width="2"/>')
+                   f'stroke="{c}" stroke-width="2"{dash}/>')
         texts = (tips or {}).get(name) or [f"{name}: {x:g} → {y:.4f}" for x, y in pts]
         for (x, y), tip in zip(pts, texts):
             out.append(f'<circle cx="{X(x):.1f}" cy="{Y(y):.1f}" r="3.5" fill="{c}"><title>{escape(tip)}</title>'
@@ -119,6 +123,14 @@ def splice_section(card: str | Path, title: str, body: str, before: str | None =
     else:
         lines += [""] + new
     card.write_text("\n".join(lines))
+
+
+def rebase_images(markdown: str, folder: str) -> str:
+    """Markdown whose relative image links (``![..](x.svg)``) point into ``folder``: a section written beside
+    its figures, spliced into a card one folder up."""
+    import re
+
+    return re.sub(r"(!\[[^\]]*\]\()(?![a-z]+:|/)([^)]+\))", rf"\g<1>{folder}/\g<2>", markdown)
 
 
 def figure(v, lo=None, hi=None) -> str:

@@ -4,8 +4,9 @@ Reads ``<folder>/<run>.json`` (one per cross-validation run: ``all`` = every lan
 English pointwise pairs only, ``en-unseen`` = one training on every English pair, tested on the other
 languages, ``lc<N>`` = at most N pointwise training queries per fold; ``prior-<run>`` = the same with the
 feature prior alone) and, when present, ``<folder>/baselines.json`` (``relevance evaluate --json`` on the
-same pointwise file: bm25, e5-cosine, the students), and writes ``<folder>/cv.md`` (tables) and
-``<folder>/learning_curve.svg``.
+same pointwise file: bm25, e5-cosine, the students), and writes ``<folder>/cv.md`` (tables),
+``<folder>/learning_curve.svg`` (the cross-encoder against its own prior) and ``learning_curve_prior.svg`` (the
+prior-only runs).
 """
 
 from __future__ import annotations
@@ -93,11 +94,12 @@ def _setup_text(doc: dict, trains: str) -> str:
            "tested on its own fold"
 
 
-def fold_aucs(folder: Path, runs: dict[str, dict]) -> dict[tuple[str, str, int], float]:
-    """AUC exact vs irrelevant per (run, language, test fold) at the run's last epoch, the folds being those of
-    the all-language runs (``prior-all``, else ``all``): a single-training run (``--unseen``) is scored on the same
-    subsets. Runs are compared on the mean of these, not on AUC pooled over the folds, which mixes the scores
-    of four models (four calibrations) and so lowers the AUC of a cross-validated run against a single model."""
+def fold_scores(folder: Path, runs: dict[str, dict]) -> dict[tuple[str, str, int, int], tuple[float, int, int]]:
+    """(AUC exact vs irrelevant, pairs right, pairs) per (run, language or ``all``, test fold, epoch) at epoch 0
+    (the prior alone) and the run's last epoch, the folds being those of the all-language runs (``prior-all``,
+    else ``all``): a single-training run (``--unseen``) is scored on the same subsets. Runs are compared on the
+    mean of the folds' AUCs, not on AUC pooled over the folds, which mixes the scores of four models (four
+    calibrations) and so lowers the AUC of a cross-validated run against a single model."""
     import pandas as pd
 
     from core.metrics import exact_vs_irrelevant_auc, expected_level
@@ -111,25 +113,37 @@ def fold_aucs(folder: Path, runs: dict[str, dict]) -> dict[tuple[str, str, int],
     out = {}
     for name in runs:
         preds = pd.read_parquet(folder / f"{name}.parquet")
-        preds = preds[preds["epoch"] == preds["epoch"].max()].drop(columns="fold").merge(fold_of, on=key)
-        for (lang, fold), part in preds.groupby(["language", "fold"]):
-            out[name, lang, int(fold)] = exact_vs_irrelevant_auc(part["level"].to_numpy(),
-                                                                 expected_level(part[PROB_COLS].to_numpy()))
+        preds = preds[preds["epoch"].isin({0, preds["epoch"].max()})].drop(columns="fold").merge(fold_of, on=key)
+        preds = pd.concat([preds, preds.assign(language="all")], ignore_index=True)
+        for (lang, fold, epoch), part in preds.groupby(["language", "fold", "epoch"]):
+            probs, level = part[PROB_COLS].to_numpy(), part["level"].to_numpy()
+            out[name, lang, int(fold), int(epoch)] = (exact_vs_irrelevant_auc(level, expected_level(probs)),
+                                                      int((probs.argmax(1) + 1 == level).sum()), len(part))
     return out
 
 
-def _mean_auc(aucs: dict, name: str, lang: str, folds: set[int] | None = None) -> float | None:
-    vals = [v for (n, la, f), v in aucs.items() if n == name and la == lang and (folds is None or f in folds)
-            and not math.isnan(v)]
-    return sum(vals) / len(vals) if vals else None
+def _over_folds(scores: dict, name: str, lang: str, epoch: int, folds: set[int] | None = None
+                ) -> tuple[float, float] | None:
+    """(mean AUC over the folds, accuracy pooled over them) of run ``name``, or None without a fold."""
+    got = [v for (n, la, f, e), v in scores.items() if n == name and la == lang and e == epoch
+           and (folds is None or f in folds)]
+    aucs = [a for a, _, _ in got if not math.isnan(a)]
+    if not got:
+        return None
+    return (sum(aucs) / len(aucs) if aucs else math.nan), sum(c for _, c, _ in got) / sum(n for _, _, n in got)
 
 
-def unseen_table(runs: dict[str, dict], baselines: dict | None, aucs: dict | None = None) -> str:
-    """Trained on → tested on: AUC (mean over the test folds, see ``fold_aucs``) and accuracy per language for
+def _mean_auc(scores: dict, name: str, lang: str, epoch: int, folds: set[int] | None = None) -> float | None:
+    got = _over_folds(scores, name, lang, epoch, folds)
+    return None if got is None or math.isnan(got[0]) else got[0]
+
+
+def unseen_table(runs: dict[str, dict], baselines: dict | None, scores: dict | None = None) -> str:
+    """Trained on → tested on: AUC (mean over the test folds, see ``fold_scores``) and accuracy per language for
     the teacher (last epoch) and the feature prior (prior-only runs, else the teacher runs' epoch 0) trained on
     all languages and on English only, next to e5-cosine, BM25 and the students (trained on English data only;
     one model each, AUC over the whole file)."""
-    aucs = aucs or {}
+    scores = scores or {}
     rows = []
     for name, doc in runs.items():
         family, setting = _family(name)
@@ -145,7 +159,7 @@ def unseen_table(runs: dict[str, dict], baselines: dict | None, aucs: dict | Non
             row = {"model": label, "trained on": trained_on, "folds": _folds_text(doc)}
             for lang in ("en", "es", "ja"):
                 r = got.get((model, lang), {})
-                fold_mean = _mean_auc(aucs, name, lang) if model == last_epoch(doc) else None
+                fold_mean = _mean_auc(scores, name, lang, int(model.split()[-1]))
                 row[f"AUC {lang}"] = figure(fold_mean if fold_mean is not None else r.get("auc"))
                 row[f"acc {lang}"] = figure(r.get("accuracy"))
             rows.append(row)
@@ -162,10 +176,10 @@ def unseen_table(runs: dict[str, dict], baselines: dict | None, aucs: dict | Non
     return model_card.table(rows, list(rows[0])) if rows else "(no runs yet)"
 
 
-def kept_share(runs: dict[str, dict], aucs: dict, family: str = "teacher") -> dict[str, float]:
+def kept_share(runs: dict[str, dict], scores: dict, family: str = "teacher") -> dict[str, float]:
     """AUC of the English-only model as a share of the all-language one's, on es and ja, for the teacher
     (``all`` / ``en-only`` or ``en-unseen`` runs, last epoch) or the prior (the ``prior-`` runs), each the mean
-    over the test folds both runs cover (``fold_aucs``)."""
+    over the test folds both runs cover (``fold_scores``)."""
     prefix = "" if family == "teacher" else "prior-"
     a_name = f"{prefix}all"
     e_name = next((n for n in (f"{prefix}en-only", f"{prefix}en-unseen") if n in runs), None)
@@ -173,34 +187,107 @@ def kept_share(runs: dict[str, dict], aucs: dict, family: str = "teacher") -> di
         return {}
     out = {}
     for lang in ("es", "ja"):
-        common = {f for (n, la, f) in aucs if n == a_name and la == lang} \
-            & {f for (n, la, f) in aucs if n == e_name and la == lang}
-        a, e = _mean_auc(aucs, a_name, lang, common), _mean_auc(aucs, e_name, lang, common)
+        common = {f for (n, la, f, _) in scores if n == a_name and la == lang} \
+            & {f for (n, la, f, _) in scores if n == e_name and la == lang}
+        a = _mean_auc(scores, a_name, lang, _last(runs[a_name]), common)
+        e = _mean_auc(scores, e_name, lang, _last(runs[e_name]), common)
         if a and e:
             out[lang] = e / a
     return out
 
 
-def curve_points(runs: dict[str, dict]) -> list[dict]:
-    """Learning-curve points: mean pointwise training queries per fold → last-epoch AUC and accuracy, for
-    the teacher runs (``all``, ``lc<N>``) and the prior-only runs (``prior-all``, ``prior-lc<N>``)."""
+def _last(doc: dict) -> int:
+    return int(last_epoch(doc).split()[-1])
+
+
+def curve_points(folder: Path, runs: dict[str, dict], scores: dict) -> list[dict]:
+    """Learning-curve points: pointwise training queries per fold → last-epoch AUC (mean over the test folds)
+    and accuracy, for the teacher runs (``all``, ``lc<N>``) and the prior-only runs (``prior-all``,
+    ``prior-lc<N>``). Each family's points cover the same test folds: those all its curve runs have (a run of
+    one fold per size is compared with that fold of ``all``). A teacher point also has its own prior (the run's
+    epoch 0, same training pairs and test folds) and paired-bootstrap p-values against it, Holm-corrected over
+    the curve's teacher points."""
+    import pandas as pd
+
+    from core.metrics.stats import holm
+    from core.workflows.teacher_cv import pooled_rows
+
     pts = []
-    for name, doc in runs.items():
-        family, setting = _family(name)
-        if setting != "all" and not setting.startswith("lc"):
+    for family in ("teacher", "prior"):
+        names = [n for n, doc in runs.items() if _family(n)[0] == family and not doc.get("unseen")
+                 and (_family(n)[1] == "all" or _family(n)[1].startswith("lc"))]
+        if not names:
             continue
-        n = sum(f["train_pointwise_queries"] for f in doc["folds"]) / len(doc["folds"])
-        got = _rows(doc)
-        for lang in LANGS:
-            r = got.get((last_epoch(doc), lang))
-            if r:
-                pts.append({"model": family, "queries": round(n), "language": lang, "auc": r["auc"],
-                            "accuracy": r["accuracy"], "folds": _folds_text(doc)})
-    return sorted(pts, key=lambda p: (p["model"], p["language"], p["queries"]))
+        common = set.intersection(*({f["fold"] for f in runs[n]["folds"]} for n in names))
+        for name in names:
+            doc = runs[name]
+            folds = [f for f in doc["folds"] if f["fold"] in common]
+            if not folds:
+                continue
+            where = (f"{len(folds)} of {doc['n_folds']}" if len(folds) > 1
+                     else f"fold {folds[0]['fold']} of {doc['n_folds']}")
+            p = {}
+            if family == "teacher":
+                preds = pd.read_parquet(folder / f"{name}.parquet")
+                preds = preds[preds["fold"].isin(common) & preds["epoch"].isin({0, _last(doc)})]
+                p = {r["language"]: r for r in pooled_rows(preds) if r["model"] != "epoch 0"}
+            for lang in LANGS:
+                got = _over_folds(scores, name, lang, _last(doc), common)
+                if got is None:
+                    continue
+                pt = {"model": family, "language": lang, "folds": where, "auc": got[0], "accuracy": got[1],
+                      "queries": round(sum(f["train_pointwise_queries"] for f in folds) / len(folds))}
+                if family == "teacher":
+                    pt["prior_auc"], pt["prior_accuracy"] = _over_folds(scores, name, lang, 0, common)
+                    pt["p_acc"] = p.get(lang, {}).get("p_value_vs_first")
+                    pt["p_auc"] = p.get(lang, {}).get("p_value_auc_vs_first")
+                pts.append(pt)
+    for key in ("p_acc", "p_auc"):
+        have = [pt for pt in pts if pt.get(key) is not None]
+        for pt, adjusted in zip(have, holm([pt[key] for pt in have])):
+            pt[key] = adjusted
+    return sorted(pts, key=lambda p: (p["model"], LANGS.index(p["language"]), p["queries"]))
+
+
+def curve_section(folder: Path, pts: list[dict]) -> str:
+    """The learning-curve table and its SVG(s): the cross-encoder against its own prior (solid / dashed, one
+    colour per language) when it has two or more sizes, and the prior-only runs' curve."""
+    figures = []
+    for family, file in (("teacher", "learning_curve.svg"), ("prior", "learning_curve_prior.svg")):
+        mine = [p for p in pts if p["model"] == family and p["language"] in ("all", "es", "ja")]
+        if len({p["queries"] for p in mine}) < 2:
+            (folder / file).unlink(missing_ok=True)  # no stale figure from an earlier report
+            continue
+        series, colours = {}, {}
+        for p in mine:
+            colour = model_card.COLOURS[("all", "es", "ja").index(p["language"])]
+            label = "cross-encoder" if family == "teacher" else "prior"
+            series.setdefault(f"{label} {p['language']}", []).append((p["queries"], p["auc"]))
+            colours[f"{label} {p['language']}"] = colour
+            if family == "teacher":
+                series.setdefault(f"its prior {p['language']}", []).append((p["queries"], p["prior_auc"]))
+                colours[f"its prior {p['language']}"] = colour
+        (folder / file).write_text(model_card.line_svg(
+            series, x_label="pointwise training queries per fold (log scale)", y_label="AUC exact vs irrelevant",
+            colours=colours, dashed=tuple(n for n in series if not n.startswith("cross-encoder"))))
+        where = pts[[p["model"] for p in pts].index(family)]["folds"]
+        figures.append(f"![{family} learning curve]({file})\n\n" + (
+            f"The cross-encoder (solid) and its own prior (dashed: the same run's epoch 0), test folds: {where}."
+            if family == "teacher" else f"The feature prior alone (prior-only runs), test folds: {where}."))
+    rows = [{"model": p["model"], "language": p["language"], "training queries": p["queries"], "test folds": p["folds"],
+             "AUC": figure(p["auc"]), "accuracy": figure(p["accuracy"]),
+             "its prior: AUC": figure(p.get("prior_auc")), "its prior: accuracy": figure(p.get("prior_accuracy")),
+             "p (Holm) acc vs prior": p_value(p.get("p_acc")), "p (Holm) AUC vs prior": p_value(p.get("p_auc"))}
+            for p in pts]
+    return ("### Learning curve\n\nAUC: mean over the test folds of each fold's AUC; accuracy pooled over them. "
+            "Each family is read on the test folds all its runs cover. \"Its prior\": the teacher run's epoch 0 "
+            "(the feature prior fitted on the same training pairs), with paired-bootstrap p-values over queries, "
+            "Holm-corrected over the table's teacher rows.\n\n" + "\n\n".join(figures) + "\n\n"
+            + model_card.table(rows, list(rows[0])))
 
 
 def write_report(folder: str | Path) -> str:
-    """Write ``cv.md`` and ``learning_curve.svg`` into ``folder`` and return the Markdown."""
+    """Write ``cv.md`` and the learning-curve SVGs into ``folder`` and return the Markdown."""
     folder = Path(folder)
     runs = load_runs(folder)
     base_file = folder / "baselines.json"
@@ -224,29 +311,19 @@ def write_report(folder: str | Path) -> str:
     if baselines:
         parts.append("### Baselines on the same pairs\n\n`relevance evaluate` on the whole pointwise file (none of "
                      "these trained on it).\n\n" + baseline_table(baselines))
+    scores = fold_scores(folder, runs)
     if runs or baselines:
-        aucs = fold_aucs(folder, runs)
-        kept = [(who, kept_share(runs, aucs, family)) for who, family in (("teacher", "teacher"),
-                                                                          ("feature prior", "prior"))]
+        kept = [(who, kept_share(runs, scores, family)) for who, family in (("teacher", "teacher"),
+                                                                            ("feature prior", "prior"))]
         parts.append("### Unseen languages: trained on → tested on\n\nAUC of the cross-validated and single-training "
                      "runs: the mean over the test folds of each fold's AUC (a single training scored on the same "
                      "subsets), since pooling four folds' scores mixes four models' calibrations; accuracy pooled."
-                     "\n\n" + unseen_table(runs, baselines, aucs) + "".join(
+                     "\n\n" + unseen_table(runs, baselines, scores) + "".join(
             f"\n\nThe English-only {who} keeps " + ", ".join(f"{v:.1%} on {k}" for k, v in share.items())
             + f" of the all-language {who}'s AUC." for who, share in kept if share))
-    pts = curve_points(runs)
-    if len({p["queries"] for p in pts}) > 1:
-        series = {}
-        for p in pts:
-            if p["language"] in ("es", "ja", "all"):
-                series.setdefault(f"{p['model']} {p['language']}", []).append((p["queries"], p["auc"]))
-        series = {k: v for k, v in series.items() if len(v) > 1}
-        (folder / "learning_curve.svg").write_text(model_card.line_svg(
-            series, x_label="pointwise training queries per fold (log scale)", y_label="AUC exact vs irrelevant"))
-        parts.append("### Learning curve\n\n![learning curve](learning_curve.svg)\n\n" + model_card.table(
-            [{"model": p["model"], "language": p["language"], "training queries": p["queries"], "folds": p["folds"],
-              "AUC": figure(p["auc"]), "accuracy": figure(p["accuracy"])} for p in pts],
-            ["model", "language", "training queries", "folds", "AUC", "accuracy"]))
+    pts = curve_points(folder, runs, scores)
+    if len({(p["model"], p["queries"]) for p in pts}) > 1:
+        parts.append(curve_section(folder, pts))
     if runs:
         stamps = sorted(datetime.fromtimestamp((folder / f"{n}.json").stat().st_mtime, timezone.utc) for n in runs)
         parts.insert(0, f"Runs written {stamps[0]:%Y-%m-%d} to {stamps[-1]:%Y-%m-%d} (UTC); report made on "
