@@ -56,25 +56,28 @@ def change_display(df: pd.DataFrame, a: str, b: str, a_name: str | None = None,
 def vs_raters_display(df: pd.DataFrame) -> pd.DataFrame:
     """The models against the raters' consensus (``core.workflows.figures.vs_raters``) as text, "too few queries
     (n)" for every figure of a language under the minimum."""
-    k = df["k"].iat[0]
     return pd.DataFrame({
-        "model": df["model"], "language": df["language"], "gains": df["gains"],
-        f"nDCG@{k} [95% CI]": [with_ci(*t) for t in zip(df["ndcg"], df["ci_low"], df["ci_high"], df["n_queries"],
-                                                         df["enough"])],
-        "accuracy": [too_few(*t) for t in zip(df["accuracy"], df["enough"], df["n_queries"])],
+        **_ndcg_columns(df),
         "within one": [too_few(*t) for t in zip(df["within_one"], df["enough"], df["n_queries"])],
         "queries": df["n_queries"].astype(int), "pairs": df["n_pairs"].astype(int),
     })
 
 
-def ndcg_display(df: pd.DataFrame, reference: str) -> pd.DataFrame:
-    """The nDCG summary (``core.workflows.figures.summary``) as text, one row per model × language × gains."""
+def _ndcg_columns(df: pd.DataFrame) -> dict:
+    """model, language, gains, nDCG@k with its CI and accuracy as text ("too few queries (n)" under the minimum)."""
     k = df["k"].iat[0]
-    return pd.DataFrame({
+    return {
         "model": df["model"], "language": df["language"], "gains": df["gains"],
         f"nDCG@{k} [95% CI]": [with_ci(*t) for t in zip(df["ndcg"], df["ci_low"], df["ci_high"], df["n_queries"],
                                                          df["enough"])],
         "accuracy": [too_few(*t) for t in zip(df["accuracy"], df["enough"], df["n_queries"])],
+    }
+
+
+def ndcg_display(df: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """The nDCG summary (``core.workflows.figures.summary``) as text, one row per model × language × gains."""
+    return pd.DataFrame({
+        **_ndcg_columns(df),
         f"p (Holm) vs {reference}": [("reference" if m == reference else p_text(p))
                                      for m, p in zip(df["model"], df["p_holm"])],
         "queries": df["n_queries"].astype(int), "pairs": df["n_pairs"].astype(int),
