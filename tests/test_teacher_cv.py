@@ -323,3 +323,16 @@ def test_the_curve_reads_every_run_on_the_folds_they_all_cover(tmp_path):
     assert main(["train", "teacher", "--cv-report", "--out", str(folder)]) == 0
     assert "![teacher learning curve](cv/learning_curve.svg)" in card.read_text()  # the card is one folder up
     assert "| teacher | all | 1500 | fold 0 of 2 |" in (folder / "cv.md").read_text()
+
+
+def test_line_labels_that_would_overlap_are_set_a_line_apart():
+    import xml.etree.ElementTree as ET
+
+    from core.workflows.cards.common import line_svg
+
+    series = {"a": [(10, 0.5), (100, 0.80)], "b": [(10, 0.6), (100, 0.801)], "c": [(10, 0.7), (100, 0.2)]}
+    root = ET.fromstring(line_svg(series, x_label="x", y_label="y", dashed=("b",)))
+    ns = "{http://www.w3.org/2000/svg}"
+    ends = {t.text: float(t.get("y")) for t in root.findall(f"{ns}text") if t.text in series}
+    assert abs(ends["a"] - ends["b"]) >= 12 and ends["c"] > max(ends["a"], ends["b"])  # c stays lowest
+    assert [("stroke-dasharray" in line.attrib) for line in root.findall(f"{ns}polyline")] == [False, True, False]

@@ -87,6 +87,7 @@ def line_svg(series: dict[str, list[tuple[float, float]]], *, x_label: str, y_la
         out.append(f'<line x1="{left}" y1="{Y(v):.1f}" x2="{width - right}" y2="{Y(v):.1f}" stroke="{c}" '
                    f'stroke-dasharray="5,4"/>')
         out.append(f'<text x="{width - right + 4}" y="{Y(v) + 4:.1f}" fill="{c}">{escape(name)} {v:.3f}</text>')
+    labels = []
     for (name, pts), c in zip(series.items(), COLOURS * len(series)):
         c = (colours or {}).get(name, c)
         pts = [(x, y) for x, y in pts if y == y]
@@ -101,7 +102,11 @@ def line_svg(series: dict[str, list[tuple[float, float]]], *, x_label: str, y_la
                        f'</circle>')
         if len(series) > 1:
             x, y = pts[-1]
-            out.append(f'<text x="{X(x) + 6:.1f}" y="{Y(y) + 4:.1f}" fill="{c}">{escape(name)}</text>')
+            labels.append([Y(y) + 4, X(x) + 6, c, name])
+    labels.sort()
+    for i in range(1, len(labels)):  # end labels at least a line apart, in the order of their lines
+        labels[i][0] = max(labels[i][0], labels[i - 1][0] + 12)
+    out += [f'<text x="{x:.1f}" y="{y:.1f}" fill="{c}">{escape(name)}</text>' for y, x, c, name in labels]
     out.append("</svg>")
     return "\n".join(out) + "\n"
 

@@ -269,7 +269,7 @@ def curve_section(folder: Path, pts: list[dict]) -> str:
                 colours[f"its prior {p['language']}"] = colour
         (folder / file).write_text(model_card.line_svg(
             series, x_label="pointwise training queries per fold (log scale)", y_label="AUC exact vs irrelevant",
-            colours=colours, dashed=tuple(n for n in series if not n.startswith("cross-encoder"))))
+            colours=colours, dashed=tuple(n for n in series if n.startswith("its prior"))))
         where = pts[[p["model"] for p in pts].index(family)]["folds"]
         figures.append(f"![{family} learning curve]({file})\n\n" + (
             f"The cross-encoder (solid) and its own prior (dashed: the same run's epoch 0), test folds: {where}."
