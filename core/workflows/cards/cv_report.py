@@ -77,8 +77,14 @@ def _family(name: str) -> tuple[str, str]:
     return ("prior", name[len("prior-"):]) if name.startswith("prior-") else ("teacher", name)
 
 
-def _folds_text(doc: dict) -> str:
-    return "one training" if doc.get("unseen") else f"{len(doc['folds'])} of {doc['n_folds']}"
+def _folds_text(doc: dict, folds: list[dict] | None = None) -> str:
+    """"one training", "4 of 4", or the folds by number when a run has some of them ("fold 0 of 4")."""
+    if doc.get("unseen"):
+        return "one training"
+    folds = doc["folds"] if folds is None else folds
+    if len(folds) == doc["n_folds"]:
+        return f"{len(folds)} of {doc['n_folds']}"
+    return f"fold{'s' if len(folds) > 1 else ''} {', '.join(str(f['fold']) for f in folds)} of {doc['n_folds']}"
 
 
 def _setup_text(doc: dict, trains: str) -> str:
@@ -90,7 +96,7 @@ def _setup_text(doc: dict, trains: str) -> str:
     if doc.get("unseen"):
         return (f"One training that {trains} on {data}, tested on every pointwise pair of the other languages "
                 f"({folds[0]['test_pairs']} pairs, none of their languages seen in training)")
-    return f"{_folds_text(doc)} query-grouped folds of the pointwise set; each fold {trains} on {data} and is " \
+    return f"Query-grouped folds of the pointwise set: {_folds_text(doc)}; each fold {trains} on {data} and is " \
            "tested on its own fold"
 
 
@@ -224,8 +230,7 @@ def curve_points(folder: Path, runs: dict[str, dict], scores: dict) -> list[dict
             folds = [f for f in doc["folds"] if f["fold"] in common]
             if not folds:
                 continue
-            where = (f"{len(folds)} of {doc['n_folds']}" if len(folds) > 1
-                     else f"fold {folds[0]['fold']} of {doc['n_folds']}")
+            where = _folds_text(doc, folds)
             p = {}
             if family == "teacher":
                 preds = pd.read_parquet(folder / f"{name}.parquet")
