@@ -336,3 +336,16 @@ def test_line_labels_that_would_overlap_are_set_a_line_apart():
     ends = {t.text: float(t.get("y")) for t in root.findall(f"{ns}text") if t.text in series}
     assert abs(ends["a"] - ends["b"]) >= 12 and ends["c"] > max(ends["a"], ends["b"])  # c stays lowest
     assert [("stroke-dasharray" in line.attrib) for line in root.findall(f"{ns}polyline")] == [False, True, False]
+
+
+def test_a_pointwise_only_fold_keeps_the_listwise_dev_queries_and_no_listwise_training_query(demo_catalog):
+    from core.workflows.teacher_cv import _head, fold_data
+
+    listwise, pointwise = labels_for(demo_catalog, n_queries=5), _pointwise(demo_catalog)
+    kw = dict(n_folds=2, seed=0, dev_fraction=0.3)
+    for both, alone in zip(fold_data(listwise, pointwise, **kw), fold_data(listwise, pointwise, **kw,
+                                                                            pointwise_only=True)):
+        assert set(alone.listwise["query_id"]) == set(alone.listwise_dev) < set(both.listwise["query_id"])
+        assert alone.train.equals(both.train) and alone.test.equals(both.test)
+    assert "pointwise_only" not in _head("a", TeacherConfig(), 4, None, None, False)  # earlier runs' files match
+    assert _head("a", TeacherConfig(), 4, None, None, False, pointwise_only=True)["pointwise_only"] is True

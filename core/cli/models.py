@@ -84,11 +84,12 @@ def _cross_validate_teacher(args, cfg, labels) -> int:
     if args.prior_only:
         doc = cross_validate_prior(listwise, pointwise, get_catalog(args.db), out, cfg, n_folds=args.cv,
                                    train_languages=langs or None, max_train_queries=args.max_train_queries,
-                                   name=args.cv_name, unseen=args.unseen)
+                                   name=args.cv_name, unseen=args.unseen, pointwise_only=args.pointwise_only)
     else:
         doc = cross_validate(listwise, pointwise, get_catalog(args.db), out, cfg, n_folds=args.cv,
                              folds=folds, train_languages=langs or None, max_train_queries=args.max_train_queries,
-                             progress=_progress(), name=args.cv_name, unseen=args.unseen)
+                             progress=_progress(), name=args.cv_name, unseen=args.unseen,
+                             pointwise_only=args.pointwise_only)
     import pandas as pd
     rows = pd.DataFrame(doc["rows"])[["model", "language", "accuracy", "macro_f1", "auc", "n_pairs", "p_holm",
                                       "p_holm_auc"]]
@@ -159,6 +160,9 @@ def add_commands(sub) -> None:
     sp.add_argument("--cv-name", default="cv", help="teacher: name of the results (<out>/<name>.json)")
     sp.add_argument("--folds", help="teacher: run only these folds, e.g. 0,1")
     sp.add_argument("--train-languages", help="teacher --cv: train on pointwise pairs of these languages only")
+    sp.add_argument("--pointwise-only", action="store_true",
+                    help="teacher --cv/--unseen: train on the pointwise pairs alone (no esci_us training queries; "
+                         "its dev queries are still measured)")
     sp.add_argument("--unseen", action="store_true",
                     help="teacher: instead of folds, one training on every pointwise pair of --train-languages, "
                          "tested on every pair of the other languages (the unseen-language test)")

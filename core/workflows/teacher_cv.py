@@ -71,14 +71,16 @@ class Fold:
 
 def fold_data(listwise: pd.DataFrame, pointwise: pd.DataFrame, *, n_folds: int, seed: int, dev_fraction: float,
               folds: Sequence[int] | None = None, train_languages: Collection[str] | None = None,
-              max_train_queries: int | None = None, unseen: bool = False) -> Iterator[Fold]:
+              max_train_queries: int | None = None, unseen: bool = False,
+              pointwise_only: bool = False) -> Iterator[Fold]:
     """The folds of ``cross_validate`` (and of ``cross_validate_prior``, so both see the same pairs).
 
     A listwise training query whose text is in the test fold is left out of that fold; a pointwise training
     query whose text is a listwise dev query is left out (so the listwise dev nDCG stays held out).
     ``unseen``: one fold instead, training on every pointwise pair of ``train_languages`` and tested on every
     pair of the other languages (which no fold would train on anyway): the unseen-language test in one
-    training; a query text asked in both is kept out of training.
+    training; a query text asked in both is kept out of training. ``pointwise_only``: no listwise training
+    queries (the listwise dev queries stay, to be measured).
     """
     lw_dev = frozenset(split_queries(listwise["query_id"], dev_fraction, seed))
     dev_texts = set(_norm(listwise.loc[listwise["query_id"].isin(lw_dev), "query"]))
@@ -102,6 +104,8 @@ def fold_data(listwise: pd.DataFrame, pointwise: pd.DataFrame, *, n_folds: int, 
                                                                   random_state=seed)))]
         train = train[~_norm(train["query"]).isin(dev_texts)]
         lw = listwise[listwise["query_id"].isin(lw_dev) | ~_norm(listwise["query"]).isin(set(_norm(test["query"])))]
+        if pointwise_only:
+            lw = lw[lw["query_id"].isin(lw_dev)]
         yield Fold(f, lw, train, test, lw_dev)
 
 
@@ -135,7 +139,8 @@ def _write(out: Path, name: str, parts: list[pd.DataFrame], doc: dict) -> dict:
 def cross_validate(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalog: Catalog, out: str | Path,
                    cfg: TeacherConfig, *, n_folds: int = 4, folds: Sequence[int] | None = None,
                    train_languages: Collection[str] | None = None, max_train_queries: int | None = None,
-                   progress: bool = True, name: str = "cv", unseen: bool = False) -> dict:
+                   progress: bool = True, name: str = "cv", unseen: bool = False,
+                   pointwise_only: bool = False) -> dict:
     """Train one teacher per fold and write ``out/<name>.json`` (config, per-fold histories, pooled
     per-epoch pointwise rows) and ``out/<name>.parquet`` (each test pair's probabilities per epoch).
 
@@ -151,16 +156,17 @@ def cross_validate(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalog: Cat
         max_train_queries: at most this many pointwise training queries per fold (seeded sample).
         unseen: one training on every pointwise pair of ``train_languages``, tested on the other languages'
             pairs (see ``fold_data``); ``n_folds`` and ``folds`` do not apply.
+        pointwise_only: train on the pointwise pairs alone (no listwise training queries; see ``fold_data``).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = replace(cfg, select="last")
-    head = _head(name, cfg, n_folds, train_languages, max_train_queries, unseen)
+    head = _head(name, cfg, n_folds, train_languages, max_train_queries, unseen, pointwise_only)
     histories, parts = _earlier_folds(out, name, head, skip=None if unseen else folds)
     shared_cache, doc = None, {}
     for fold in fold_data(listwise, pointwise, n_folds=n_folds, seed=cfg.seed, dev_fraction=cfg.dev_fraction,
                           folds=folds, train_languages=train_languages, max_train_queries=max_train_queries,
-                          unseen=unseen):
+                          unseen=unseen, pointwise_only=pointwise_only):
         t0 = time.perf_counter()
         labels = pd.concat([fold.listwise, fold.train, fold.test], ignore_index=True)
         result = train_teacher(labels, catalog, out / name / f"fold{fold.index}", cfg, resume=False,
@@ -179,12 +185,13 @@ def cross_validate(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalog: Cat
 
 
 def _head(name: str, cfg: TeacherConfig, n_folds: int, train_languages: Collection[str] | None,
-          max_train_queries: int | None, unseen: bool) -> dict:
-    """What a run's file says about its setting (``unseen`` only when set, so files of earlier runs match)."""
+          max_train_queries: int | None, unseen: bool, pointwise_only: bool = False) -> dict:
+    """What a run's file says about its setting (``unseen`` and ``pointwise_only`` only when set, so files of
+    earlier runs match)."""
     head = {"name": name, "config": asdict(cfg), "n_folds": 1 if unseen else n_folds,
             "train_languages": sorted(train_languages) if train_languages else None,
             "max_train_queries": max_train_queries}
-    return {**head, "unseen": True} if unseen else head
+    return head | ({"unseen": True} if unseen else {}) | ({"pointwise_only": True} if pointwise_only else {})
 
 
 def _earlier_folds(out: Path, name: str, head: dict, skip: Sequence[int] | None) -> tuple[list[dict], list]:
@@ -207,7 +214,8 @@ def _earlier_folds(out: Path, name: str, head: dict, skip: Sequence[int] | None)
 def cross_validate_prior(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalog: Catalog, out: str | Path,
                          cfg: TeacherConfig, *, n_folds: int = 4, train_languages: Collection[str] | None = None,
                          max_train_queries: int | None = None, name: str = "prior",
-                         prior: FeaturePrior | None = None, unseen: bool = False) -> dict:
+                         prior: FeaturePrior | None = None, unseen: bool = False,
+                         pointwise_only: bool = False) -> dict:
     """The same folds with the feature prior alone (``cfg.prior`` must be ``features``): its logistic
     regression fitted on each fold's training pairs, no cross-encoder. Seconds per fold once the pairs'
     features are computed, so every fold and every learning-curve point is affordable on a CPU; the
@@ -223,7 +231,8 @@ def cross_validate_prior(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalo
     products = dict(zip(catalog.ids, catalog.products.to_dict("records")))
     histories, parts, doc = [], [], {}
     for fold in fold_data(listwise, pointwise, n_folds=n_folds, seed=cfg.seed, dev_fraction=cfg.dev_fraction,
-                          train_languages=train_languages, max_train_queries=max_train_queries, unseen=unseen):
+                          train_languages=train_languages, max_train_queries=max_train_queries, unseen=unseen,
+                          pointwise_only=pointwise_only):
         t0 = time.perf_counter()
         train = pd.concat([fold.listwise[~fold.listwise["query_id"].isin(fold.listwise_dev)], fold.train])
         prior.fit(train["query"].tolist(), [products[p] for p in train["product_id"]], train["level"].tolist())
@@ -231,7 +240,8 @@ def cross_validate_prior(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalo
             logits = prior.logits(fold.test["query"].tolist(), [products[p] for p in fold.test["product_id"]])
         parts.append(_test_part(fold.test, torch.softmax(logits, -1).numpy(), 0, fold.index))
         histories.append(_fold_record(fold, (time.perf_counter() - t0) / 60, [{"epoch": 0}]))
-        doc = _write(out, name, parts, {**_head(name, cfg, n_folds, train_languages, max_train_queries, unseen),
+        doc = _write(out, name, parts, {**_head(name, cfg, n_folds, train_languages, max_train_queries, unseen,
+                                                pointwise_only),
                                         "kind": "prior", "folds": histories})
     return doc
 
