@@ -91,8 +91,9 @@ def _setup_text(doc: dict, trains: str) -> str:
     """What a run trained on and was tested on (``trains``: "trains" or "fits the prior's logistic regression")."""
     folds = doc["folds"]
     langs = f" ({', '.join(doc['train_languages'])} only)" if doc.get("train_languages") else ""
-    data = (f"{folds[0]['train_listwise_queries']} esci_us training queries + "
-            f"~{round(sum(f['train_pointwise_queries'] for f in folds) / len(folds))} pointwise queries{langs}")
+    lw = folds[0]["train_listwise_queries"]
+    data = ((f"{lw} esci_us training queries + " if lw else "no esci_us training query, ")
+            + f"~{round(sum(f['train_pointwise_queries'] for f in folds) / len(folds))} pointwise queries{langs}")
     if doc.get("unseen"):
         return (f"One training that {trains} on {data}, tested on every pointwise pair of the other languages "
                 f"({folds[0]['test_pairs']} pairs, none of their languages seen in training)")
