@@ -1,7 +1,8 @@
-"""Is the teacher's feature prior limited by its linear model or by its features? The prior's logistic
-regression against scikit-learn's gradient-boosted trees over the same dense pair features, on the teacher
-card's query-grouped 4-fold cross-validation of ``esci_multilingual`` (each fold trains on the esci_us
-training queries + the other folds' pointwise pairs, as ``relevance train teacher --cv 4 --prior-only``).
+"""Is the teacher's feature prior limited by its linear model or by its features? The prior's logistic regression
+(``FeaturePrior`` itself) against scikit-learn's gradient-boosted trees over the same dense pair features, on
+the teacher card's query-grouped 4-fold cross-validation of ``esci_multilingual`` (each fold trains on the
+esci_us training queries + the other folds' pointwise pairs, as ``relevance train teacher --cv 4
+--prior-only``).
 
 Prints one JSON line per model and language: accuracy pooled over the folds, AUC exact vs irrelevant as
 the mean of the folds' AUCs (as in the card), and the fit seconds. Needs the demo store (``relevance init``).
@@ -16,6 +17,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import torch
 
 from core.cache import get_catalog
 from core.campaigns.consensus import training_labels
@@ -24,19 +26,11 @@ from core.models.teacher import FeaturePrior, TeacherConfig
 from core.workflows.teacher_cv import fold_data, split_by_data_set
 
 
-def _models():
+def _trees():
     from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
-    return {
-        "logistic regression (the prior)": lambda: make_pipeline(StandardScaler(), LogisticRegression(C=0.1,
-                                                                                                      max_iter=3000)),
-        "gradient-boosted trees": lambda: HistGradientBoostingClassifier(learning_rate=0.05, max_iter=300,
-                                                                         max_leaf_nodes=15, l2_regularization=1.0,
-                                                                         random_state=0),
-    }
+    return HistGradientBoostingClassifier(learning_rate=0.05, max_iter=300, max_leaf_nodes=15, l2_regularization=1.0,
+                                          random_state=0)
 
 
 def _probs(model, X: np.ndarray) -> np.ndarray:
@@ -54,22 +48,29 @@ if __name__ == "__main__":
     prior = FeaturePrior(catalog)
     t0 = time.perf_counter()
     pairs = pd.concat([listwise, pointwise], ignore_index=True).drop_duplicates(["query", "product_id"])
-    X_all = prior.features(pairs["query"].tolist(), [products[p] for p in pairs["product_id"]])
-    index = {k: i for i, k in enumerate(zip(pairs["query"], pairs["product_id"]))}
+    prior.features(pairs["query"].tolist(), [products[p] for p in pairs["product_id"]])  # cached for the folds
     print(json.dumps({"features": len(prior.names), "pairs": len(pairs),
                       "seconds": round(time.perf_counter() - t0, 1)}), flush=True)
 
     def X(df: pd.DataFrame) -> np.ndarray:
-        return X_all[[index[k] for k in zip(df["query"], df["product_id"])]]
+        return prior.features(df["query"].tolist(), [products[p] for p in df["product_id"]])
 
-    results = {name: [] for name in _models()}
+    def fit_prior(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+        prior.fit(train["query"].tolist(), [products[p] for p in train["product_id"]], train["level"].tolist())
+        with torch.no_grad():
+            return torch.softmax(prior.logits(test["query"].tolist(), [products[p] for p in test["product_id"]]),
+                                 -1).numpy()
+
+    def fit_trees(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+        return _probs(_trees().fit(X(train), train["level"].to_numpy()), X(test))
+
+    models = {"logistic regression (the prior)": fit_prior, "gradient-boosted trees": fit_trees}
+    results = {name: [] for name in models}
     seconds = dict.fromkeys(results, 0.0)
     for fold in fold_data(listwise, pointwise, n_folds=4, seed=cfg.seed, dev_fraction=cfg.dev_fraction):
-        train = pd.concat([fold.listwise[~fold.listwise["query_id"].isin(fold.listwise_dev)], fold.train])
-        for name, make in _models().items():
+        for name, fit in models.items():
             t0 = time.perf_counter()
-            model = make().fit(X(train), train["level"].to_numpy())
-            probs = _probs(model, X(fold.test))
+            probs = fit(fold.fit_pairs, fold.test)
             seconds[name] += time.perf_counter() - t0
             results[name].append(fold.test.assign(fold=fold.index, pred=probs.argmax(1) + 1,
                                                   score=expected_level(probs)))

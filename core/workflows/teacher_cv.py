@@ -68,6 +68,11 @@ class Fold:
     test: pd.DataFrame
     listwise_dev: frozenset[str]
 
+    @property
+    def fit_pairs(self) -> pd.DataFrame:
+        """The pairs a model fits on: the listwise training queries' pairs and the pointwise training pairs."""
+        return pd.concat([self.listwise[~self.listwise["query_id"].isin(self.listwise_dev)], self.train])
+
 
 def fold_data(listwise: pd.DataFrame, pointwise: pd.DataFrame, *, n_folds: int, seed: int, dev_fraction: float,
               folds: Sequence[int] | None = None, train_languages: Collection[str] | None = None,
@@ -234,7 +239,7 @@ def cross_validate_prior(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalo
                           train_languages=train_languages, max_train_queries=max_train_queries, unseen=unseen,
                           pointwise_only=pointwise_only):
         t0 = time.perf_counter()
-        train = pd.concat([fold.listwise[~fold.listwise["query_id"].isin(fold.listwise_dev)], fold.train])
+        train = fold.fit_pairs
         prior.fit(train["query"].tolist(), [products[p] for p in train["product_id"]], train["level"].tolist())
         with torch.no_grad():
             logits = prior.logits(fold.test["query"].tolist(), [products[p] for p in fold.test["product_id"]])
