@@ -28,8 +28,10 @@ run: install
 	$(VENV)/bin/relevance init
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
+# The browser tests and the others in two passes at once (scripts/test.sh says how and why);
+# PYTEST_ARGS go to both, e.g. PYTEST_ARGS="-k flags".
 test: install system-deps
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	PY=$(PY) bash scripts/test.sh $(PYTEST_ARGS)
 
 # Rebuild the committed models in order: the teacher, its labels on unlabeled pairs, then the students
 # (student, student-human, student-mixed), with the commands recorded in their model cards.

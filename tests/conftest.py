@@ -16,6 +16,10 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs the tests on two pytest-xdist workers, one per core: one thread each for torch and
+    # NumPy's BLAS (set before they are imported; subprocesses inherit it), or four threads fight for two cores
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(ROOT))  # bench/ (shared helpers such as the store snapshot)
 from bench.store_snapshot import reflect, snapshot  # noqa: E402,F401  (tests import snapshot from here)
 pytest_plugins = ["model_fixtures"]

@@ -38,7 +38,9 @@ def flag_form(f: rating.Flow, prefix: str, rater: str) -> None:
     if f.task is None or f.flagging != f.task.task_id:
         return
     tid = f.task.task_id
-    with st.container(border=True, key=f"{prefix}_flag_box"):
+    # a form: the reason and the comment reach the server with the Save click, in one message (as separate
+    # widgets, a comment typed just after picking a reason could arrive after the click and be lost)
+    with st.form(key=f"{prefix}_flag_box", enter_to_submit=False):
         st.markdown("**Flag this item** — a researcher will look at it; until then it does not count towards "
                     "the consensus. Press **F** again to close.")
         st.radio("Reason", core_flags.REASONS, format_func=core_flags.REASON_NAMES.get, horizontal=True,
@@ -46,10 +48,10 @@ def flag_form(f: rating.Flow, prefix: str, rater: str) -> None:
         st.text_input("Comment (optional)", max_chars=core_flags.MAX_COMMENT, key=f"{prefix}_flag_comment_{tid}",
                       placeholder="What is wrong or unclear?")
         a, b = st.columns(2)
-        a.button("Save flag", key=f"{prefix}_flag_save", type="primary", icon=":material/flag:", on_click=save_flag,
-                 args=(prefix, rater, tid), width="stretch")
-        b.button("Cancel", key=f"{prefix}_flag_cancel", on_click=rating.toggle_flag, args=(prefix, rater, tid),
-                 width="stretch")
+        a.form_submit_button("Save flag", key=f"{prefix}_flag_save", type="primary", icon=":material/flag:",
+                             on_click=save_flag, args=(prefix, rater, tid), width="stretch")
+        b.form_submit_button("Cancel", key=f"{prefix}_flag_cancel", on_click=rating.toggle_flag,
+                             args=(prefix, rater, tid), width="stretch")
 
 
 def save_flag(prefix: str, rater: str, task_id: int) -> None:

@@ -97,12 +97,13 @@ def task_id(page) -> int:
 
 def _page_state(page) -> dict:
     """The task captions on the page, the keypad's task, its pending key and status line (for a failure message)."""
-    return page.evaluate("() => ({captions: [...document.querySelectorAll('p')].map(p => p.innerText)"
-                         ".filter(t => /^task \\d+ · keys/.test(t)), keys: window.__rsKeys && "
-                         "{data: window.__rsKeys.data && {task: window.__rsKeys.data.task, handled: "
-                         "window.__rsKeys.data.handled}, pending: window.__rsKeys.pending, seq: window.__rsKeys.seq, "
-                         "refused: window.__rsKeys.refused, status: [...document.querySelectorAll('.rs-keys-status')]"
-                         ".map(e => e.textContent)}})")
+    return page.evaluate("""() => {
+      const K = window.__rsKeys, d = K && K.data;
+      return {captions: [...document.querySelectorAll('p')].map(p => p.innerText).filter(t => /^task \\d+ · keys/.test(t)),
+              keys: K && {data: d && {task: d.task, handled: d.handled, keys: d.keys.join('')}, pending: K.pending,
+                          seq: K.seq, refused: K.refused,
+                          status: [...document.querySelectorAll('.rs-keys-status')].map(e => e.textContent)}};
+    }""")
 
 
 def keys_idle(page) -> None:
@@ -112,8 +113,12 @@ def keys_idle(page) -> None:
 
 
 def press_and_wait(page, key: str) -> int:
-    """Press a shortcut key and wait until the next task is on screen; returns its id."""
+    """Press a shortcut key and wait until the next task is on screen; returns its id. The key is pressed once the
+    keypad takes it: a run that changes the keys (closing the flag form gives back 1–5) can draw the page a
+    moment before the keypad has its new keys, and a key it does not take is ignored, as for a person."""
     before = task_id(page)
+    page.wait_for_function("(key) => { const d = window.__rsKeys && window.__rsKeys.data;"
+                           " return d && d.keys.includes(key); }", arg=key.lower())
     page.keyboard.press(key)
     try:
         page.wait_for_function("(before) => [...document.querySelectorAll('p')].some(p => /^task \\d+ · keys/"

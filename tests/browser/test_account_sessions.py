@@ -46,9 +46,10 @@ def _status(page, name: str, button: str, role: str | None = None) -> None:
 
 
 def _settle_run(page) -> None:
-    """Wait for the run a click started (its 'running' indicator may show late on a busy machine) to end."""
+    """Wait for the run a click started to end (its 'running' indicator may show late on a busy machine, or not
+    at all for a short run: a click that lands mid-run is lost, and the loop below tries again)."""
     try:
-        page.get_by_test_id("stStatusWidget").wait_for(timeout=3_000)
+        page.get_by_test_id("stStatusWidget").wait_for(timeout=1_000)
     except PlaywrightTimeout:
         pass
     settle(page)
