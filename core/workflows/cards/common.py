@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import platform
@@ -88,7 +89,7 @@ def line_svg(series: dict[str, list[tuple[float, float]]], *, x_label: str, y_la
                    f'stroke-dasharray="5,4"/>')
         out.append(f'<text x="{width - right + 4}" y="{Y(v) + 4:.1f}" fill="{c}">{escape(name)} {v:.3f}</text>')
     labels = []
-    for (name, pts), c in zip(series.items(), COLOURS * len(series)):
+    for (name, pts), c in zip(series.items(), itertools.cycle(COLOURS)):
         c = (colours or {}).get(name, c)
         pts = [(x, y) for x, y in pts if y == y]
         if not pts:
