@@ -188,6 +188,19 @@ def test_report_has_the_bakeoff_the_unseen_language_table_and_the_curve(tmp_path
     assert "The English-only feature prior keeps" in text and "| feature prior | en only | 1 of 1 |" in text
 
 
+def test_a_run_without_a_prior_is_tested_against_its_first_epoch(tmp_path):
+    from core.workflows.cards.cv_report import bakeoff_table
+    from core.workflows.teacher_cv import pooled_rows
+
+    doc = _fake_run(tmp_path, "no-prior", 0.3, 1500)
+    preds = pd.read_parquet(tmp_path / "no-prior.parquet")
+    preds["epoch"] += 1  # --prior none: no epoch 0 (the prior alone) to test against
+    doc["rows"] = pooled_rows(preds)
+    table = bakeoff_table(doc)
+    assert "p (Holm) AUC vs epoch 1" in table and "vs prior" not in table and "prior alone" not in table
+    assert "p (Holm) AUC vs prior" in bakeoff_table(_fake_run(tmp_path, "with-prior", 0.3, 1500))
+
+
 def test_cv_report_command_splices_the_section_into_the_card(tmp_path):
     from core.cli import main
 

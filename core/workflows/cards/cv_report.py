@@ -48,8 +48,11 @@ def _listwise_dev(doc: dict, epoch: int) -> float:
 
 
 def bakeoff_table(doc: dict) -> str:
-    """Per epoch and language: accuracy, macro-F1, AUC with CIs, paired tests against epoch 0 (the prior)."""
+    """Per epoch and language: accuracy, macro-F1, AUC with CIs, paired tests against epoch 0 (the prior), or
+    against the first epoch in a run without a prior (no epoch 0)."""
     table = []
+    first = min(int(r["model"].split()[-1]) for r in doc["rows"])
+    ref = "prior" if first == 0 else f"epoch {first}"
     for (model, lang), r in sorted(_rows(doc).items(), key=lambda kv: (LANGS.index(kv[0][1])
                                                                          if kv[0][1] in LANGS else 9, kv[0][0])):
         epoch = int(model.split()[-1])
@@ -58,7 +61,8 @@ def bakeoff_table(doc: dict) -> str:
                       "accuracy [95% CI]": figure(r["accuracy"], r["accuracy_ci_low"], r["accuracy_ci_high"]),
                       "macro-F1": figure(r["macro_f1"]),
                       "AUC E vs I [95% CI]": figure(r["auc"], r["auc_ci_low"], r["auc_ci_high"]),
-                      "p (Holm) acc vs prior": p_value(r["p_holm"]), "p (Holm) AUC vs prior": p_value(r["p_holm_auc"]),
+                      f"p (Holm) acc vs {ref}": p_value(r["p_holm"]),
+                      f"p (Holm) AUC vs {ref}": p_value(r["p_holm_auc"]),
                       "esci_us dev nDCG@20": figure(_listwise_dev(doc, epoch)) if lang == "all" else ""})
     return model_card.table(table, list(table[0]))
 
