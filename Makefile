@@ -28,7 +28,7 @@ run: install
 	$(VENV)/bin/relevance init
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
-# The browser tests and the others in two passes at once (scripts/test.sh says how and why);
+# The tests in two passes: the others on pytest-xdist workers, then the browser tests alone (scripts/test.sh);
 # PYTEST_ARGS go to both, e.g. PYTEST_ARGS="-k flags".
 test: install system-deps
 	PY=$(PY) bash scripts/test.sh $(PYTEST_ARGS)

@@ -92,10 +92,10 @@ def task_id(page) -> int:
     try:
         return int(page.wait_for_function(_TASK_IN_VIEW).json_value())
     except Exception as exc:  # say what the page held instead
-        raise AssertionError(f"no single task in view that the keypad knows: {_page_state(page)}") from exc
+        raise AssertionError(f"no single task in view that the keypad knows: {page_state(page)}") from exc
 
 
-def _page_state(page) -> dict:
+def page_state(page) -> dict:
     """The task captions on the page, the keypad's task, its pending key and status line (for a failure message)."""
     return page.evaluate("""() => {
       const K = window.__rsKeys, d = K && K.data;
@@ -112,19 +112,25 @@ def keys_idle(page) -> None:
     page.wait_for_function("() => window.__rsKeys && !window.__rsKeys.pending")
 
 
-def press_and_wait(page, key: str) -> int:
-    """Press a shortcut key and wait until the next task is on screen; returns its id. The key is pressed once the
-    keypad takes it: a run that changes the keys (closing the flag form gives back 1–5) can draw the page a
-    moment before the keypad has its new keys, and a key it does not take is ignored, as for a person."""
-    before = task_id(page)
-    page.wait_for_function("(key) => { const d = window.__rsKeys && window.__rsKeys.data;"
-                           " return d && d.keys.includes(key); }", arg=key.lower())
+def press_key(page, key: str) -> None:
+    """Press a shortcut key once the page's run has ended and the keypad takes the key with no answer pending: a run
+    that changes the keys (closing the flag form gives back 1–5) can draw the page a moment before the keypad has
+    its new keys, and a key it does not take is ignored, as for a person."""
+    settle(page)
+    page.wait_for_function("(key) => { const K = window.__rsKeys, d = K && K.data;"
+                           " return d && !K.pending && d.keys.includes(key); }", arg=key.lower())
     page.keyboard.press(key)
+
+
+def press_and_wait(page, key: str) -> int:
+    """Press a shortcut key (``press_key``) and wait until the next task is on screen; returns its id."""
+    before = task_id(page)
+    press_key(page, key)
     try:
         page.wait_for_function("(before) => [...document.querySelectorAll('p')].some(p => /^task \\d+ · keys/"
                                ".test(p.innerText) && !p.innerText.startsWith(`task ${before} `))", arg=before)
     except Exception as exc:  # say what the page held instead
-        raise AssertionError(f"key {key!r} did not bring a new task: {_page_state(page)}") from exc
+        raise AssertionError(f"key {key!r} did not bring a new task: {page_state(page)}") from exc
     return task_id(page)
 
 

@@ -12,7 +12,8 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from app_server import store_app
-from browser_kit import USERS as _ADMIN_AND_VIEWER, WAIT_MS, app_store, pick, settle, shot, sign_in, task_id
+from browser_kit import USERS as _ADMIN_AND_VIEWER, WAIT_MS, app_store, page_state, pick, press_key, settle, shot, \
+    sign_in, task_id
 
 USERS = app_store.USERS  # ada (admin), rita (rater), rex (researcher), vic (viewer)
 assert set(_ADMIN_AND_VIEWER) <= set(USERS)
@@ -55,6 +56,13 @@ def _settle_run(page) -> None:
     settle(page)
 
 
+def _wait_text(page, text: str) -> None:
+    try:
+        page.get_by_text(text).wait_for()
+    except PlaywrightTimeout as exc:  # say what the page held instead
+        raise AssertionError(f"{text!r} did not show: {page_state(page)}") from exc
+
+
 def _no_page_not_found(page) -> None:
     assert page.get_by_text("Page not found").count() == 0
 
@@ -74,8 +82,8 @@ def test_sessions_end_at_the_next_click_when_an_admin_changes_the_account(server
         settle(page)
 
         _status(page, "rita", "Deactivate")
-        rita.keyboard.press("4")  # rita's next click: a grade
-        rita.get_by_text("An admin deactivated your account").wait_for()
+        press_key(rita, "4")  # rita's next click: a grade
+        _wait_text(rita, "An admin deactivated your account")
         rita.get_by_label("User name").wait_for()
         shot(rita, "accounts-01-deactivated")
 
@@ -84,8 +92,8 @@ def test_sessions_end_at_the_next_click_when_an_admin_changes_the_account(server
         rita.get_by_role("heading", name="Rate", level=1).wait_for()
         task_id(rita)
         _status(page, "rita", "Change role", role="viewer")
-        rita.keyboard.press("5")
-        rita.get_by_text("Your role changed from rater to viewer").wait_for()
+        press_key(rita, "5")
+        _wait_text(rita, "Your role changed from rater to viewer")
         shot(rita, "accounts-02-demoted")
         sign_in(rita, base, "rita", USERS["rita"][1])  # a viewer now: the dashboard is her home
         rita.get_by_role("heading", name="Dashboard", level=1).wait_for(timeout=90_000)
