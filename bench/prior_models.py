@@ -17,13 +17,12 @@ import time
 
 import numpy as np
 import pandas as pd
-import torch
 
 from core.cache import get_catalog
 from core.campaigns.consensus import training_labels
 from core.metrics import exact_vs_irrelevant_auc, expected_level
 from core.models.teacher import FeaturePrior, TeacherConfig
-from core.workflows.teacher_cv import fold_data, split_by_data_set
+from core.workflows.teacher_cv import fold_data, prior_probs, split_by_data_set
 
 
 def _trees():
@@ -56,10 +55,7 @@ if __name__ == "__main__":
         return prior.features(df["query"].tolist(), [products[p] for p in df["product_id"]])
 
     def fit_prior(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
-        prior.fit(train["query"].tolist(), [products[p] for p in train["product_id"]], train["level"].tolist())
-        with torch.no_grad():
-            return torch.softmax(prior.logits(test["query"].tolist(), [products[p] for p in test["product_id"]]),
-                                 -1).numpy()
+        return prior_probs(prior, products, train, test)
 
     def fit_trees(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
         return _probs(_trees().fit(X(train), train["level"].to_numpy()), X(test))

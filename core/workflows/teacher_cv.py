@@ -216,6 +216,17 @@ def _earlier_folds(out: Path, name: str, head: dict, skip: Sequence[int] | None)
     return keep, [preds[preds["fold"].isin({h["fold"] for h in keep})]]
 
 
+def prior_probs(prior: FeaturePrior, products: dict, train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+    """Fit ``prior`` on the ``train`` pairs; its level probabilities (n, 5) on the ``test`` pairs (``products``:
+    product id → product record)."""
+    import torch
+
+    prior.fit(train["query"].tolist(), [products[p] for p in train["product_id"]], train["level"].tolist())
+    with torch.no_grad():
+        logits = prior.logits(test["query"].tolist(), [products[p] for p in test["product_id"]])
+    return torch.softmax(logits, -1).numpy()
+
+
 def cross_validate_prior(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalog: Catalog, out: str | Path,
                          cfg: TeacherConfig, *, n_folds: int = 4, train_languages: Collection[str] | None = None,
                          max_train_queries: int | None = None, name: str = "prior",
@@ -226,8 +237,6 @@ def cross_validate_prior(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalo
     features are computed, so every fold and every learning-curve point is affordable on a CPU; the
     result files have the format of ``cross_validate`` (one "epoch 0"). ``prior``: a ``FeaturePrior`` of the
     same catalog to reuse (its pair features are kept between calls: several settings in one process)."""
-    import torch
-
     if cfg.prior != "features":
         raise InvalidInputError(f"the prior-only cross-validation fits the feature prior; got prior={cfg.prior!r}")
     out = Path(out)
@@ -239,11 +248,7 @@ def cross_validate_prior(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalo
                           train_languages=train_languages, max_train_queries=max_train_queries, unseen=unseen,
                           pointwise_only=pointwise_only):
         t0 = time.perf_counter()
-        train = fold.fit_pairs
-        prior.fit(train["query"].tolist(), [products[p] for p in train["product_id"]], train["level"].tolist())
-        with torch.no_grad():
-            logits = prior.logits(fold.test["query"].tolist(), [products[p] for p in fold.test["product_id"]])
-        parts.append(_test_part(fold.test, torch.softmax(logits, -1).numpy(), 0, fold.index))
+        parts.append(_test_part(fold.test, prior_probs(prior, products, fold.fit_pairs, fold.test), 0, fold.index))
         histories.append(_fold_record(fold, (time.perf_counter() - t0) / 60, [{"epoch": 0}]))
         doc = _write(out, name, parts, {**_head(name, cfg, n_folds, train_languages, max_train_queries, unseen,
                                                 pointwise_only),
