@@ -36,8 +36,13 @@ def _rows(doc: dict) -> dict[tuple[str, str], dict]:
     return {(r["model"], r["language"]): r for r in doc["rows"]}
 
 
+def _epoch(model: str) -> int:
+    """The epoch of a run's row name ("epoch 3" → 3)."""
+    return int(model.split()[-1])
+
+
 def last_epoch(doc: dict) -> str:
-    return max((r["model"] for r in doc["rows"]), key=lambda m: int(m.split()[-1]))
+    return max((r["model"] for r in doc["rows"]), key=_epoch)
 
 
 def _listwise_dev(doc: dict, epoch: int) -> float:
@@ -51,11 +56,11 @@ def bakeoff_table(doc: dict) -> str:
     """Per epoch and language: accuracy, macro-F1, AUC with CIs, paired tests against epoch 0 (the prior), or
     against the first epoch in a run without a prior (no epoch 0)."""
     table = []
-    first = min(int(r["model"].split()[-1]) for r in doc["rows"])
+    first = min(_epoch(r["model"]) for r in doc["rows"])
     ref = "prior" if first == 0 else f"epoch {first}"
     for (model, lang), r in sorted(_rows(doc).items(), key=lambda kv: (LANGS.index(kv[0][1])
                                                                          if kv[0][1] in LANGS else 9, kv[0][0])):
-        epoch = int(model.split()[-1])
+        epoch = _epoch(model)
         table.append({"language": lang, "epoch": f"{epoch}" + (" (prior alone)" if epoch == 0 else ""),
                       "pairs": r["n_pairs"],
                       "accuracy [95% CI]": figure(r["accuracy"], r["accuracy_ci_low"], r["accuracy_ci_high"]),
@@ -170,7 +175,7 @@ def unseen_table(runs: dict[str, dict], baselines: dict | None, scores: dict | N
             row = {"model": label, "trained on": trained_on, "folds": _folds_text(doc)}
             for lang in ("en", "es", "ja"):
                 r = got.get((model, lang), {})
-                fold_mean = _mean_auc(scores, name, lang, int(model.split()[-1]))
+                fold_mean = _mean_auc(scores, name, lang, _epoch(model))
                 row[f"AUC {lang}"] = figure(fold_mean if fold_mean is not None else r.get("auc"))
                 row[f"acc {lang}"] = figure(r.get("accuracy"))
             rows.append(row)
@@ -208,7 +213,7 @@ def kept_share(runs: dict[str, dict], scores: dict, family: str = "teacher") -> 
 
 
 def _last(doc: dict) -> int:
-    return int(last_epoch(doc).split()[-1])
+    return _epoch(last_epoch(doc))
 
 
 def curve_points(folder: Path, runs: dict[str, dict], scores: dict) -> list[dict]:
