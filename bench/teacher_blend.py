@@ -50,15 +50,15 @@ def main() -> None:
     rows = pointwise_rows(both, outputs)
     holm_in_place(rows)
     folds = sorted(both["fold"].unique().tolist())
-    rho = {"all": both.assign(a=outputs["prior"].scores, b=outputs[f"{args.ce} (last epoch)"].scores)}
-    rho.update({lang: g for lang, g in rho["all"].groupby("language")})
+    scores = both.assign(a=outputs["prior"].scores, b=outputs[f"{args.ce} (last epoch)"].scores)
+    groups = {"all": scores, **dict(tuple(scores.groupby("language")))}
+    rho = {lang: round(float(g["a"].corr(g["b"], method="spearman")), 3) for lang, g in groups.items()}
     for r in rows:
-        g = rho[r["language"]]
         print(json.dumps({"model": r["model"], "language": r["language"], "folds": folds, "pairs": r["n_pairs"],
                           "accuracy": round(r["accuracy"], 4), "auc": round(r["auc"], 4),
                           "auc_ci": [round(r["auc_ci_low"], 4), round(r["auc_ci_high"], 4)],
                           "p_holm_acc": r["p_holm"], "p_holm_auc": r["p_holm_auc"],
-                          "spearman_prior_vs_ce": round(float(g["a"].corr(g["b"], method="spearman")), 3)}))
+                          "spearman_prior_vs_ce": rho[r["language"]]}))
 
 
 if __name__ == "__main__":
