@@ -81,7 +81,14 @@ def _cross_validate_teacher(args, cfg, labels) -> int:
     out = Path(args.out) if args.out else config.artifact("teacher") / "cv"
     langs = [x for x in (args.train_languages or "").split(",") if x]
     folds = [int(x) for x in args.folds.split(",")] if args.folds else None
-    if args.prior_only:
+    if args.biencoder:
+        from core.models.teacher.biencoder import BiEncoderConfig
+        from core.workflows.biencoder_cv import cross_validate_biencoder
+        bcfg = BiEncoderConfig(**{k: getattr(args, k) for k in ("epochs", "lr", "freeze_layers", "batch_size", "seed")
+                                  if getattr(args, k, None) is not None})
+        doc = cross_validate_biencoder(listwise, pointwise, get_catalog(args.db), out, bcfg, n_folds=args.cv,
+                                       folds=folds, name=args.cv_name, teacher_cfg=cfg)
+    elif args.prior_only:
         doc = cross_validate_prior(listwise, pointwise, get_catalog(args.db), out, cfg, n_folds=args.cv,
                                    train_languages=langs or None, max_train_queries=args.max_train_queries,
                                    name=args.cv_name, unseen=args.unseen, pointwise_only=args.pointwise_only)
@@ -156,6 +163,9 @@ def add_commands(sub) -> None:
                     help="teacher: write <out>/cv.md and the learning-curve SVGs from the cross-validation runs there")
     sp.add_argument("--prior-only", action="store_true",
                     help="teacher --cv: the feature prior alone on the same folds (seconds per fold, no cross-encoder)")
+    sp.add_argument("--biencoder", action="store_true",
+                    help="teacher --cv: fine-tune e5 as a bi-encoder per fold and give the feature prior its cosine "
+                         "(pointwise training pairs only; --epochs, --lr, --freeze-layers, --batch-size apply to it)")
     sp.add_argument("--cv-set", default="esci_multilingual", help="teacher: the pointwise data set to fold")
     sp.add_argument("--cv-name", default="cv", help="teacher: name of the results (<out>/<name>.json)")
     sp.add_argument("--folds", help="teacher: run only these folds, e.g. 0,1")

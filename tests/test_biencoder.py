@@ -1,0 +1,129 @@
+"""The fine-tuned e5 bi-encoder and its cross-fitted cross-validation against the feature prior, on a tiny randomly
+initialised BERT (e5-small's architecture) with e5's tokenizer and the demo catalog."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from core.metrics import exact_vs_irrelevant_auc
+from core.models.teacher.biencoder import BiEncoder, BiEncoderConfig
+from core.workflows.biencoder_cv import cross_validate_biencoder, crossfit_cosines
+from core.workflows.teacher_cv import PROB_COLS
+from model_fixtures import labels_for
+
+WORDS = ["kettle", "sofa", "cable", "lamp", "drill", "towel", "mug", "tent", "shoe", "pillow", "radio", "brush"]
+
+
+def _tiny(tiny_encoder, tokenizer, cfg: BiEncoderConfig, cls=BiEncoder) -> BiEncoder:
+    from transformers import BertModel
+    torch.manual_seed(0)
+    return cls(cfg, BertModel.from_pretrained(tiny_encoder, add_pooling_layer=False), tokenizer)
+
+
+def _pairs(n: int = 24) -> pd.DataFrame:
+    """Query "<word> <word>": level 5 with a product named after the word, level 1 with another word's product."""
+    rows = []
+    for i in range(n):
+        w, other = WORDS[i % len(WORDS)], WORDS[(i + 5) % len(WORDS)]
+        exact = i % 2 == 0
+        rows.append((f"q{i}", f"{w} {w}", "en", f"P{i}", f"{w if exact else other} premium", 5 if exact else 1))
+    return pd.DataFrame(rows, columns=["query_id", "query", "language", "product_id", "text", "level"])
+
+
+def test_the_ordinal_loss_moves_the_cosine_towards_the_levels(tiny_encoder, tokenizer):
+    pairs = _pairs()
+    enc = _tiny(tiny_encoder, tokenizer, BiEncoderConfig(epochs=8, batch_size=8, lr=2e-3, warmup_ratio=0.0))
+    args = pairs["query"].tolist(), pairs["text"].tolist()
+    before = exact_vs_irrelevant_auc(pairs["level"].to_numpy(), enc.cosines(*args))
+    history = enc.fit(*args, pairs["level"].tolist())
+    after = exact_vs_irrelevant_auc(pairs["level"].to_numpy(), enc.cosines(*args))
+    assert [h["epoch"] for h in history] == list(range(1, 9)) and history[-1]["loss"] < history[0]["loss"]
+    assert after >= 0.8 and after - before > 0.3, (before, after)
+
+
+def test_embeddings_and_frozen_layers_keep_their_weights(tiny_encoder, tokenizer):
+    pairs = _pairs(8)
+    enc = _tiny(tiny_encoder, tokenizer, BiEncoderConfig(epochs=1, batch_size=4, lr=1e-2, freeze_layers=1))
+    before = {k: v.clone() for k, v in enc.model.state_dict().items()}
+    seen = []
+    enc.fit(pairs["query"].tolist(), pairs["text"].tolist(), pairs["level"].tolist(), on_epoch=seen.append)
+    after = enc.model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert seen == [1] and changed and all(k.startswith("encoder.layer.1.") for k in changed), sorted(changed)
+
+
+@pytest.mark.parametrize("args, match", [
+    ((["a", "b"], ["x"]), "one product per query"),
+], ids=["lengths differ"])
+def test_cosines_refuse_mismatched_inputs(tiny_encoder, tokenizer, args, match):
+    with pytest.raises(ValueError, match=match):
+        _tiny(tiny_encoder, tokenizer, BiEncoderConfig()).cosines(*args)
+
+
+def test_fit_refuses_empty_or_ragged_pairs(tiny_encoder, tokenizer):
+    enc = _tiny(tiny_encoder, tokenizer, BiEncoderConfig())
+    with pytest.raises(ValueError, match="as many queries, products and levels"):
+        enc.fit(["a"], ["x", "y"], [5])
+    with pytest.raises(ValueError, match="at least one"):
+        enc.fit([], [], [])
+
+
+def test_training_pairs_are_scored_by_encoders_that_never_saw_their_query(tiny_encoder, tokenizer):
+    """Cross-fitting: the cosine of each training pair comes from a bi-encoder fitted on the other parts."""
+    pairs = _pairs(12)
+    texts = dict(zip(pairs["product_id"], pairs["text"]))
+    fitted_on, scored = [], []
+
+    class Spy(BiEncoder):
+        def fit(self, queries, products, levels, **kw):
+            fitted_on.append(set(queries))
+            return super().fit(queries, products, levels, **kw)
+
+        def cosines(self, queries, products):
+            scored.append(set(queries))
+            return super().cosines(queries, products)
+
+    cfg = BiEncoderConfig(epochs=2, batch_size=4, lr=1e-3)
+    out = crossfit_cosines(pairs, texts, cfg, 3, lambda c: _tiny(tiny_encoder, tokenizer, c, Spy))
+    assert sorted(out) == [0, 1, 2] and all(v.shape == (12,) and np.all(v != 0) for v in out.values())
+    assert len(fitted_on) == 3
+    # per encoder three scorings of its held-out part: before fitting, then after each of the 2 epochs
+    for i, train_queries in enumerate(fitted_on):
+        assert scored[3 * i] == scored[3 * i + 1] == scored[3 * i + 2] and not scored[3 * i] & train_queries
+    assert set().union(*scored) == set(pairs["query"])
+
+
+def test_the_cross_validation_tests_every_pointwise_pair_once_per_epoch(tiny_encoder, tokenizer, demo_catalog,
+                                                                       tmp_path):
+    from test_teacher_cv import _pointwise
+    from core.workflows.cards.cv_report import write_report
+
+    listwise, pointwise = labels_for(demo_catalog, n_queries=4), _pointwise(demo_catalog, n=24)
+    cfg = BiEncoderConfig(epochs=1, batch_size=8, lr=1e-3)
+    doc = cross_validate_biencoder(listwise, pointwise, demo_catalog, tmp_path, cfg, n_folds=2, inner_folds=2,
+                                   name="biencoder-pw", make_encoder=lambda c: _tiny(tiny_encoder, tokenizer, c))
+    preds = pd.read_parquet(tmp_path / "biencoder-pw.parquet")
+    assert doc["kind"] == "biencoder" and set(preds["epoch"]) == {0, 1}
+    for _, part in preds.groupby("epoch"):
+        assert sorted(part["query_id"]) == sorted(pointwise["query_id"])
+    np.testing.assert_allclose(preds[PROB_COLS].sum(1), 1.0, rtol=1e-5)
+    assert [[h["epoch"] for h in f["history"]] for f in doc["folds"]] == [[0, 1], [0, 1]]
+    assert all(0 <= h["cosine_auc"] <= 1 for f in doc["folds"] for h in f["history"] if h["cosine_auc"] == h["cosine_auc"])
+    assert json.loads((tmp_path / "biencoder-pw.json").read_text())["biencoder"]["epochs"] == 1
+    report = write_report(tmp_path)
+    assert "### Run `biencoder-pw` (feature prior + fine-tuned e5 bi-encoder)" in report
+
+
+def test_lora_trains_adapters_only_above_the_frozen_layers(tiny_encoder, tokenizer):
+    pairs = _pairs(8)
+    enc = _tiny(tiny_encoder, tokenizer, BiEncoderConfig(epochs=1, batch_size=4, lr=1e-2, lora_r=4, freeze_layers=1))
+    before = enc.cosines(pairs["query"].tolist(), pairs["text"].tolist())
+    enc.fit(pairs["query"].tolist(), pairs["text"].tolist(), pairs["level"].tolist())
+    trainable = [n for n, p in enc.model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n and ".layer.1." in n for n in trainable), trainable
+    assert not np.allclose(before, enc.cosines(pairs["query"].tolist(), pairs["text"].tolist()))
