@@ -127,3 +127,27 @@ def test_lora_trains_adapters_only_above_the_frozen_layers(tiny_encoder, tokeniz
     trainable = [n for n, p in enc.model.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n and ".layer.1." in n for n in trainable), trainable
     assert not np.allclose(before, enc.cosines(pairs["query"].tolist(), pairs["text"].tolist()))
+
+
+def test_the_unseen_language_table_has_the_bi_encoder_runs_and_their_kept_share(tmp_path):
+    from test_teacher_cv import _fake_run
+    from core.workflows.cards.cv_report import fold_scores, kept_share, load_runs, write_report
+
+    _fake_run(tmp_path, "prior-all", 0.0, 1500, seed=3)
+    for name, quality, langs in (("bienc-pw", 0.4, None), ("bienc-en", 0.2, ["en"])):
+        doc = _fake_run(tmp_path, name, quality, 1000, seed=int(quality * 10))
+        doc |= {"kind": "biencoder", "train_languages": langs, "inner_folds": 3,
+                "biencoder": {"lr": 2e-5, "epochs": 1, "batch_size": 32, "freeze_layers": 0, "contrastive": 0.0}}
+        for fold in doc["folds"]:
+            fold["history"] = [{"epoch": 0, "cosine_auc": 0.7}, {"epoch": 1, "cosine_auc": 0.8}]
+        (tmp_path / f"{name}.json").write_text(json.dumps(doc))
+    runs = load_runs(tmp_path)
+    share = kept_share(runs, fold_scores(tmp_path, runs), "biencoder")
+    auc = {(n, r["language"]): r["auc"] for n in ("bienc-pw", "bienc-en") for r in runs[n]["rows"]
+           if r["model"] == "epoch 1"}
+    assert share["es"] == pytest.approx(auc["bienc-en", "es"] / auc["bienc-pw", "es"])
+    text = write_report(tmp_path)
+    assert "| prior + fine-tuned e5 cosine (last epoch) | en only (pointwise) | 1 of 1 |" in text
+    assert "| prior + fine-tuned e5 cosine (last epoch) | en + es + ja (pointwise) | 1 of 1 |" in text
+    assert f"The English-only prior + fine-tuned e5 cosine keeps {share['es']:.1%} on es" in text
+    assert "0.700 (untrained), 0.800 (epoch 1)" in text

@@ -87,7 +87,8 @@ def _cross_validate_teacher(args, cfg, labels) -> int:
         bcfg = BiEncoderConfig(**{k: getattr(args, k) for k in ("epochs", "lr", "freeze_layers", "batch_size", "seed")
                                   if getattr(args, k, None) is not None})
         doc = cross_validate_biencoder(listwise, pointwise, get_catalog(args.db), out, bcfg, n_folds=args.cv,
-                                       folds=folds, name=args.cv_name, teacher_cfg=cfg)
+                                       folds=folds, name=args.cv_name, teacher_cfg=cfg,
+                                       train_languages=langs or None)
     elif args.prior_only:
         doc = cross_validate_prior(listwise, pointwise, get_catalog(args.db), out, cfg, n_folds=args.cv,
                                    train_languages=langs or None, max_train_queries=args.max_train_queries,

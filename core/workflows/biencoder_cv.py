@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -82,21 +82,25 @@ def _with_cosine(prior: FeaturePrior, products: dict, train: pd.DataFrame, test:
 def cross_validate_biencoder(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalog: Catalog, out: str | Path,
                              cfg: BiEncoderConfig = BiEncoderConfig(), *, n_folds: int = 4,
                              folds: Sequence[int] | None = None, inner_folds: int = 3, name: str = "biencoder",
-                             teacher_cfg: TeacherConfig = TeacherConfig(), make_encoder=BiEncoder) -> dict:
+                             teacher_cfg: TeacherConfig = TeacherConfig(),
+                             train_languages: Collection[str] | None = None, make_encoder=BiEncoder) -> dict:
     """Write ``out/<name>.json`` and ``.parquet`` (see the module docstring); pointwise training pairs only
-    (the setting where the feature prior is best). ``make_encoder(cfg)`` builds a fresh bi-encoder (tests pass
-    a tiny one)."""
+    (the setting where the feature prior is best), of ``train_languages`` only when given (the unseen-language
+    test: every test fold keeps all its pairs). ``make_encoder(cfg)`` builds a fresh bi-encoder (tests pass a
+    tiny one)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     prior = FeaturePrior(catalog)
     products = dict(zip(catalog.ids, catalog.products.to_dict("records")))
     texts = {pid: product_text(rec) for pid, rec in products.items()}
     head = {"name": name, "kind": "biencoder", "config": asdict(teacher_cfg), "biencoder": asdict(cfg),
-            "inner_folds": inner_folds, "n_folds": n_folds, "train_languages": None, "max_train_queries": None,
+            "inner_folds": inner_folds, "n_folds": n_folds,
+            "train_languages": sorted(train_languages) if train_languages else None, "max_train_queries": None,
             "pointwise_only": True}
     histories, parts, doc = [], [], {}
     for fold in fold_data(listwise, pointwise, n_folds=n_folds, seed=teacher_cfg.seed,
-                          dev_fraction=teacher_cfg.dev_fraction, folds=folds, pointwise_only=True):
+                          dev_fraction=teacher_cfg.dev_fraction, folds=folds, train_languages=train_languages,
+                          pointwise_only=True):
         t0 = time.perf_counter()
         train, test = fold.train.reset_index(drop=True), fold.test.reset_index(drop=True)
         parts.append(test_part(test, prior_probs(prior, products, train, test), 0, fold.index))

@@ -181,13 +181,19 @@ def unseen_table(runs: dict[str, dict], baselines: dict | None, scores: dict | N
     rows = []
     for name, doc in runs.items():
         family, setting = _family(name)
-        if setting not in ("all", "en-only") and not doc.get("unseen"):
+        if doc.get("kind") == "biencoder":
+            if doc.get("train_languages") not in (None, ["en"]):
+                continue
+            trained_on = "en only (pointwise)" if doc.get("train_languages") else "en + es + ja (pointwise)"
+            models = [("prior + fine-tuned e5 cosine (last epoch)", last_epoch(doc))]
+        elif setting not in ("all", "en-only") and not doc.get("unseen"):
             continue
-        trained_on = ("en + es + ja" if setting == "all"
-                      else "en only" + (" (every en pair)" if doc.get("unseen") else ""))
-        models = [("teacher (last epoch)", last_epoch(doc))] if family == "teacher" else []
-        if family == "prior" or f"prior-{setting}" not in runs:
-            models.append(("feature prior", "epoch 0"))
+        else:
+            trained_on = ("en + es + ja" if setting == "all"
+                          else "en only" + (" (every en pair)" if doc.get("unseen") else ""))
+            models = [("teacher (last epoch)", last_epoch(doc))] if family == "teacher" else []
+            if family == "prior" or f"prior-{setting}" not in runs:
+                models.append(("feature prior", "epoch 0"))
         got = _rows(doc)
         for label, model in models:
             row = {"model": label, "trained on": trained_on, "folds": _folds_text(doc)}
@@ -212,11 +218,16 @@ def unseen_table(runs: dict[str, dict], baselines: dict | None, scores: dict | N
 
 def kept_share(runs: dict[str, dict], scores: dict, family: str = "teacher") -> dict[str, float]:
     """AUC of the English-only model as a share of the all-language one's, on es and ja, for the teacher
-    (``all`` / ``en-only`` or ``en-unseen`` runs, last epoch) or the prior (the ``prior-`` runs), each the mean
-    over the test folds both runs cover (``fold_scores``)."""
-    prefix = "" if family == "teacher" else "prior-"
-    a_name = f"{prefix}all"
-    e_name = next((n for n in (f"{prefix}en-only", f"{prefix}en-unseen") if n in runs), None)
+    (``all`` / ``en-only`` or ``en-unseen`` runs, last epoch), the prior (the ``prior-`` runs) or the prior with
+    the fine-tuned bi-encoder's cosine (``biencoder``: its runs on all languages and on English only), each the
+    mean over the test folds both runs cover (``fold_scores``)."""
+    if family == "biencoder":  # the pointwise-only bi-encoder runs, all languages and English only
+        bi = {tuple(doc.get("train_languages") or ()): n for n, doc in runs.items() if doc.get("kind") == "biencoder"}
+        a_name, e_name = bi.get(()), bi.get(("en",))
+    else:
+        prefix = "" if family == "teacher" else "prior-"
+        a_name = f"{prefix}all"
+        e_name = next((n for n in (f"{prefix}en-only", f"{prefix}en-unseen") if n in runs), None)
     if a_name not in runs or e_name is None:
         return {}
     out = {}
@@ -349,8 +360,8 @@ def write_report(folder: str | Path) -> str:
                      "these trained on it).\n\n" + baseline_table(baselines))
     scores = fold_scores(folder, runs)
     if runs or baselines:
-        kept = [(who, kept_share(runs, scores, family)) for who, family in (("teacher", "teacher"),
-                                                                            ("feature prior", "prior"))]
+        kept = [(who, kept_share(runs, scores, family)) for who, family in (
+            ("teacher", "teacher"), ("feature prior", "prior"), ("prior + fine-tuned e5 cosine", "biencoder"))]
         parts.append("### Unseen languages: trained on → tested on\n\nAUC of the cross-validated and single-training "
                      "runs: the mean over the test folds of each fold's AUC (a single training scored on the same "
                      "subsets), since pooling four folds' scores mixes four models' calibrations; accuracy pooled."
