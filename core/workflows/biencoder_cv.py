@@ -31,14 +31,6 @@ from core.models.teacher.biencoder import BiEncoder, BiEncoderConfig
 from core.workflows.teacher_cv import fold_data, fold_record, prior_probs, query_folds, test_part, write_run
 
 log = logging.getLogger(__name__)
-PRODUCT_FIELDS = ("title", "brand", "color")  # the text the feature prior's e5 cosine embeds
-
-
-def product_text(record: dict) -> str:
-    return " ".join(str(record[f]) for f in PRODUCT_FIELDS
-                    if record.get(f) is not None and record[f] == record[f] and str(record[f]).strip())
-
-
 def _epoch_cosines(pairs: pd.DataFrame, texts: dict, fit: pd.DataFrame, cfg: BiEncoderConfig,
                    make_encoder) -> dict[int, np.ndarray]:
     """Fine-tune a fresh bi-encoder on ``fit`` and return the cosines of ``pairs`` after each epoch."""
@@ -92,7 +84,7 @@ def cross_validate_biencoder(listwise: pd.DataFrame, pointwise: pd.DataFrame, ca
     out.mkdir(parents=True, exist_ok=True)
     prior = FeaturePrior(catalog)
     products = dict(zip(catalog.ids, catalog.products.to_dict("records")))
-    texts = {pid: product_text(rec) for pid, rec in products.items()}
+    texts = {pid: prior.builder.product_text(rec) for pid, rec in products.items()}  # what its e5 cosine embeds
     head = {"name": name, "kind": "biencoder", "config": asdict(teacher_cfg), "biencoder": asdict(cfg),
             "inner_folds": inner_folds, "n_folds": n_folds,
             "train_languages": sorted(train_languages) if train_languages else None, "max_train_queries": None,
