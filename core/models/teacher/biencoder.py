@@ -45,7 +45,9 @@ BOUNDARIES = (2, 3, 4, 5)  # level ≥ k for each k: the ordinal loss's threshol
 class BiEncoderConfig:
     """Hyper-parameters of the bi-encoder fine-tuning (see the module docstring for the losses). ``lora_r`` > 0
     trains LoRA adapters (rank ``lora_r``) on the attention and feed-forward layers above ``freeze_layers`` instead
-    of the layers themselves: a saved bi-encoder is then megabytes, not the ~85 MB of twelve fp32 layers."""
+    of the layers themselves: a saved bi-encoder is then megabytes, not the ~85 MB of twelve fp32 layers. It learns
+    less: on fold 0 of esci_multilingual (2 epochs) the cosine's AUC went 0.845 → 0.852 with rank 16 at lr 3e-4 and
+    → 0.841 at lr 1e-3, against → 0.861 with every layer trained at lr 2e-5 (2026-11-30, 2-core VM)."""
 
     epochs: int = 3
     batch_size: int = 32
