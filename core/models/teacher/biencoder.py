@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -116,7 +116,8 @@ class BiEncoder:
             return self._lora()
         for name, param in self.model.named_parameters():
             layer = _layer_index(name)
-            param.requires_grad = not name.startswith("embeddings.") and (layer is None or layer >= self.cfg.freeze_layers)
+            param.requires_grad = (not name.startswith("embeddings.")
+                                   and (layer is None or layer >= self.cfg.freeze_layers))
         return [p for p in self.model.parameters() if p.requires_grad]
 
     def loss(self, queries: list[str], products: list[str], levels):
@@ -199,10 +200,6 @@ class BiEncoder:
 
     def _params(self) -> list:
         return [p for p in self.model.parameters() if p.requires_grad] + [self.scale, self.thresholds]
-
-    def state(self) -> dict:
-        return {"config": asdict(self.cfg), "scale": float(self.scale), "center": self.center,
-                "thresholds": self.thresholds.detach().tolist()}
 
 
 def _unique(texts: Sequence[str]) -> tuple[np.ndarray, list[str]]:
