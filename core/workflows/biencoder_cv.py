@@ -31,6 +31,8 @@ from core.models.teacher.biencoder import BiEncoder, BiEncoderConfig
 from core.workflows.teacher_cv import fold_data, fold_record, prior_probs, query_folds, test_part, write_run
 
 log = logging.getLogger(__name__)
+
+
 def _epoch_cosines(pairs: pd.DataFrame, texts: dict, fit: pd.DataFrame, cfg: BiEncoderConfig,
                    make_encoder) -> dict[int, np.ndarray]:
     """Fine-tune a fresh bi-encoder on ``fit`` and return the cosines of ``pairs`` after each epoch."""
