@@ -28,6 +28,7 @@ from core.catalog import Catalog
 from core.metrics import exact_vs_irrelevant_auc
 from core.models.teacher import FeaturePrior, TeacherConfig
 from core.models.teacher.biencoder import BiEncoder, BiEncoderConfig
+from core.models.teacher.priors import level_regression
 from core.workflows.teacher_cv import fold_data, fold_record, prior_probs, query_folds, test_part, write_run
 
 log = logging.getLogger(__name__)
@@ -59,17 +60,13 @@ def crossfit_cosines(train: pd.DataFrame, texts: dict, cfg: BiEncoderConfig, inn
 def _with_cosine(prior: FeaturePrior, products: dict, train: pd.DataFrame, test: pd.DataFrame,
                  cos_train: np.ndarray, cos_test: np.ndarray) -> np.ndarray:
     """The prior's logistic regression over its features + the bi-encoder cosine: level probabilities (n, 5)."""
-    from sklearn.linear_model import LogisticRegression
 
     def X(df, cos):
         return np.column_stack([prior.features(df["query"].tolist(), [products[p] for p in df["product_id"]]), cos])
 
-    Xtr, Xte = X(train, cos_train), X(test, cos_test)
-    mean, std = Xtr.mean(0), Xtr.std(0)
-    std[std < 1e-6] = 1.0
-    lr = LogisticRegression(C=0.1, max_iter=3000).fit((Xtr - mean) / std, train["level"].to_numpy() - 1)
+    mean, std, lr = level_regression(X(train, cos_train), train["level"].to_numpy())
     probs = np.zeros((len(test), 5))
-    probs[:, lr.classes_] = lr.predict_proba((Xte - mean) / std)
+    probs[:, lr.classes_] = lr.predict_proba((X(test, cos_test) - mean) / std)
     return probs
 
 

@@ -112,12 +112,15 @@ class BiEncoder:
         return torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
 
     def _trainable(self) -> list:
+        """The encoder parameters ``fit`` trains: LoRA adapters (``lora_r``), else every layer from
+        ``freeze_layers`` up; the embedding tables never."""
         if self.cfg.lora_r:
-            return self._lora()
-        for name, param in self.model.named_parameters():
-            layer = _layer_index(name)
-            param.requires_grad = (not name.startswith("embeddings.")
-                                   and (layer is None or layer >= self.cfg.freeze_layers))
+            self._add_lora()
+        else:
+            for name, param in self.model.named_parameters():
+                layer = _layer_index(name)
+                param.requires_grad = (not name.startswith("embeddings.")
+                                       and (layer is None or layer >= self.cfg.freeze_layers))
         return [p for p in self.model.parameters() if p.requires_grad]
 
     def loss(self, queries: list[str], products: list[str], levels):
@@ -154,8 +157,9 @@ class BiEncoder:
         rng = np.random.default_rng(cfg.seed)
         y = torch.tensor(np.asarray(levels, dtype=np.int64))
         self.center = float(self._cosines(queries, products).mean())
-        opt = torch.optim.AdamW([{"params": self._trainable(), "lr": cfg.lr, "weight_decay": cfg.weight_decay},
-                                 {"params": [self.scale, self.thresholds], "lr": cfg.head_lr, "weight_decay": 0.0}])
+        encoder, head = self._trainable(), [self.scale, self.thresholds]
+        opt = torch.optim.AdamW([{"params": encoder, "lr": cfg.lr, "weight_decay": cfg.weight_decay},
+                                 {"params": head, "lr": cfg.head_lr, "weight_decay": 0.0}])
         steps = cfg.epochs * math.ceil(len(queries) / cfg.batch_size)
         sched = get_linear_schedule_with_warmup(opt, int(cfg.warmup_ratio * steps), steps)
         history = []
@@ -168,13 +172,14 @@ class BiEncoder:
                 loss = self.loss([queries[j] for j in idx], [products[j] for j in idx], y[idx])
                 opt.zero_grad()
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(self._params(), 1.0)
+                torch.nn.utils.clip_grad_norm_(encoder + head, 1.0)
                 opt.step()
                 sched.step()
-                total += float(loss.detach()) * len(idx)
+                value = float(loss.detach())
+                total += value * len(idx)
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix(loss=f"{float(loss):.3f}")
+                    bar.set_postfix(loss=f"{value:.3f}")
             history.append({"epoch": epoch + 1, "loss": round(total / len(order), 4)})
             log.info("bi-encoder epoch %d: loss %.4f", epoch + 1, history[-1]["loss"])
             if on_epoch is not None:
@@ -184,7 +189,7 @@ class BiEncoder:
         self.model.eval()
         return history
 
-    def _lora(self) -> list:
+    def _add_lora(self) -> None:
         from peft import LoraConfig, PeftModel, get_peft_model
 
         from core.models.teacher.backbones import ENCODER_LORA_TARGETS
@@ -196,10 +201,6 @@ class BiEncoder:
             self.model = get_peft_model(self.model, LoraConfig(r=self.cfg.lora_r, lora_alpha=self.cfg.lora_alpha,
                                                                lora_dropout=self.cfg.lora_dropout,
                                                                target_modules=targets))
-        return [p for p in self.model.parameters() if p.requires_grad]
-
-    def _params(self) -> list:
-        return [p for p in self.model.parameters() if p.requires_grad] + [self.scale, self.thresholds]
 
 
 def _unique(texts: Sequence[str]) -> tuple[np.ndarray, list[str]]:

@@ -132,13 +132,8 @@ class FeaturePrior:
 
     def fit(self, queries: Sequence[str], products: Sequence[Mapping], levels: Sequence[int]) -> None:
         import torch
-        from sklearn.linear_model import LogisticRegression
 
-        X = self.features(queries, products)
-        self.mean, self.std = X.mean(0), X.std(0)
-        self.std[self.std < 1e-6] = 1.0
-        y = np.asarray(levels) - 1
-        lr = LogisticRegression(C=0.1, max_iter=3000).fit((X - self.mean) / self.std, y)
+        self.mean, self.std, lr = level_regression(self.features(queries, products), levels)
         W, b = np.zeros((5, len(self.names))), np.full(5, -5.0)
         if len(lr.classes_) == 2:  # binary: sklearn keeps one row for the second class
             W[lr.classes_[1]], b[lr.classes_[1]] = lr.coef_[0], lr.intercept_[0]
@@ -171,6 +166,17 @@ class FeaturePrior:
         return {"kind": self.kind, "names": self.names, "feature_config": asdict(self.builder.cfg),
                 "mean": self.mean.tolist(), "std": self.std.tolist(),
                 "weight": self.head.weight.detach().cpu().tolist(), "bias": self.head.bias.detach().cpu().tolist()}
+
+
+def level_regression(X: np.ndarray, levels: Sequence[int]):
+    """The feature prior's warm start: ``(mean, std, model)``, a multinomial logistic regression (C 0.1) of the
+    level index (level − 1) on the columns of ``X`` standardised by their training ``mean`` and ``std`` (a constant
+    column keeps std 1)."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean, std = X.mean(0), X.std(0)
+    std[std < 1e-6] = 1.0
+    return mean, std, LogisticRegression(C=0.1, max_iter=3000).fit((X - mean) / std, np.asarray(levels) - 1)
 
 
 PRIORS = ("features", "e5-cosine")
