@@ -61,13 +61,30 @@ def _train_teacher(args) -> int:
         return _cross_validate_teacher(args, cfg, labels)
     out = Path(args.out) if args.out else config.artifact("teacher")
     t0 = time.perf_counter()
-    result = teacher.train_teacher(labels, get_catalog(args.db), out, cfg, resume=not args.no_resume,
-                                   progress=_progress())
+    if args.biencoder:
+        from core.models.teacher.bienc_train import train_biencoder_teacher
+        result = train_biencoder_teacher(labels, get_catalog(args.db), out, _biencoder_config(args),
+                                         dev_fraction=cfg.dev_fraction, pointwise_only=not args.all_pairs,
+                                         progress=_progress())
+    else:
+        result = teacher.train_teacher(labels, get_catalog(args.db), out, cfg, resume=not args.no_resume,
+                                       progress=_progress())
     minutes = (time.perf_counter() - t0) / 60
     card = write_teacher_card(out, result, labels, url=args.db, minutes=minutes,
                               command="relevance " + " ".join(sys.argv[1:]))
     print(card)
     return 0
+
+
+def _biencoder_config(args):
+    """``BiEncoderConfig`` with the teacher flags that apply to it (``--epochs``, ``--lr``, ``--freeze-layers``,
+    ``--batch-size``, ``--seed``, ``--max-length``; ``--backbone``: a local model folder as its base) where given."""
+    from core.models.teacher.biencoder import BiEncoderConfig
+    given = {k: getattr(args, k) for k in ("epochs", "lr", "freeze_layers", "batch_size", "seed", "max_length")
+             if getattr(args, k, None) is not None}
+    if args.backbone is not None:
+        given["base"] = args.backbone
+    return BiEncoderConfig(**given)
 
 
 def _cross_validate_teacher(args, cfg, labels) -> int:
@@ -82,11 +99,9 @@ def _cross_validate_teacher(args, cfg, labels) -> int:
     langs = [x for x in (args.train_languages or "").split(",") if x]
     folds = [int(x) for x in args.folds.split(",")] if args.folds else None
     if args.biencoder:
-        from core.models.teacher.biencoder import BiEncoderConfig
         from core.workflows.biencoder_cv import cross_validate_biencoder
-        bcfg = BiEncoderConfig(**{k: getattr(args, k) for k in ("epochs", "lr", "freeze_layers", "batch_size", "seed")
-                                  if getattr(args, k, None) is not None})
-        doc = cross_validate_biencoder(listwise, pointwise, get_catalog(args.db), out, bcfg, n_folds=args.cv,
+        doc = cross_validate_biencoder(listwise, pointwise, get_catalog(args.db), out, _biencoder_config(args),
+                                       n_folds=args.cv,
                                        folds=folds, name=args.cv_name, teacher_cfg=cfg,
                                        train_languages=langs or None)
     elif args.prior_only:
@@ -165,8 +180,13 @@ def add_commands(sub) -> None:
     sp.add_argument("--prior-only", action="store_true",
                     help="teacher --cv: the feature prior alone on the same folds (seconds per fold, no cross-encoder)")
     sp.add_argument("--biencoder", action="store_true",
-                    help="teacher --cv: fine-tune e5 as a bi-encoder per fold and give the feature prior its cosine "
-                         "(pointwise training pairs only; --epochs, --lr, --freeze-layers, --batch-size apply to it)")
+                    help="teacher: the bi-encoder teacher (the feature prior + the cosine of e5 fine-tuned as a "
+                         "bi-encoder; no cross-encoder), with --cv per fold; pointwise training pairs only; --epochs, "
+                         "--lr, --freeze-layers, --batch-size, --max-length apply to the bi-encoder, --backbone names "
+                         "its base (e5-small, the default, or a local model folder)")
+    sp.add_argument("--all-pairs", action="store_true",
+                    help="teacher --biencoder: train on the listwise queries' pairs too (default: the pointwise "
+                         "pairs, the setting cross-validation measured)")
     sp.add_argument("--cv-set", default="esci_multilingual", help="teacher: the pointwise data set to fold")
     sp.add_argument("--cv-name", default="cv", help="teacher: name of the results (<out>/<name>.json)")
     sp.add_argument("--folds", help="teacher: run only these folds, e.g. 0,1")

@@ -81,6 +81,24 @@ class LevelScorer(Scorer):
         return out
 
 
+class CatalogPairScorer(LevelScorer):
+    """A level scorer whose real path is the bulk ``predict_pairs`` over product records (the teachers):
+    ``predict_proba`` looks the products up in ``self.catalog``."""
+
+    catalog = None
+
+    def predict_proba(self, query: str, product_ids: Sequence[str]) -> np.ndarray:
+        from core.errors import InvalidInputError
+        from core.text.queries import clean_query
+
+        if self.catalog is None:
+            raise InvalidInputError(f"this {type(self).__name__} has no catalog; pass catalog= or use predict_pairs "
+                                    f"with product dicts")
+        q = clean_query(query)
+        rows = self.catalog.rows(product_ids).to_dict("records")
+        return self.predict_pairs([q] * len(rows), rows)
+
+
 Progress = bool | Callable[[int], None]
 
 

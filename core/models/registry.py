@@ -47,8 +47,8 @@ def _use_cosine(catalog):
 
 
 def _teacher(catalog, path: str | None = None, int8: bool = False):
-    from core.models.teacher import Teacher
-    return Teacher(path or config.artifact("teacher"), catalog, int8=int8)
+    from core.models.teacher import load_teacher
+    return load_teacher(path or config.artifact("teacher"), catalog, int8=int8)
 
 
 def _student(name: str) -> Callable[..., Scorer]:

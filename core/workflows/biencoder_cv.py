@@ -4,9 +4,8 @@ The folds are ``teacher_cv``'s. In each fold, e5 is fine-tuned as a bi-encoder o
 (``core.models.teacher.biencoder``) and its cosine joins the feature prior's dense features in the prior's
 logistic regression. The regression must learn its weight from cosines of pairs the bi-encoder did not train
 on, or it would trust a cosine that has seen the answers: so the training pairs' cosines are **cross-fitted**
-(the training pairs split again into ``inner_folds`` query-grouped parts; each part's cosines come from a
-bi-encoder fine-tuned on the other parts), and the test pairs' cosines come from one fine-tuned on all the
-training pairs.
+(``core.models.teacher.bienc_train.crossfit_cosines``, as the bi-encoder teacher trains), and the test pairs'
+cosines come from one fine-tuned on all the training pairs.
 
 The result files have ``cross_validate``'s format (``kind`` ``biencoder``): epoch 0 is the feature prior alone,
 epoch ``k`` the prior plus the cosine after ``k`` epochs of fine-tuning, every epoch kept; each fold's history
@@ -27,47 +26,12 @@ import pandas as pd
 from core.catalog import Catalog
 from core.metrics import exact_vs_irrelevant_auc
 from core.models.teacher import FeaturePrior, TeacherConfig
+from core.models.teacher.bienc_model import COSINE
+from core.models.teacher.bienc_train import crossfit_cosines, epoch_cosines
 from core.models.teacher.biencoder import BiEncoder, BiEncoderConfig
-from core.models.teacher.priors import level_regression
-from core.workflows.teacher_cv import fold_data, fold_record, prior_probs, query_folds, test_part, write_run
+from core.workflows.teacher_cv import fold_data, fold_record, prior_probs, test_part, write_run
 
 log = logging.getLogger(__name__)
-
-
-def _epoch_cosines(pairs: pd.DataFrame, texts: dict, fit: pd.DataFrame, cfg: BiEncoderConfig,
-                   make_encoder) -> dict[int, np.ndarray]:
-    """Fine-tune a fresh bi-encoder on ``fit`` and return the cosines of ``pairs`` after each epoch."""
-    enc = make_encoder(cfg)
-    out: dict[int, np.ndarray] = {}
-    q, p = pairs["query"].tolist(), [texts[i] for i in pairs["product_id"]]
-    out[0] = enc.cosines(q, p)
-    enc.fit(fit["query"].tolist(), [texts[i] for i in fit["product_id"]], fit["level"].tolist(),
-            on_epoch=lambda e: out.__setitem__(e, enc.cosines(q, p)))
-    return out
-
-
-def crossfit_cosines(train: pd.DataFrame, texts: dict, cfg: BiEncoderConfig, inner_folds: int,
-                     make_encoder=BiEncoder) -> dict[int, np.ndarray]:
-    """Per epoch, the cosine of every training pair from a bi-encoder that did not train on its query."""
-    out: dict[int, np.ndarray] = {}
-    for part in query_folds(train, inner_folds, cfg.seed):
-        held = train["query_id"].isin(part).to_numpy()
-        for epoch, cos in _epoch_cosines(train[held], texts, train[~held], cfg, make_encoder).items():
-            out.setdefault(epoch, np.zeros(len(train), np.float32))[held] = cos
-    return out
-
-
-def _with_cosine(prior: FeaturePrior, products: dict, train: pd.DataFrame, test: pd.DataFrame,
-                 cos_train: np.ndarray, cos_test: np.ndarray) -> np.ndarray:
-    """The prior's logistic regression over its features + the bi-encoder cosine: level probabilities (n, 5)."""
-
-    def X(df, cos):
-        return np.column_stack([prior.features(df["query"].tolist(), [products[p] for p in df["product_id"]]), cos])
-
-    mean, std, lr = level_regression(X(train, cos_train), train["level"].to_numpy())
-    probs = np.zeros((len(test), 5))
-    probs[:, lr.classes_] = lr.predict_proba((X(test, cos_test) - mean) / std)
-    return probs
 
 
 def cross_validate_biencoder(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalog: Catalog, out: str | Path,
@@ -81,7 +45,7 @@ def cross_validate_biencoder(listwise: pd.DataFrame, pointwise: pd.DataFrame, ca
     tiny one)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    prior = FeaturePrior(catalog)
+    prior, with_cosine = FeaturePrior(catalog), FeaturePrior(catalog, extra=[COSINE])
     products = dict(zip(catalog.ids, catalog.products.to_dict("records")))
     texts = {pid: prior.builder.product_text(rec) for pid, rec in products.items()}  # what its e5 cosine embeds
     head = {"name": name, "kind": "biencoder", "config": asdict(teacher_cfg), "biencoder": asdict(cfg),
@@ -96,10 +60,10 @@ def cross_validate_biencoder(listwise: pd.DataFrame, pointwise: pd.DataFrame, ca
         train, test = fold.train.reset_index(drop=True), fold.test.reset_index(drop=True)
         parts.append(test_part(test, prior_probs(prior, products, train, test), 0, fold.index))
         inner = crossfit_cosines(train, texts, cfg, inner_folds, make_encoder)
-        outer = _epoch_cosines(test, texts, train, cfg, make_encoder)
+        _, outer = epoch_cosines(test, texts, train, cfg, make_encoder, before=True)
         history = [{"epoch": 0, "cosine_auc": _auc(test, outer[0])}]
         for epoch in range(1, cfg.epochs + 1):
-            probs = _with_cosine(prior, products, train, test, inner[epoch], outer[epoch])
+            probs = prior_probs(with_cosine, products, train, test, (inner[epoch][:, None], outer[epoch][:, None]))
             parts.append(test_part(test, probs, epoch, fold.index))
             history.append({"epoch": epoch, "cosine_auc": _auc(test, outer[epoch])})
         histories.append(fold_record(fold, (time.perf_counter() - t0) / 60, history))

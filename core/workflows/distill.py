@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -32,6 +31,7 @@ from core.catalog import Catalog
 from core.errors import InvalidInputError
 from core.models.features import FeatureBuilder, FeatureConfig
 from core.models.student import Student, StudentConfig, fit, save
+from core.models.teacher.config import teacher_fingerprint
 from core.scale import PROB_COLS
 from core.text.queries import query_id_for, query_key
 from core.workflows.scoring import score_frame, score_resumable
@@ -61,17 +61,6 @@ class DistillConfig:
 
 def default_out() -> Path:
     return config.path("artifacts_dir") / "distill"
-
-
-def teacher_fingerprint(teacher_dir: str | Path) -> str:
-    """SHA-1 over the teacher's trained files: labels from another teacher are never reused."""
-    h = hashlib.sha1()
-    for name in ("teacher.json", "adapter_config.json", "adapter_model.safetensors"):
-        p = Path(teacher_dir) / name
-        if p.exists():
-            h.update(name.encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()[:16]
 
 
 def dev_query_ids(teacher_dir: str | Path) -> set[str]:
@@ -257,11 +246,11 @@ def run(*, url: str | None, human: pd.DataFrame, teacher_dir: Path, out: Path, a
         progress: bool = False, command: str = "relevance distill", teacher=None) -> dict:
     """The whole pipeline; returns the summary written into the cards.
 
-    ``teacher`` (anything with the teacher's ``predict_pairs``) defaults to ``Teacher(teacher_dir)``.
+    ``teacher`` (anything with the teacher's ``predict_pairs``) defaults to ``load_teacher(teacher_dir)``.
     """
     from core.cache import get_catalog, get_scorer
     from core.workflows.cards.student import write_cards
-    from core.models.teacher import Teacher
+    from core.models.teacher import load_teacher
 
     catalog = get_catalog(url)
     dev_q = dev_query_ids(teacher_dir)
@@ -275,7 +264,7 @@ def run(*, url: str | None, human: pd.DataFrame, teacher_dir: Path, out: Path, a
         pool_stats = {"pool_pairs": len(pool), "pool_queries": int(pool["query_id"].nunique()),
                       "k_bm25": cfg.k_bm25, "k_embed": cfg.k_embed, "retrieval_encoder": fcfg.encoder}
         human_train = int((~human["query_id"].isin(dev_q)).sum())
-        teacher = teacher or Teacher(teacher_dir, catalog, batch_size=cfg.teacher_batch_size, int8=cfg.int8)
+        teacher = teacher or load_teacher(teacher_dir, catalog, batch_size=cfg.teacher_batch_size, int8=cfg.int8)
         labels, scored = teacher_label(pool.iloc[:cfg.budget(len(pool), human_train)], teacher, catalog, out,
                                        fingerprint=fingerprint, batch_size=cfg.teacher_batch_size, progress=progress,
                                        precision="int8" if cfg.int8 else "fp32")

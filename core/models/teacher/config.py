@@ -1,13 +1,21 @@
-"""The teacher's settings: ``TeacherConfig`` (saved in ``teacher.json``), the dev split, the kept-epoch choices."""
+"""The teacher's settings: ``TeacherConfig`` (saved in ``teacher.json``), the dev split and query-grouped folds,
+the kept-epoch choices, the artifact's fingerprint."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from core.errors import InvalidInputError
 
 ARTIFACT_FORMAT = 1
 SELECTIONS = ("ndcg", "accuracy", "last")
+# what a trained teacher folder holds: its metadata, then the cross-encoder's adapter or the bi-encoder's layers
+TRAINED_FILES = ("teacher.json", "adapter_config.json", "adapter_model.safetensors", "biencoder.safetensors")
 
 
 @dataclass(frozen=True)
@@ -59,3 +67,33 @@ def split_queries(query_ids: Sequence[str], dev_fraction: float, seed: int) -> s
     def u(q: str) -> float:
         return int(hashlib.sha1(f"{seed}:{q}".encode()).hexdigest()[:8], 16) / 2**32
     return {q for q in set(query_ids) if u(q) < dev_fraction}
+
+
+def query_text_key(texts: pd.Series) -> pd.Series:
+    """Queries compared by case-folded, stripped text: two ids with one such text are one query for a split."""
+    return texts.str.casefold().str.strip()
+
+
+def query_folds(pairs: pd.DataFrame, n_folds: int, seed: int = 0) -> list[set[str]]:
+    """Query ids of each fold: queries grouped by case-folded text, groups dealt out at random
+    (seeded), so folds are about equal in queries."""
+    from sklearn.model_selection import GroupKFold
+
+    q = pairs.drop_duplicates("query_id")
+    groups = query_text_key(q["query"]).to_numpy()
+    if len(set(groups)) < n_folds:
+        raise InvalidInputError(f"need at least {n_folds} distinct queries for {n_folds} folds; got {len(set(groups))}")
+    kf = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    ids = q["query_id"].to_numpy()
+    return [set(ids[test]) for _, test in kf.split(ids, groups=groups)]
+
+
+def teacher_fingerprint(teacher_dir: str | Path) -> str:
+    """SHA-1 over the teacher's trained files (``TRAINED_FILES``): labels from another teacher are never reused."""
+    h = hashlib.sha1()
+    for name in TRAINED_FILES:
+        p = Path(teacher_dir) / name
+        if p.exists():
+            h.update(name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]

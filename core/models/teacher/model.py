@@ -18,16 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from core.catalog import Catalog
-from core.errors import InvalidInputError
-from core.models.base import LevelScorer, Progress, reporter
+from core.models.base import CatalogPairScorer, Progress, reporter
 from core.models.teacher.backbones import device, get_backbone, load_base
 from core.models.teacher.config import TeacherConfig
 from core.models.teacher.encoding import PairEncoder
 from core.models.teacher.priors import make_prior
-from core.text.queries import clean_query
 
 
-class Teacher(LevelScorer):
+class Teacher(CatalogPairScorer):
     """A trained teacher: ``predict_proba(query, product_ids)`` → (n, 5) level probabilities.
 
     Loads the base from its package, applies the adapter and merges it (so inference pays no LoRA
@@ -89,13 +87,14 @@ class Teacher(LevelScorer):
                 advance(len(idx))
         return out
 
-    def predict_proba(self, query: str, product_ids: Sequence[str]) -> np.ndarray:
-        if self.catalog is None:
-            raise InvalidInputError("this Teacher has no catalog; pass catalog= or use predict_pairs with product dicts")
-        q = clean_query(query)
-        rows = self.catalog.rows(product_ids).to_dict("records")
-        return self.predict_pairs([q] * len(rows), rows)
 
-    def score(self, query: str, product_ids: Sequence[str]) -> np.ndarray:
-        p = self.predict_proba(query, product_ids)
-        return p @ np.arange(1, 6, dtype=np.float32)
+
+def load_teacher(artifact: str | Path, catalog: Catalog | None = None, **kwargs) -> CatalogPairScorer:
+    """The trained teacher in ``artifact``, by its ``teacher.json`` ``arch``: the cross-encoder (``Teacher``) or the
+    feature prior + fine-tuned bi-encoder (``BiEncoderTeacher``); ``kwargs`` go to its constructor."""
+    meta_file = Path(artifact) / "teacher.json"
+    arch = json.loads(meta_file.read_text()).get("arch") if meta_file.exists() else None
+    if arch == "biencoder":
+        from core.models.teacher.bienc_model import BiEncoderTeacher
+        return BiEncoderTeacher(artifact, catalog, **kwargs)
+    return Teacher(artifact, catalog, **kwargs)

@@ -90,7 +90,7 @@ class FeaturePrior:
 
     kind = "features"
 
-    def __init__(self, catalog: Catalog, state: dict | None = None):
+    def __init__(self, catalog: Catalog, state: dict | None = None, extra: Sequence[str] = ()):
         import torch
 
         from core.models.features import FeatureConfig, shared_builder
@@ -102,7 +102,8 @@ class FeaturePrior:
         self.builder = shared_builder(catalog, FeatureConfig(**{k: tuple(v) if isinstance(v, list) else v
                                                                for k, v in saved.items()}))
         self.names = list(self.builder.dense_names)
-        d = len(self.names)
+        self.extra = list((state or {}).get("extra") or extra)  # columns the caller passes in (a fine-tuned cosine)
+        d = len(self.names) + len(self.extra)
         self.mean, self.std = np.zeros(d, np.float32), np.ones(d, np.float32)
         self.head = torch.nn.Linear(d, 5)
         with torch.no_grad():
@@ -130,11 +131,22 @@ class FeaturePrior:
             self._cache.update({(q, pid): row for pid, row in zip(pids, dense)})
         return np.stack([self._cache[k] for k in keys]) if keys else np.zeros((0, len(self.names)), np.float32)
 
-    def fit(self, queries: Sequence[str], products: Sequence[Mapping], levels: Sequence[int]) -> None:
+    def _columns(self, queries: Sequence[str], products: Sequence[Mapping], extra) -> np.ndarray:
+        """The pair's dense features, then the ``extra`` columns (n, len(self.extra)) when the prior has any."""
+        X = self.features(queries, products)
+        if not self.extra:
+            return X
+        extra = np.asarray(extra, np.float32).reshape(len(X), -1) if extra is not None else None
+        if extra is None or extra.shape[1] != len(self.extra):
+            raise InvalidInputError(f"this feature prior needs its extra columns {self.extra} for every pair")
+        return np.column_stack([X, extra])
+
+    def fit(self, queries: Sequence[str], products: Sequence[Mapping], levels: Sequence[int], extra=None) -> None:
+        """Standardise and warm-start on the pairs (``extra``: the values of the prior's extra columns, (n, k))."""
         import torch
 
-        self.mean, self.std, lr = level_regression(self.features(queries, products), levels)
-        W, b = np.zeros((5, len(self.names))), np.full(5, -5.0)
+        self.mean, self.std, lr = level_regression(self._columns(queries, products, extra), levels)
+        W, b = np.zeros((5, len(self.mean))), np.full(5, -5.0)
         if len(lr.classes_) == 2:  # binary: sklearn keeps one row for the second class
             W[lr.classes_[1]], b[lr.classes_[1]] = lr.coef_[0], lr.intercept_[0]
             b[lr.classes_[0]] = 0.0
@@ -144,10 +156,10 @@ class FeaturePrior:
             self.head.weight.copy_(torch.tensor(W, dtype=torch.float32))
             self.head.bias.copy_(torch.tensor(b, dtype=torch.float32))
 
-    def logits(self, queries: Sequence[str], products: Sequence[Mapping]):
+    def logits(self, queries: Sequence[str], products: Sequence[Mapping], extra=None):
         import torch
 
-        z = (self.features(queries, products) - self.mean) / self.std
+        z = (self._columns(queries, products, extra) - self.mean) / self.std
         return self.head(torch.tensor(z, dtype=torch.float32))
 
     def load(self, state: dict) -> None:
@@ -163,7 +175,7 @@ class FeaturePrior:
             self.head.bias.copy_(torch.tensor(state["bias"]))
 
     def state(self) -> dict:
-        return {"kind": self.kind, "names": self.names, "feature_config": asdict(self.builder.cfg),
+        return {"kind": self.kind, "names": self.names, "extra": self.extra, "feature_config": asdict(self.builder.cfg),
                 "mean": self.mean.tolist(), "std": self.std.tolist(),
                 "weight": self.head.weight.detach().cpu().tolist(), "bias": self.head.bias.detach().cpu().tolist()}
 

@@ -125,6 +125,7 @@ def train_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path, cfg: 
             "dev_query_ids": sorted(dev_q), "train_query_ids": sorted(set(train["query_id"])),
             "best_epoch": best["epoch"], "prior": state.get("best_prior")}
     (out / "teacher.json").write_text(json.dumps(meta, indent=1) + "\n")
+    (out / "biencoder.safetensors").unlink(missing_ok=True)  # a bi-encoder teacher's layers of an earlier run
     return TrainResult(out, {"best": best, "history": state["history"]}, dev=dev, dev_probs=dev_probs,
                        layer_cache=run.cache)
 

@@ -18,10 +18,10 @@ def dev_report(judged, students: dict[str, Path], features, teacher=None, teache
     """Students, teacher and BM25 on the teacher's dev queries, per language, nDCG@20 and @all."""
     from core.cache import get_catalog
     from core.models.student import Student
-    from core.models.teacher import Teacher
+    from core.models.teacher import load_teacher
 
     scorers = {k: Student(p, features.catalog, features) for k, p in students.items()}
-    scorers["teacher"] = teacher or Teacher(teacher_dir, get_catalog(url))
+    scorers["teacher"] = teacher or load_teacher(teacher_dir, get_catalog(url))
     return evaluate(judged, list(MODELS), ks=[20, None], gains=["esci", "linear"], by_language=True, url=url,
                     progress=False, scorers=scorers)
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.models.teacher import Teacher
+from core.models.teacher import load_teacher
+from core.models.teacher.bienc_model import ARCH
+from core.models.teacher.biencoder import WEIGHTS_FILE
 from core.workflows.cards import common as model_card
 from core.workflows.evaluate import Judged, evaluate
 
@@ -24,31 +26,66 @@ PRIOR_TEXT = {
 
 
 def dev_report(out: Path, labels: pd.DataFrame, url: str | None = None) -> dict:
-    """Evaluate the trained teacher and the baselines on the teacher's dev queries (nDCG@20 and @all)."""
+    """Evaluate the trained teacher and the baselines on the teacher's dev queries: ``rows``, nDCG@20 and @all
+    over the listwise ones (``LISTWISE_MIN``+ judged products); ``pointwise_rows``, accuracy / macro-F1 / AUC per
+    language over the pointwise ones (empty when there are none)."""
     from core.cache import get_catalog
+    from core.metrics import LISTWISE_MIN
 
     meta = json.loads((out / "teacher.json").read_text())
     dev = labels[labels["query_id"].isin(set(meta["dev_query_ids"]))]
     pairs = dev[["query_id", "query", "language", "product_id", "level"]].reset_index(drop=True)
-    teacher = Teacher(out, get_catalog(url))
-    return evaluate(Judged("dev split", pairs), ["teacher", *BASELINES], ks=[20, None], gains=["esci", "linear"],
-                    url=url, progress=False, scorers={"teacher": teacher})
+    listwise = pairs.groupby("query_id")["product_id"].transform("size") >= LISTWISE_MIN
+    scorers = {"teacher": load_teacher(out, get_catalog(url))}
+    report = {"rows": [], "pointwise_rows": []}
+    if listwise.any():
+        report["rows"] = evaluate(Judged("dev split", pairs[listwise].reset_index(drop=True)), ["teacher", *BASELINES],
+                                  ks=[20, None], gains=["esci", "linear"], url=url, progress=False, scorers=scorers,
+                                  mode="listwise")["rows"]
+    if (~listwise).any():
+        report["pointwise_rows"] = evaluate(Judged("dev split (pointwise)", pairs[~listwise].reset_index(drop=True)),
+                                            ["teacher", *BASELINES], url=url, progress=False, scorers=scorers,
+                                            mode="pointwise", by_language=True)["rows"]
+    return report
 
 
-def write_teacher_card(out: Path, result, labels: pd.DataFrame, *, url: str | None, minutes: float,
-                       command: str, extra_sections: dict[str, str] | None = None) -> str:
-    meta = json.loads((out / "teacher.json").read_text())
-    report = dev_report(out, labels, url)
+def _ci(lo, hi) -> str:
+    return "—" if lo is None else f"[{lo:.3f}, {hi:.3f}]"
+
+
+def _p(v) -> str:
+    return "—" if v is None else f"{v:.3g}"
+
+
+def _results(report: dict) -> str:
+    """The dev tables: listwise nDCG, then pointwise accuracy and AUC per language."""
+    parts = []
     rows = [r for r in report["rows"] if r["language"] == "all"]
-    summary_rows = [{"model": r["model"], "gains": r["gains"], "k": r["k"], "nDCG": r["ndcg"],
-                     "95% CI": f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]",
-                     "accuracy": "—" if r["accuracy"] is None else f"{r['accuracy']:.3f}",
-                     "p (Holm) vs teacher": "—" if r["p_holm"] is None else f"{r['p_holm']:.3g}"} for r in rows]
+    if rows:
+        parts.append("Listwise dev queries (nDCG over each query's judged products):\n\n" + model_card.table(
+            [{"model": r["model"], "gains": r["gains"], "k": r["k"], "nDCG": r["ndcg"], "95% CI": _ci(r["ci_low"], r["ci_high"]),
+              "accuracy": "—" if r["accuracy"] is None else f"{r['accuracy']:.3f}", "p (Holm) vs teacher": _p(r["p_holm"])}
+             for r in rows], ["model", "gains", "k", "nDCG", "95% CI", "accuracy", "p (Holm) vs teacher"]))
+    if report.get("pointwise_rows"):
+        parts.append("Pointwise dev queries (one judged product each; AUC of the score separating exact from "
+                     "irrelevant pairs; 95% bootstrap CIs over queries; Holm-corrected paired tests against the "
+                     "teacher):\n\n" + model_card.table(
+            [{"model": r["model"], "language": r["language"], "pairs": r["n_pairs"],
+              "accuracy": "—" if r["accuracy"] is None else f"{r['accuracy']:.3f}",
+              "accuracy 95% CI": _ci(r["accuracy_ci_low"], r["accuracy_ci_high"]), "AUC": f"{r['auc']:.3f}",
+              "AUC 95% CI": _ci(r["auc_ci_low"], r["auc_ci_high"]), "p (Holm) AUC vs teacher": _p(r["p_holm_auc"])}
+             for r in report["pointwise_rows"]],
+            ["model", "language", "pairs", "accuracy", "accuracy 95% CI", "AUC", "AUC 95% CI",
+             "p (Holm) AUC vs teacher"]))
+    return "\n\n".join(parts) or "No dev pairs."
+
+
+def _cross_encoder_sections(meta: dict, result, minutes: float) -> dict[str, str]:
     cfg = meta["config"]
     history = model_card.table([{k: (round(v, 4) if isinstance(v, float) else v) for k, v in h.items()
                                  if k != "ndcg@20_esci_ci"} for h in result.metrics["history"]],
                                ["epoch", "ndcg@20_esci", "accuracy", "macro_f1", "dev_queries"])
-    sections = {
+    return {
         "Model": (f"Backbone `{cfg['backbone']}` ({meta['backbone_source']}), reads the {meta['reads']} into a "
                   f"5-way head. LoRA r={cfg['lora_r']}, alpha={cfg['lora_alpha']}, dropout={cfg['lora_dropout']} "
                   f"on attention and feed-forward layers"
@@ -69,18 +106,59 @@ def write_teacher_card(out: Path, result, labels: pd.DataFrame, *, url: str | No
                      f"warm-up/decay, label smoothing {cfg['label_smoothing']}, class-balanced loss: "
                      f"{cfg['balanced']}, early stopping on dev nDCG@20 (esci) with patience {cfg['patience']}; "
                      f"best epoch {meta['best_epoch']}; {minutes:.1f} minutes.\n\n" + history),
-        "Dev results against the cheap baselines": model_card.table(
-            summary_rows, ["model", "gains", "k", "nDCG", "95% CI", "accuracy", "p (Holm) vs teacher"]),
     }
+
+
+def _biencoder_sections(meta: dict, result, minutes: float) -> dict[str, str]:
+    cfg, training = meta["config"], meta["training"]
+    size = (Path(result.out) / WEIGHTS_FILE).stat().st_size / 2**20
+    columns = ["epoch", "ndcg@20_esci", "accuracy", "macro_f1", "pointwise_accuracy", "pointwise_auc",
+               *sorted(k for k in result.metrics["history"][-1] if k.startswith("pointwise_auc_")), "dev_queries"]
+    history = model_card.table([{k: (round(v, 4) if isinstance(v, float) else v) for k, v in h.items()}
+                                for h in result.metrics["history"]], columns)
+    layers = "every layer" if not cfg["freeze_layers"] else f"the layers from {cfg['freeze_layers']} up"
+    which = "pointwise (fewer than 3 judged products)" if training["pointwise_only"] else "all"
+    return {
+        "Model": (f"No cross-encoder. The feature prior's 5-way logistic regression (standardised columns, C 0.1) over "
+                  f"the pair's dense student features (e5 cosine, BM25, title/brand/colour overlap, numbers and "
+                  f"units, negation cues, engagement, language; core/models/features.py) plus one more column: the "
+                  f"cosine of multilingual-e5-small ({cfg['base']}) fine-tuned as a bi-encoder on the labelled "
+                  f"pairs with an all-threshold ordinal loss on its scaled cosine (levels ≥ 2, 3, 4, 5; "
+                  f"core/models/teacher/biencoder.py). It reads `query: <query>` and `passage: <title brand "
+                  f"colour>`, {cfg['max_length']} tokens each. {layers.capitalize()} fine-tuned and stored in fp16 "
+                  f"(`{WEIGHTS_FILE}`, {size:.0f} MB); the embedding tables stay frozen and come back from the "
+                  f"package. The regression learned the cosine's weight from **cross-fitted** cosines: the training "
+                  f"pairs split into {training['inner_folds']} query-grouped parts, each part's cosines from a "
+                  f"bi-encoder fine-tuned on the other parts; the kept bi-encoder was then fine-tuned on all of them."),
+        "Data": (f"{meta['train_pairs']} human-labelled {which} pairs over {meta['train_queries']} queries for "
+                 f"training, {meta['dev_pairs']} pairs over {meta['dev_queries']} queries for dev (a seeded "
+                 f"query-level split of all labelled queries, listwise ones included: no query on both sides). "
+                 f"Labels: the store's labels in force (imported judgments and rater consensus)."),
+        "Training": (f"{cfg['epochs']} epoch(s), batch {cfg['batch_size']}, AdamW lr {cfg['lr']} (the scale and "
+                     f"thresholds {cfg['head_lr']}), linear warm-up ({cfg['warmup_ratio']}) and decay; "
+                     f"{minutes:.1f} minutes (wall). Epoch 0 below is the feature prior alone fitted on the same "
+                     f"training pairs, so the bi-encoder's gain on the dev pairs is visible.\n\n" + history),
+    }
+
+
+def write_teacher_card(out: Path, result, labels: pd.DataFrame, *, url: str | None, minutes: float,
+                       command: str, extra_sections: dict[str, str] | None = None) -> str:
+    meta = json.loads((out / "teacher.json").read_text())
+    report = dev_report(out, labels, url)
+    biencoder = meta.get("arch") == ARCH
+    sections = (_biencoder_sections if biencoder else _cross_encoder_sections)(meta, result, minutes)
+    sections["Dev results against the cheap baselines"] = _results(report)
     sections.update(extra_sections or {})
     for title, name in (("Bake-off", "bakeoff.md"), ("Cross-validation on esci_multilingual", "cv/cv.md"),
                         ("Cross-lingual probe", "probe.md")):
         if (out / name).exists():  # hand-kept records of runs that are not this one (see the files)
             sections.setdefault(title, (out / name).read_text().strip())
-    summary = "The cross-encoder teacher of Relevance Studio."
+    summary = f"The {'bi-encoder' if biencoder else 'cross-encoder'} teacher of Relevance Studio."
     if (out / "status.md").exists():  # the honest one-paragraph verdict, kept by hand next to the artifact
         summary = (out / "status.md").read_text().strip() + "\n\n" + summary
-    model_card.write(out, title=f"Teacher: {cfg['backbone']}", summary=summary,
-                     sections=sections, metrics={"dev": report["rows"], "history": result.metrics["history"]},
+    title = "Teacher: feature prior + fine-tuned e5 bi-encoder" if biencoder else f"Teacher: {meta['config']['backbone']}"
+    model_card.write(out, title=title, summary=summary,
+                     sections=sections, metrics={"dev": report["rows"], "dev_pointwise": report["pointwise_rows"],
+                                                 "history": result.metrics["history"]},
                      command=command)
     return (out / "model_card.md").read_text()

@@ -1,0 +1,145 @@
+"""The bi-encoder teacher (feature prior + fine-tuned e5 cosine): saving and loading the fine-tuned layers, training
+through the CLI, scoring, and the feature prior's extra column; on a tiny randomly initialised BERT (e5-small's
+architecture, e5's tokenizer) and the demo catalog."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load_file
+from test_teacher_cv import _pointwise
+
+from core.errors import InvalidInputError
+from core.metrics import LISTWISE_MIN
+from core.models.teacher import FeaturePrior, load_teacher
+from core.models.teacher.bienc_model import COSINE, BiEncoderTeacher
+from core.models.teacher.biencoder import WEIGHTS_FILE, BiEncoder, BiEncoderConfig
+from core.models.teacher.config import teacher_fingerprint
+from model_fixtures import labels_for
+
+QUERIES = ["kettle steel", "sofa grey", "usb cable", "desk lamp"]
+TEXTS = ["Steel kettle 1.7 l", "Grey sofa three seats", "USB-C cable 2 m", "LED desk lamp"]
+
+
+def test_a_saved_bi_encoder_comes_back_with_its_cosines_and_stores_only_its_trained_layers(tiny_encoder, tmp_path):
+    cfg = BiEncoderConfig(epochs=2, batch_size=2, lr=1e-2, freeze_layers=1, base=tiny_encoder)
+    enc = BiEncoder(cfg)
+    enc.fit(QUERIES, TEXTS, [5, 4, 1, 2])
+    state = enc.save(tmp_path)
+    stored = load_file(str(tmp_path / WEIGHTS_FILE))
+    assert stored and all(k.startswith("encoder.layer.1.") and v.dtype == torch.float16 for k, v in stored.items())
+    again = BiEncoder.load(tmp_path, json.loads(json.dumps(state)))
+    np.testing.assert_allclose(again.cosines(QUERIES, TEXTS[::-1]), enc.cosines(QUERIES, TEXTS[::-1]), atol=2e-3)
+    assert again.center == pytest.approx(enc.center) and torch.allclose(again.thresholds, enc.thresholds)
+    # the untrained base differs, so the saved layers are what made the cosines
+    assert not np.allclose(BiEncoder(cfg).cosines(QUERIES, TEXTS), enc.cosines(QUERIES, TEXTS), atol=2e-3)
+
+
+def test_loading_refuses_layers_of_another_base(tiny_encoder, tmp_path):
+    state = BiEncoder(BiEncoderConfig(base=tiny_encoder)).save(tmp_path)
+    stored = load_file(str(tmp_path / WEIGHTS_FILE))
+    from safetensors.torch import save_file
+    save_file({k.replace("layer.1.", "layer.7."): v for k, v in stored.items()}, str(tmp_path / WEIGHTS_FILE))
+    with pytest.raises(InvalidInputError, match="does not fit base"):
+        BiEncoder.load(tmp_path, state)
+
+
+def test_the_feature_prior_s_extra_column_is_required_and_kept(demo_catalog):
+    labels = labels_for(demo_catalog, n_queries=4)
+    rows = demo_catalog.rows(labels["product_id"].tolist()).to_dict("records")
+    prior = FeaturePrior(demo_catalog, extra=[COSINE])
+    cos = np.linspace(-1, 1, len(labels))[:, None]
+    with pytest.raises(InvalidInputError, match="extra columns"):
+        prior.fit(labels["query"].tolist(), rows, labels["level"].tolist())
+    prior.fit(labels["query"].tolist(), rows, labels["level"].tolist(), extra=cos)
+    again = FeaturePrior(demo_catalog, json.loads(json.dumps(prior.state())))
+    assert again.extra == [COSINE] and again.head.weight.shape[1] == len(prior.names) + 1
+    with torch.no_grad():
+        torch.testing.assert_close(again.logits(labels["query"].tolist(), rows, cos),
+                                   prior.logits(labels["query"].tolist(), rows, cos))
+
+
+@pytest.fixture
+def trained(demo_catalog, tiny_encoder, tmp_path):
+    """`relevance train teacher --biencoder` on 4 listwise and 30 pointwise queries, over an old cross-encoder's
+    files."""
+    from core.cli import main
+
+    labels = pd.concat([labels_for(demo_catalog, n_queries=4), _pointwise(demo_catalog, n=30)], ignore_index=True)
+    labels.to_parquet(tmp_path / "labels.parquet")
+    out = tmp_path / "teacher"
+    out.mkdir()
+    (out / "adapter_model.safetensors").write_bytes(b"old")
+    rc = main(["train", "teacher", "--biencoder", "--backbone", tiny_encoder, "--epochs", "1", "--batch-size", "8",
+               "--lr", "1e-3", "--dev-fraction", "0.3", "--labels", str(tmp_path / "labels.parquet"),
+               "--out", str(out)])
+    assert rc == 0
+    return out, labels
+
+
+def test_training_writes_a_bi_encoder_teacher_trained_on_the_pointwise_queries(trained):
+    out, labels = trained
+    meta = json.loads((out / "teacher.json").read_text())
+    assert meta["arch"] == "biencoder" and (out / WEIGHTS_FILE).exists()
+    assert not (out / "adapter_model.safetensors").exists(), "the old cross-encoder's adapter is gone"
+    sizes = labels.groupby("query_id")["product_id"].size()
+    train, dev = set(meta["train_query_ids"]), set(meta["dev_query_ids"])
+    assert train and not train & dev and all(sizes[q] < LISTWISE_MIN for q in train)
+    assert meta["train_pairs"] == int(labels["query_id"].isin(train).sum())
+    assert meta["prior"]["extra"] == [COSINE] and meta["config"]["base"] and meta["config"]["epochs"] == 1
+    card = (out / "model_card.md").read_text()
+    assert card.startswith("# Teacher: feature prior + fine-tuned e5 bi-encoder")
+    assert "Pointwise dev queries" in card and "| teacher | all |" in card
+    history = json.loads((out / "metrics.json").read_text())["history"]
+    assert [h["epoch"] for h in history] == [0, 1]
+
+
+def test_the_bi_encoder_teacher_scores_as_its_parts_say(trained, demo_catalog):
+    out, labels = trained
+    teacher = load_teacher(out, demo_catalog)
+    assert isinstance(teacher, BiEncoderTeacher)
+    rows = demo_catalog.rows(labels["product_id"].tolist()).to_dict("records")
+    queries = labels["query"].tolist()
+    probs = teacher.predict_pairs(queries, rows)
+    assert probs.shape == (len(labels), 5) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    # by hand: the saved bi-encoder's cosine as the prior's extra column
+    meta = json.loads((out / "teacher.json").read_text())
+    enc = BiEncoder.load(out, meta["biencoder"])
+    prior = FeaturePrior(demo_catalog, meta["prior"])
+    cos = enc.cosines(queries, [prior.builder.product_text(r) for r in rows])
+    with torch.no_grad():
+        expected = torch.softmax(prior.logits(queries, rows, cos[:, None]), -1).numpy()
+    np.testing.assert_allclose(probs, expected, atol=1e-5)
+    one = teacher.predict_proba(queries[0], [rows[0]["product_id"], rows[1]["product_id"]])
+    np.testing.assert_allclose(one[0], probs[0], atol=1e-5)
+
+
+def test_scoring_embeds_each_text_once_per_process(trained, demo_catalog):
+    out, labels = trained
+    teacher = load_teacher(out, demo_catalog)
+    encoded = []
+    encode = teacher.encoder.encode
+    teacher.encoder.encode = lambda texts, prefix, bs=64: encoded.extend(texts) or encode(texts, prefix, bs)
+    rows = demo_catalog.rows(labels["product_id"].tolist()).to_dict("records")
+    seen = []
+    teacher.predict_pairs(labels["query"].tolist(), rows, progress=seen.append)
+    first = len(encoded)
+    assert first == labels["query"].nunique() + len({teacher.prior.builder.product_text(r) for r in rows})
+    teacher.predict_pairs(labels["query"].tolist()[::-1], rows[::-1])
+    assert len(encoded) == first and sum(seen) == len(labels)
+
+
+def test_the_fingerprint_covers_the_bi_encoder_s_layers(trained):
+    out, _ = trained
+    before = teacher_fingerprint(out)
+    (out / WEIGHTS_FILE).write_bytes((out / WEIGHTS_FILE).read_bytes() + b" ")
+    assert teacher_fingerprint(out) != before
+
+
+def test_load_teacher_refuses_a_missing_folder(tmp_path, demo_catalog):
+    with pytest.raises(FileNotFoundError, match="teacher.json missing"):
+        load_teacher(tmp_path / "nothing", demo_catalog)
