@@ -143,3 +143,24 @@ def test_the_fingerprint_covers_the_bi_encoder_s_layers(trained):
 def test_load_teacher_refuses_a_missing_folder(tmp_path, demo_catalog):
     with pytest.raises(FileNotFoundError, match="teacher.json missing"):
         load_teacher(tmp_path / "nothing", demo_catalog)
+
+
+def test_the_failure_explorer_shows_what_the_bi_encoder_read(trained, demo_catalog, tiny_encoder, monkeypatch):
+    """ui.cache.pin_text_builder (no torch) cuts the product text where the bi-encoder's tokenizer cuts it."""
+    import ui.cache
+    from transformers import AutoTokenizer
+
+    out, labels = trained
+    monkeypatch.setenv("RELEVANCE_ARTIFACTS_DIR", str(out.parent))
+    ui.cache.pin_text_builder.clear()
+    build, how = ui.cache.pin_text_builder()
+    ui.cache.pin_text_builder.clear()
+    assert how.startswith("as the trained bi-encoder teacher reads it") and "64-token input" in how, how
+    tok = AutoTokenizer.from_pretrained(tiny_encoder)
+    long = {"title": "stainless steel kettle " * 30, "brand": "Acme", "color": float("nan")}
+    for product in (long, demo_catalog.rows([labels["product_id"][0]]).iloc[0].to_dict()):
+        text = "passage: " + FeaturePrior(demo_catalog).builder.product_text(product)
+        ids = tok(text, truncation=True, max_length=64)["input_ids"]
+        read = tok.decode(ids, skip_special_tokens=True).strip()
+        assert build(product) in (read, read + " …"), (build(product), read)
+    assert build(long).endswith(" …") and "Acme" not in build(long)

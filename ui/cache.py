@@ -37,8 +37,10 @@ def pin_text_builder():
 
     meta = config.artifact("teacher") / "teacher.json"
     try:
-        cfg = teacher.TeacherConfig(**json.loads(meta.read_text())["config"]) if meta.exists() \
-            else teacher.TeacherConfig()
+        saved = json.loads(meta.read_text()) if meta.exists() else {}
+        if saved.get("arch") == "biencoder":
+            return _passage_builder(saved)
+        cfg = teacher.TeacherConfig(**saved["config"]) if saved else teacher.TeacherConfig()
         path = tokenizer_file(cfg.backbone)
         if path is None:
             raise FileNotFoundError(f"no tokenizer.json of {cfg.backbone} on this machine yet")
@@ -51,3 +53,21 @@ def pin_text_builder():
         return build, f"as the {how} reads it: {cfg.backbone} tokens, {cfg.max_length}-token input"
     except Exception as exc:  # offline without the backbone: still show the field order, by words
         return text.whitespace_builder(), f"by word counts (the teacher's tokenizer is unavailable: {exc})"
+
+
+def _passage_builder(meta: dict):
+    """The bi-encoder teacher's reading of a product (``core.models.teacher.bienc_model.passage_builder``)."""
+    from pathlib import Path
+
+    from tokenizers import Tokenizer
+
+    from core.models.teacher.backbones import tokenizer_file
+    from core.models.teacher.bienc_model import passage_builder
+
+    base = meta["biencoder"]["config"]["base"]
+    path = Path(base) / "tokenizer.json" if Path(base).is_dir() else tokenizer_file("e5-small-ce")
+    if path is None or not path.exists():
+        raise FileNotFoundError(f"no tokenizer.json of {base} on this machine yet")
+    n = meta["biencoder"]["config"]["max_length"]
+    return (passage_builder(meta, Tokenizer.from_file(str(path))),
+            f"as the trained bi-encoder teacher reads it: its product fields in e5 tokens, {n}-token input")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -90,3 +90,20 @@ class BiEncoderTeacher(CatalogPairScorer):
             logits = self.prior.logits(list(queries), list(products), extra=cos[:, None])
             advance(n)
         return torch.softmax(logits, -1).numpy().astype(np.float32)
+
+
+def passage_builder(meta: dict, tokenizer) -> Callable[[Mapping], str]:
+    """What a saved bi-encoder teacher (``meta``: its ``teacher.json``) reads of a product, as text: ``passage: ``
+    and the prior's product fields, cut where its ``max_length`` tokens (special tokens included) end, as its
+    tokenizer truncates. ``tokenizer``: a ``tokenizers.Tokenizer`` of its base (the web server has no torch)."""
+    fields = meta["prior"]["feature_config"]["product_fields"]
+    max_length = meta["biencoder"]["config"]["max_length"]
+
+    def build(product: Mapping) -> str:
+        values = (product.get(f) for f in fields)
+        text = "passage: " + " ".join(str(v) for v in values
+                                      if v is not None and not (isinstance(v, float) and v != v) and str(v).strip())
+        ids = tokenizer.encode(text, add_special_tokens=False).ids
+        room = max_length - 2  # [CLS] … [SEP]
+        return text if len(ids) <= room else tokenizer.decode(ids[:room]).strip() + " …"
+    return build
