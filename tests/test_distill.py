@@ -180,6 +180,10 @@ def test_the_whole_pipeline_writes_students_cards_and_curve(tmp_path, hash_stude
         cands = [ids[i * 11]] + list(rng.choice(ids, 5, replace=False))
         probs = teacher.predict_pairs([q] * len(cands), catalog.rows(cands).to_dict("records"))
         rows += [(query_id_for(q), q, "en", p, int(pr.argmax()) + 1) for p, pr in zip(cands, probs)]
+    for i in range(40):  # pointwise queries: one judged product each, as in esci_multilingual
+        own = ids[3000 + i * 7]
+        q = " ".join(str(catalog.products.at[own, "title"]).split()[:2]) + f" p{i}"
+        rows.append((query_id_for(q), q, "es" if i % 2 else "en", own if i % 3 else ids[i], 5 if i % 3 else 1))
     human = pd.DataFrame(rows, columns=["query_id", "query", "language", "product_id", "level"])
     teacher_dir = tmp_path / "artifacts" / "teacher"
     teacher_dir.mkdir(parents=True)
@@ -192,6 +196,7 @@ def test_the_whole_pipeline_writes_students_cards_and_curve(tmp_path, hash_stude
                   teacher=_ScoringRule(teacher, catalog))
     embeddings.get_encoder.cache_clear()
     assert summary["teacher_pairs"] == 400 and summary["human_pairs"] == (~human["query_id"].isin(dev)).sum()
+    assert len(set(dev) & set(human.loc[human["query_id"].duplicated(keep=False), "query_id"])) >= 2
     assert [p["teacher_pairs"] for p in summary["curve"]][-1] == 400
     art = tmp_path / "artifacts"
     for kind in ("student", "student-human", "student-mixed"):
@@ -199,6 +204,10 @@ def test_the_whole_pipeline_writes_students_cards_and_curve(tmp_path, hash_stude
         assert {"student.npz", "student.json", "model_card.md", "metrics.json"} <= files
     card = (art / "student" / "model_card.md").read_text()
     assert "## Dev results (teacher's dev queries, esci gains)" in card and "| student-human |" in card
+    # the dev split holds both kinds of query: nDCG over the listwise ones, accuracy and AUC over the pointwise ones
+    assert "## Dev results, pointwise queries" in card and "| student | es |" in card
+    assert "listwise dev queries the distilled student reaches nDCG@20" in card and "pointwise dev pairs" in card
+    assert all(p["ndcg"] is not None and p["auc"] is not None for p in summary["curve"])
     assert (art / "distill" / "amplification.svg").read_text().startswith("<svg")
     assert len(pd.read_parquet(art / "distill" / "teacher_labels.parquet")) == 400
     dev_file = pd.read_csv(art / "distill" / "dev_judgments.csv")

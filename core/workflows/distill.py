@@ -222,21 +222,30 @@ def dev_judged(human: pd.DataFrame, dev_queries: set[str], catalog: Catalog):
 
 def amplification_curve(data: TrainingData, features: FeatureBuilder, judged, cfg: StudentConfig,
                         amplify, seed: int = 0, progress: bool = False) -> list[dict]:
-    """Dev nDCG@20 (esci) of ``student`` trained on growing samples of the teacher-labelled pairs."""
+    """``student`` trained on growing samples of the teacher-labelled pairs: per sample its dev nDCG@20 (esci) over
+    the listwise dev queries and its exact-vs-irrelevant AUC over the pointwise ones (None where there are none)."""
     from core.workflows.evaluate import evaluate
 
     n_h = len(data.human)
     sizes = sorted({min(int(round(a * n_h)), len(data.teacher)) for a in amplify} | {len(data.teacher)})
+    parts = judged.by_mode()
     points = []
     for n in [s for s in sizes if s > 0]:
         w = train_kind("student", data, cfg, n_teacher=n, seed=seed, progress=False)
         name = f"student@{n}"
-        rep = evaluate(judged, [name], ks=[20], gains=["esci"], progress=False,
-                       scorers={name: Student.from_weights(w, features, name)})
-        r = rep["rows"][0]
-        points.append({"teacher_pairs": n, "amplification": round(n / n_h, 3), "ndcg": r["ndcg"],
-                       "ci_low": r["ci_low"], "ci_high": r["ci_high"]})
-        log.info("amplification %.2f (%d pairs): dev nDCG@20 %.4f", n / n_h, n, r["ndcg"])
+        scorers = {name: Student.from_weights(w, features, name)}
+        point = {"teacher_pairs": n, "amplification": round(n / n_h, 3), "ndcg": None, "ci_low": None,
+                 "ci_high": None, "auc": None, "auc_ci_low": None, "auc_ci_high": None}
+        if "listwise" in parts:
+            r = evaluate(parts["listwise"], [name], ks=[20], gains=["esci"], progress=False, scorers=scorers,
+                         mode="listwise")["rows"][0]
+            point.update(ndcg=r["ndcg"], ci_low=r["ci_low"], ci_high=r["ci_high"])
+        if "pointwise" in parts:
+            r = evaluate(parts["pointwise"], [name], progress=False, scorers=scorers, mode="pointwise")["rows"][0]
+            point.update(auc=r["auc"], auc_ci_low=r["auc_ci_low"], auc_ci_high=r["auc_ci_high"])
+        points.append(point)
+        log.info("amplification %.2f (%d pairs): dev nDCG@20 %s, pointwise AUC %s", n / n_h, n, point["ndcg"],
+                 point["auc"])
     return points
 
 

@@ -52,6 +52,14 @@ class Judged:
             out.setdefault(q, {})[p] = int(lv)
         return out
 
+    def by_mode(self) -> dict[str, Judged]:
+        """The pairs split by query: ``listwise`` (queries with ``LISTWISE_MIN``+ judged products, where nDCG
+        means something) and ``pointwise`` (the others); only the non-empty parts, listwise first."""
+        listwise = (self.pairs.groupby("query_id")["product_id"].transform("size") >= metrics.LISTWISE_MIN).to_numpy()
+        parts = {"listwise": self.pairs[listwise], "pointwise": self.pairs[~listwise]}
+        return {mode: Judged(self.name if mode == "listwise" else f"{self.name} (pointwise)", p.reset_index(drop=True))
+                for mode, p in parts.items() if len(p)}
+
 
 def load_judged(path: str | Path, *, scale=None, url: str | None = None) -> Judged:
     """Validate a judgments file against the catalog and attach each query's language.

@@ -43,6 +43,29 @@ def table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+def interval(lo, hi) -> str:
+    """``[lo, hi]`` to 3 decimals, or — when there is none."""
+    return "—" if lo is None or lo != lo else f"[{lo:.3f}, {hi:.3f}]"
+
+
+POINTWISE_CAPTION = ("5-class accuracy of the predicted level, and the AUC of the score separating exact (5) from "
+                     "irrelevant (1–2) pairs; 95% bootstrap CIs over queries; paired tests against {reference}, "
+                     "Holm-corrected.")
+
+
+def pointwise_table(rows: list[dict], reference: str) -> str:
+    """``evaluate``'s pointwise rows as a markdown table: model × language with accuracy, AUC, CIs and the Holm p of
+    the AUC against ``reference`` (the first model of the evaluation)."""
+    return table([{"model": r["model"], "language": r["language"], "pairs": r["n_pairs"],
+                   "accuracy": "—" if r["accuracy"] is None else f"{r['accuracy']:.3f}",
+                   "accuracy 95% CI": interval(r["accuracy_ci_low"], r["accuracy_ci_high"]),
+                   "AUC": "—" if r["auc"] is None else f"{r['auc']:.3f}",
+                   "AUC 95% CI": interval(r["auc_ci_low"], r["auc_ci_high"]),
+                   f"p (Holm) AUC vs {reference}": p_value(r["p_holm_auc"])} for r in rows],
+                 ["model", "language", "pairs", "accuracy", "accuracy 95% CI", "AUC", "AUC 95% CI",
+                  f"p (Holm) AUC vs {reference}"])
+
+
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b")
 REF_COLOURS = ("#d62728", "#2ca02c", "#7f7f7f", "#9467bd")
 

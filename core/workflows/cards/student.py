@@ -15,19 +15,27 @@ MODELS = ("student", "teacher", "student-human", "student-mixed", "bm25")
 
 
 def dev_report(judged, students: dict[str, Path], features, teacher=None, teacher_dir=None, url=None) -> dict:
-    """Students, teacher and BM25 on the teacher's dev queries, per language, nDCG@20 and @all."""
+    """Students, teacher and BM25 on the teacher's dev queries, per language: ``rows``, nDCG@20 and @all over the
+    listwise queries; ``pointwise_rows``, accuracy and exact-vs-irrelevant AUC over the pointwise ones
+    (``Judged.by_mode``; empty lists where there are none)."""
     from core.cache import get_catalog
     from core.models.student import Student
     from core.models.teacher import load_teacher
 
     scorers = {k: Student(p, features.catalog, features) for k, p in students.items()}
     scorers["teacher"] = teacher or load_teacher(teacher_dir, get_catalog(url))
-    return evaluate(judged, list(MODELS), ks=[20, None], gains=["esci", "linear"], by_language=True, url=url,
-                    progress=False, scorers=scorers)
+    parts = judged.by_mode()
+    return {"rows": evaluate(parts["listwise"], list(MODELS), ks=[20, None], gains=["esci", "linear"], by_language=True,
+                             url=url, progress=False, scorers=scorers, mode="listwise")["rows"]
+            if "listwise" in parts else [],
+            "pointwise_rows": evaluate(parts["pointwise"], list(MODELS), by_language=True, url=url, progress=False,
+                                       scorers=scorers, mode="pointwise")["rows"] if "pointwise" in parts else []}
 
 
 def language_tables(report: dict, gains: str = "esci") -> str:
     """One markdown table per language: model × (nDCG@20, nDCG@all, accuracy, queries, pairs, p vs first)."""
+    if not report["rows"]:
+        return "No listwise dev queries (3 or more judged products)."
     df = pd.DataFrame(report["rows"])
     df = df[df["gains"] == gains]
     parts = []
@@ -46,12 +54,15 @@ def language_tables(report: dict, gains: str = "esci") -> str:
     return "\n\n".join(parts)
 
 
-def curve_svg(points: list[dict], refs: dict[str, float], width: int = 560, height: int = 320) -> str:
-    """nDCG@20 against teacher-labelled pairs (log x), with dashed reference lines; a standalone SVG."""
+def curve_svg(points: list[dict], refs: dict[str, float], width: int = 560, height: int = 320,
+              key: str = "ndcg") -> str:
+    """Dev nDCG@20 (``key`` ``ndcg``) or pointwise AUC (``auc``) against teacher-labelled pairs (log x), with dashed
+    reference lines; a standalone SVG."""
+    label = {"ndcg": "dev nDCG@20 (esci)", "auc": "dev AUC, exact vs irrelevant (pointwise)"}[key]
     return model_card.line_svg(
-        {"student": [(p["teacher_pairs"], p["ndcg"]) for p in points]}, refs=refs,
-        tips={"student": [f"{p['teacher_pairs']} pairs ({p['amplification']}×): {p['ndcg']:.4f}" for p in points]},
-        x_label="teacher-labelled pairs (log scale)", y_label="dev nDCG@20 (esci)", width=width, height=height)
+        {"student": [(p["teacher_pairs"], p[key]) for p in points]}, refs=refs,
+        tips={"student": [f"{p['teacher_pairs']} pairs ({p['amplification']}×): {p[key]:.4f}" for p in points]},
+        x_label="teacher-labelled pairs (log scale)", y_label=label, width=width, height=height)
 
 
 def _ndcg(report: dict, model: str, lang: str = "all", k: str = "20", gains: str = "esci") -> float:
@@ -59,6 +70,51 @@ def _ndcg(report: dict, model: str, lang: str = "all", k: str = "20", gains: str
         if (r["model"], r["language"], r["k"], r["gains"]) == (model, lang, k, gains):
             return r["ndcg"]
     return float("nan")
+
+
+def _auc(report: dict, model: str, lang: str = "all") -> float:
+    for r in report["pointwise_rows"]:
+        if (r["model"], r["language"]) == (model, lang):
+            return r["auc"]
+    return float("nan")
+
+
+def _significant(rows: list[dict], key: str) -> str:
+    """The models whose Holm p (``key``) against the student is below 0.05, or "none"."""
+    hits = [f"{r['model']} (p = {r[key]:.2g})" for r in rows if r.get(key) is not None and r[key] < 0.05]
+    return ", ".join(hits) or "none"
+
+
+def verdict(report: dict, summary: dict) -> str:
+    """The card's summary, from the figures: student against teacher, student-human and BM25 on the listwise and
+    the pointwise dev queries, which differences the paired tests establish, and the curve's range."""
+    parts = []
+    if report["rows"]:
+        s, t = _ndcg(report, "student"), _ndcg(report, "teacher")
+        head = [r for r in report["rows"] if (r["language"], r["k"], r["gains"]) == ("all", "20", "esci")]
+        parts.append(
+            f"On the teacher's {head[0]['n_queries']} listwise dev queries the distilled student reaches nDCG@20 "
+            f"(esci) {s:.4f} against the teacher's {t:.4f} ({(s - t) / t * 100:+.1f}%), student-mixed "
+            f"{_ndcg(report, 'student-mixed'):.4f}, student-human {_ndcg(report, 'student-human'):.4f} and BM25 "
+            f"{_ndcg(report, 'bm25'):.4f}; differences the paired tests against the student establish (Holm p < "
+            f"0.05): {_significant(head, 'p_holm')}.")
+    if report["pointwise_rows"]:
+        langs = [r["language"] for r in report["pointwise_rows"] if r["model"] == "student" and r["language"] != "all"]
+        head = [r for r in report["pointwise_rows"] if r["language"] == "all"]
+        parts.append(
+            f"On its {head[0]['n_pairs']} pointwise dev pairs the student's exact-vs-irrelevant AUC is "
+            f"{_auc(report, 'student'):.3f} against the teacher's {_auc(report, 'teacher'):.3f} (per language: "
+            + ", ".join(f"{lang} {_auc(report, 'student', lang):.3f} vs {_auc(report, 'teacher', lang):.3f}"
+                        for lang in langs)
+            + f"), student-human {_auc(report, 'student-human'):.3f}, BM25 {_auc(report, 'bm25'):.3f}; established "
+            f"differences (Holm p < 0.05): {_significant(head, 'p_holm_auc')}.")
+    key = "ndcg" if report["rows"] else "auc"
+    pts = [p[key] for p in summary["curve"] if p.get(key) is not None]
+    if pts:
+        parts.append(f"Along the amplification curve the dev {'nDCG@20' if key == 'ndcg' else 'AUC'} goes from "
+                     f"{pts[0]:.3f} ({summary['curve'][0]['teacher_pairs']} teacher-labelled pairs) to {pts[-1]:.3f} "
+                     f"({summary['curve'][-1]['teacher_pairs']}), within {min(pts):.3f}–{max(pts):.3f}.")
+    return " ".join(parts)
 
 
 def _encoder_section(encoder: str) -> str:
@@ -102,11 +158,13 @@ def write_cards(summary: dict, judged, students: dict[str, Path], features, *, t
                 url=None, out: Path, command: str) -> dict:
     """Evaluate and write ``model_card.md`` + ``metrics.json`` of each student, the curve and the labels card."""
     report = dev_report(judged, students, features, teacher=teacher, teacher_dir=teacher_dir, url=url)
-    refs = {"teacher": _ndcg(report, "teacher"), "student-human": _ndcg(report, "student-human"),
-            "bm25": _ndcg(report, "bm25")}
-    (out / "amplification.svg").write_text(curve_svg(summary["curve"], refs))
+    key = "ndcg" if report["rows"] else "auc"
+    value = _ndcg if key == "ndcg" else _auc
+    refs = {m: value(report, m) for m in ("teacher", "student-human", "bm25")}
+    (out / "amplification.svg").write_text(curve_svg(summary["curve"], refs, key=key))
     curve_rows = [{"teacher-labelled pairs": p["teacher_pairs"], "amplification": f"{p['amplification']:.2f}×",
-                   "dev nDCG@20 (esci)": p["ndcg"], "95% CI": f"[{p['ci_low']:.3f}, {p['ci_high']:.3f}]"}
+                   "dev nDCG@20 (esci)": model_card.figure(p.get("ndcg"), p.get("ci_low"), p.get("ci_high")),
+                   "pointwise AUC": model_card.figure(p.get("auc"), p.get("auc_ci_low"), p.get("auc_ci_high"))}
                   for p in summary["curve"]]
     wanted = max(summary["config"]["curve"]) if summary["config"]["curve"] else 0
     reached = summary["amplification"]
@@ -114,20 +172,9 @@ def write_cards(summary: dict, judged, students: dict[str, Path], features, *, t
     schema, scfg = cfg["schema"], cfg["config"]
     lab = summary["labelling"]
     speed = f" at {lab['pairs_per_s']} pairs/s" if lab.get("pairs_per_s") else ""
-    s, t, h = _ndcg(report, "student"), refs["teacher"], refs["student-human"]
-    ps = {r["model"]: r["p_holm"] for r in report["rows"]
-          if (r["language"], r["k"], r["gains"]) == ("all", "20", "esci") and r["p_holm"] is not None}
-    pts = [p["ndcg"] for p in summary["curve"]]
-    verdict = (f"On the teacher's {summary['dev_queries']} dev queries the distilled student reaches nDCG@20 (esci) "
-               f"{s:.4f} against the teacher's {t:.4f} ({(s - t) / t * 100:+.1f}%), student-mixed "
-               f"{_ndcg(report, 'student-mixed'):.4f}, student-human {h:.4f} and BM25 {refs['bm25']:.4f}. Paired tests "
-               f"against the student (Holm): " + ", ".join(f"{m} p = {p:.2g}" for m, p in ps.items())
-               + f"; on {summary['dev_queries']} queries none of these differences is established. Along the "
-               f"amplification curve dev nDCG@20 stays within {min(pts):.3f}–{max(pts):.3f}: more teacher labels "
-               f"did not measurably help at this data size.")
     sections = {
-        "Summary": verdict + (" The teacher is below BM25 on dev, so distilling it has a weak target."
-                              if t < refs["bm25"] else ""),
+        "Summary": verdict(report, summary) + (" The teacher is below BM25 on dev, so distilling it has a weak target."
+                                               if refs["teacher"] < refs["bm25"] else ""),
         "Model": (f"MLP {schema['n_features']} → {' → '.join(map(str, scfg['hidden']))} → 5 (ReLU, dropout "
                   f"{scfg['dropout']}), inputs standardised. Inference is numpy only (no torch, no transformers): "
                   f"`student.npz` holds the weights, `student.json` the feature schema and version. Score = "
@@ -155,13 +202,18 @@ def write_cards(summary: dict, judged, students: dict[str, Path], features, *, t
                      f"queries; seed {scfg['seed']}."),
         "Dev results (teacher's dev queries, esci gains)": language_tables(report, "esci"),
         "Dev results (linear gains)": language_tables(report, "linear"),
+        "Dev results, pointwise queries": (model_card.POINTWISE_CAPTION.format(reference="the student") + "\n\n"
+                                           + model_card.pointwise_table(report["pointwise_rows"], "student")
+                                           if report["pointwise_rows"] else "No pointwise dev queries."),
         "Amplification curve": ("`student` trained on seeded samples of the teacher-labelled pairs; dev nDCG@20 "
-                                "(esci). Plot: `artifacts/distill/amplification.svg`.\n\n"
+                                "(esci) over the listwise dev queries and exact-vs-irrelevant AUC over the pointwise "
+                                "ones, with 95% CIs. Plot (" + ("nDCG" if key == "ndcg" else "AUC") + "): "
+                                "`artifacts/distill/amplification.svg`.\n\n"
                                 + model_card.table(curve_rows, list(curve_rows[0]))),
         "Reproduce": "`make train` (teacher, then `relevance distill`); evaluate with `relevance evaluate "
                      "--judgments artifacts/distill/dev_judgments.csv --models teacher,student,student-human,bm25`.",
     }
-    metrics = {"dev": report["rows"], "curve": summary["curve"], "amplification": reached,
+    metrics = {"dev": report["rows"], "dev_pointwise": report["pointwise_rows"], "curve": summary["curve"], "amplification": reached,
                "teacher_pairs": summary["teacher_pairs"], "human_pairs": summary["human_pairs"]}
     for kind, path in students.items():
         meta = json.loads((path / "student.json").read_text())

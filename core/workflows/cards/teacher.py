@@ -27,34 +27,20 @@ PRIOR_TEXT = {
 
 def dev_report(out: Path, labels: pd.DataFrame, url: str | None = None) -> dict:
     """Evaluate the trained teacher and the baselines on the teacher's dev queries: ``rows``, nDCG@20 and @all
-    over the listwise ones (``LISTWISE_MIN``+ judged products); ``pointwise_rows``, accuracy / macro-F1 / AUC per
-    language over the pointwise ones (empty when there are none)."""
+    over the listwise ones (``Judged.by_mode``); ``pointwise_rows``, accuracy / macro-F1 / AUC per language over
+    the pointwise ones (empty when there are none)."""
     from core.cache import get_catalog
-    from core.metrics import LISTWISE_MIN
 
     meta = json.loads((out / "teacher.json").read_text())
     dev = labels[labels["query_id"].isin(set(meta["dev_query_ids"]))]
-    pairs = dev[["query_id", "query", "language", "product_id", "level"]].reset_index(drop=True)
-    listwise = pairs.groupby("query_id")["product_id"].transform("size") >= LISTWISE_MIN
+    parts = Judged("dev split", dev[["query_id", "query", "language", "product_id", "level"]]
+                   .reset_index(drop=True)).by_mode()
     scorers = {"teacher": load_teacher(out, get_catalog(url))}
-    report = {"rows": [], "pointwise_rows": []}
-    if listwise.any():
-        report["rows"] = evaluate(Judged("dev split", pairs[listwise].reset_index(drop=True)), ["teacher", *BASELINES],
-                                  ks=[20, None], gains=["esci", "linear"], url=url, progress=False, scorers=scorers,
-                                  mode="listwise")["rows"]
-    if (~listwise).any():
-        report["pointwise_rows"] = evaluate(Judged("dev split (pointwise)", pairs[~listwise].reset_index(drop=True)),
-                                            ["teacher", *BASELINES], url=url, progress=False, scorers=scorers,
-                                            mode="pointwise", by_language=True)["rows"]
-    return report
-
-
-def _ci(lo, hi) -> str:
-    return "—" if lo is None else f"[{lo:.3f}, {hi:.3f}]"
-
-
-def _p(v) -> str:
-    return "—" if v is None else f"{v:.3g}"
+    models = ["teacher", *BASELINES]
+    return {"rows": evaluate(parts["listwise"], models, ks=[20, None], gains=["esci", "linear"], url=url,
+                             progress=False, scorers=scorers, mode="listwise")["rows"] if "listwise" in parts else [],
+            "pointwise_rows": evaluate(parts["pointwise"], models, url=url, progress=False, scorers=scorers,
+                                       mode="pointwise", by_language=True)["rows"] if "pointwise" in parts else []}
 
 
 def _results(report: dict) -> str:
@@ -63,20 +49,14 @@ def _results(report: dict) -> str:
     rows = [r for r in report["rows"] if r["language"] == "all"]
     if rows:
         parts.append("Listwise dev queries (nDCG over each query's judged products):\n\n" + model_card.table(
-            [{"model": r["model"], "gains": r["gains"], "k": r["k"], "nDCG": r["ndcg"], "95% CI": _ci(r["ci_low"], r["ci_high"]),
-              "accuracy": "—" if r["accuracy"] is None else f"{r['accuracy']:.3f}", "p (Holm) vs teacher": _p(r["p_holm"])}
-             for r in rows], ["model", "gains", "k", "nDCG", "95% CI", "accuracy", "p (Holm) vs teacher"]))
-    if report.get("pointwise_rows"):
-        parts.append("Pointwise dev queries (one judged product each; AUC of the score separating exact from "
-                     "irrelevant pairs; 95% bootstrap CIs over queries; Holm-corrected paired tests against the "
-                     "teacher):\n\n" + model_card.table(
-            [{"model": r["model"], "language": r["language"], "pairs": r["n_pairs"],
+            [{"model": r["model"], "gains": r["gains"], "k": r["k"], "nDCG": r["ndcg"],
+              "95% CI": model_card.interval(r["ci_low"], r["ci_high"]),
               "accuracy": "—" if r["accuracy"] is None else f"{r['accuracy']:.3f}",
-              "accuracy 95% CI": _ci(r["accuracy_ci_low"], r["accuracy_ci_high"]), "AUC": f"{r['auc']:.3f}",
-              "AUC 95% CI": _ci(r["auc_ci_low"], r["auc_ci_high"]), "p (Holm) AUC vs teacher": _p(r["p_holm_auc"])}
-             for r in report["pointwise_rows"]],
-            ["model", "language", "pairs", "accuracy", "accuracy 95% CI", "AUC", "AUC 95% CI",
-             "p (Holm) AUC vs teacher"]))
+              "p (Holm) vs teacher": model_card.p_value(r["p_holm"])} for r in rows],
+            ["model", "gains", "k", "nDCG", "95% CI", "accuracy", "p (Holm) vs teacher"]))
+    if report.get("pointwise_rows"):
+        parts.append("Pointwise dev queries (one judged product each): " + model_card.POINTWISE_CAPTION.format(
+            reference="the teacher") + "\n\n" + model_card.pointwise_table(report["pointwise_rows"], "teacher"))
     return "\n\n".join(parts) or "No dev pairs."
 
 
