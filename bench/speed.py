@@ -91,12 +91,22 @@ def measure(n_pairs: int = 512, n_latency: int = 300, url: str | None = None, se
             "student_p99_ms_1000": round(float(np.percentile(lat, 99)), 2)}
 
 
+def teacher_kind() -> str:
+    """What the committed teacher is, from its teacher.json."""
+    from core import config
+
+    meta = json.loads((config.artifact("teacher") / "teacher.json").read_text())
+    if meta.get("arch") == "biencoder":
+        return "feature prior + fine-tuned e5-small bi-encoder, no cross-encoder"
+    return f"{meta['config']['backbone']} cross-encoder, LoRA merged"
+
+
 def record(result: dict, n_latency: int) -> None:
     from core.workflows.cards.common import machine
 
     now = utc_now()
     text = (f"\n## Teacher vs student speed (bench/speed.py)\n\nRun `.venv/bin/python bench/speed.py` on {now} on "
-            f"{machine()}. Teacher: artifacts/teacher (e5-small-ce, LoRA merged, fp32, torch CPU threads default); "
+            f"{machine()}. Teacher: artifacts/teacher ({teacher_kind()}, fp32, torch CPU threads default); "
             f"student: artifacts/student (numpy; product embeddings cached). Throughput: {result['pairs']} pairs of "
             f"the teacher's dev queries, the same pairs for both, each through its bulk `predict_pairs` (teacher: "
             f"batch 32, length-bucketed; student: the pairs' queries embedded in one batch). Latency: "

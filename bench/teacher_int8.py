@@ -30,7 +30,7 @@ def measure(teacher_dir: Path, url: str | None = None) -> dict:
     from core.cache import get_catalog
     from core.campaigns.consensus import training_labels as human_labels
     from core.workflows.distill import dev_query_ids
-    from core.models.teacher import Teacher
+    from core.models.teacher import load_teacher
 
     catalog = get_catalog(url)
     human = human_labels(url)
@@ -40,7 +40,7 @@ def measure(teacher_dir: Path, url: str | None = None) -> dict:
     out = {"pairs": len(dev), "max_length": None}
     probs = {}
     for kind in ("fp32", "int8"):
-        teacher = Teacher(teacher_dir, catalog, int8=kind == "int8")
+        teacher = load_teacher(teacher_dir, catalog, int8=kind == "int8")
         out["max_length"] = teacher.cfg.max_length
         teacher.predict_pairs(queries[:64], rows[:64])  # warm-up: features, allocator, kernels
         t0 = time.perf_counter()

@@ -561,6 +561,25 @@ def test_models_page_shows_cards_and_an_empty_jobs_list(store, tmp_path):
     assert at.button(key="models_train_go") and at.button(key="models_score_go")
 
 
+def test_the_train_form_starts_the_bi_encoder_teacher_unless_a_cross_encoder_is_chosen(store):
+    from core.workflows import jobs
+
+    at = ok(app("rex").switch_page("views/models.py").run())
+    assert at.number_input(key="models_train_epochs").value == 2
+    at = ok(at.button(key="models_train_go").click().run())
+    [job] = jobs.list_jobs()
+    jobs.stop(job)  # the command line is what is tested here, not a training
+    assert job.title == "train teacher (bi-encoder)"
+    assert job.argv[3:] == ("train", "teacher", "--epochs", "2", "--biencoder", "--freeze-layers", "8", "--lr", "3e-5")
+    at.radio(key="models_train_teacher_kind").set_value("cross-encoder").run()
+    at.number_input(key="models_train_epochs").set_value(3)
+    at = ok(at.button(key="models_train_go").click().run())
+    job = next(j for j in jobs.list_jobs() if j.title != "train teacher (bi-encoder)")
+    jobs.stop(job)
+    assert job.title == "train teacher (e5-small-ce)"
+    assert job.argv[3:] == ("train", "teacher", "--epochs", "3", "--backbone", "e5-small-ce")
+
+
 def test_a_store_without_users_says_how_to_create_the_first_admin(sqlite_url, monkeypatch):
     monkeypatch.setenv("RELEVANCE_DB_URL", sqlite_url)
     at = ok(app())

@@ -45,6 +45,10 @@ def model_cards() -> None:
                                    flags=re.MULTILINE))
 
 
+TEACHER_KINDS = {"bi-encoder + feature prior (recommended)": "biencoder", "cross-encoder": "cross-encoder"}
+BIENCODER_ARGS = ("--biencoder", "--freeze-layers", "8", "--lr", "3e-5")  # the Makefile's recipe
+
+
 def start_forms() -> None:
     from core.models.teacher.backbones import BACKBONES
     from core.models.registry import available
@@ -54,19 +58,26 @@ def start_forms() -> None:
         st.markdown("**Train**")
         options = ["teacher"] + (["student", "distill"] if importlib.util.find_spec("core.models.student") else [])
         what = st.segmented_control("Model", options, default="teacher", key="models_train_what")
-        backbone = st.selectbox("Teacher backbone", sorted(BACKBONES), key="models_train_backbone",
+        kind = st.radio("Teacher", list(TEACHER_KINDS), key="models_train_teacher_kind", disabled=what != "teacher",
+                        help="The bi-encoder teacher (feature prior + fine-tuned e5 cosine) is what `make train` "
+                             "builds: on a CPU it beat every cross-encoder tried here (teacher card).")
+        cross = what == "teacher" and TEACHER_KINDS[kind] == "cross-encoder"
+        backbone = st.selectbox("Cross-encoder backbone", sorted(BACKBONES), key="models_train_backbone",
                                 index=sorted(BACKBONES).index("e5-small-ce") if "e5-small-ce" in BACKBONES else 0,
-                                disabled=what != "teacher")
-        epochs = st.number_input("Epochs", 1, 50, 3, key="models_train_epochs")
+                                disabled=not cross)
+        epochs = st.number_input("Epochs", 1, 50, 3 if cross or what != "teacher" else 2, key="models_train_epochs")
         if what == "distill":
             st.caption("`relevance distill`: the teacher labels unlabelled pairs, then student, student-human and "
                        "student-mixed are trained (needs a trained teacher).")
         if st.button("Start training", key="models_train_go", type="primary", disabled=what is None):
             args = ["distill"] if what == "distill" else ["train", what]
             args += ["--epochs", str(int(epochs))]
-            if what == "teacher":
-                args += ["--backbone", backbone]
-            jobs.start(jobs.relevance_argv(*args), f"train {what}" + (f" ({backbone})" if what == "teacher" else ""))
+            label = f"train {what}"
+            if cross:
+                args, label = args + ["--backbone", backbone], f"{label} ({backbone})"
+            elif what == "teacher":
+                args, label = args + list(BIENCODER_ARGS), f"{label} (bi-encoder)"
+            jobs.start(jobs.relevance_argv(*args), label)
             st.toast(f"Started training the {what}.")
     with score:
         st.markdown("**Score**")
