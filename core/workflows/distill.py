@@ -31,7 +31,7 @@ from core.catalog import Catalog
 from core.errors import InvalidInputError
 from core.models.features import FeatureBuilder, FeatureConfig
 from core.models.student import Student, StudentConfig, fit, save
-from core.models.teacher.config import teacher_fingerprint
+from core.models.teacher.config import read_teacher_meta, teacher_fingerprint
 from core.scale import PROB_COLS
 from core.text.queries import query_id_for, query_key
 from core.workflows.scoring import score_frame, score_resumable
@@ -64,13 +64,10 @@ def default_out() -> Path:
 
 
 def dev_query_ids(teacher_dir: str | Path) -> set[str]:
-    meta_file = Path(teacher_dir) / "teacher.json"
-    if not meta_file.exists():
-        raise FileNotFoundError(f"no trained teacher at {teacher_dir} (teacher.json missing); run "
-                                f"`relevance train teacher` first")
-    ids = json.loads(meta_file.read_text()).get("dev_query_ids")
+    ids = read_teacher_meta(teacher_dir).get("dev_query_ids")
     if not ids:
-        raise InvalidInputError(f"{meta_file} lists no dev_query_ids; retrain the teacher with this version")
+        raise InvalidInputError(f"{Path(teacher_dir) / 'teacher.json'} lists no dev_query_ids; retrain the teacher "
+                                f"with this version")
     return set(ids)
 
 

@@ -12,7 +12,6 @@ embedding tables come back from the e5 package).
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ from core.catalog import Catalog
 from core.errors import InvalidInputError
 from core.models.base import CatalogPairScorer, Progress, reporter
 from core.models.teacher.biencoder import BiEncoder
+from core.models.teacher.config import read_teacher_meta
 from core.models.teacher.priors import FeaturePrior
 
 ARCH = "biencoder"
@@ -39,13 +39,9 @@ class BiEncoderTeacher(CatalogPairScorer):
     def __init__(self, artifact: str | Path, catalog: Catalog | None = None, *, batch_size: int = 64,
                  int8: bool = False):
         self.path = Path(artifact)
-        meta_file = self.path / "teacher.json"
-        if not meta_file.exists():
-            raise FileNotFoundError(f"no trained teacher at {self.path} (teacher.json missing); train one with "
-                                    f"`relevance train teacher --biencoder` or `make train`")
-        self.meta = json.loads(meta_file.read_text())
+        self.meta = read_teacher_meta(self.path)
         if self.meta.get("arch") != ARCH:
-            raise InvalidInputError(f"{meta_file} is not a bi-encoder teacher (arch {self.meta.get('arch')!r})")
+            raise InvalidInputError(f"{self.path} holds no bi-encoder teacher (arch {self.meta.get('arch')!r})")
         self.name = self.meta.get("name", "teacher")
         self.catalog, self.batch_size = catalog, batch_size
         self.prior = FeaturePrior(catalog, self.meta["prior"])

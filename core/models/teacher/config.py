@@ -4,6 +4,7 @@ the kept-epoch choices, the artifact's fingerprint."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,3 +98,12 @@ def teacher_fingerprint(teacher_dir: str | Path) -> str:
             h.update(name.encode())
             h.update(p.read_bytes())
     return h.hexdigest()[:16]
+
+
+def read_teacher_meta(artifact: str | Path) -> dict:
+    """A trained teacher's ``teacher.json``; FileNotFoundError (saying how to train one) when there is none."""
+    meta_file = Path(artifact) / "teacher.json"
+    if not meta_file.exists():
+        raise FileNotFoundError(f"no trained teacher at {artifact} (teacher.json missing); train one with "
+                                f"`relevance train teacher` or `make train`")
+    return json.loads(meta_file.read_text())

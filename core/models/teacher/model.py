@@ -10,7 +10,6 @@ folder holds only what was trained (``adapter_model.safetensors`` in fp16, ``ada
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 from core.catalog import Catalog
 from core.models.base import CatalogPairScorer, Progress, reporter
 from core.models.teacher.backbones import device, get_backbone, load_base
-from core.models.teacher.config import TeacherConfig
+from core.models.teacher.config import TeacherConfig, read_teacher_meta
 from core.models.teacher.encoding import PairEncoder
 from core.models.teacher.priors import make_prior
 
@@ -38,11 +37,7 @@ class Teacher(CatalogPairScorer):
         from peft import PeftModel
 
         self.path = Path(artifact)
-        meta_file = self.path / "teacher.json"
-        if not meta_file.exists():
-            raise FileNotFoundError(f"no trained teacher at {self.path} (teacher.json missing); "
-                                    f"train one with `relevance train teacher` or `make train`")
-        self.meta = json.loads(meta_file.read_text())
+        self.meta = read_teacher_meta(self.path)
         self.cfg = TeacherConfig(**self.meta["config"])
         self.backbone = get_backbone(self.cfg.backbone)
         self.name = self.meta.get("name", "teacher")
@@ -92,9 +87,7 @@ class Teacher(CatalogPairScorer):
 def load_teacher(artifact: str | Path, catalog: Catalog | None = None, **kwargs) -> CatalogPairScorer:
     """The trained teacher in ``artifact``, by its ``teacher.json`` ``arch``: the cross-encoder (``Teacher``) or the
     feature prior + fine-tuned bi-encoder (``BiEncoderTeacher``); ``kwargs`` go to its constructor."""
-    meta_file = Path(artifact) / "teacher.json"
-    arch = json.loads(meta_file.read_text()).get("arch") if meta_file.exists() else None
-    if arch == "biencoder":
+    if read_teacher_meta(artifact).get("arch") == "biencoder":
         from core.models.teacher.bienc_model import BiEncoderTeacher
         return BiEncoderTeacher(artifact, catalog, **kwargs)
     return Teacher(artifact, catalog, **kwargs)
