@@ -212,6 +212,9 @@ def test_the_whole_pipeline_writes_students_cards_and_curve(tmp_path, hash_stude
     assert len(pd.read_parquet(art / "distill" / "teacher_labels.parquet")) == 400
     dev_file = pd.read_csv(art / "distill" / "dev_judgments.csv")
     assert set(dev_file["query_id"]) <= set(dev)
+    parts = {m: pd.read_csv(art / "distill" / f"dev_judgments_{m}.csv") for m in ("listwise", "pointwise")}
+    assert sum(map(len, parts.values())) == len(dev_file)
+    assert parts["pointwise"].groupby("query_id").size().max() < 3 <= parts["listwise"].groupby("query_id").size().min()
     labels = pd.read_parquet(art / "distill" / "teacher_labels.parquet")
     assert not labels["query_id"].isin(dev).any()
 

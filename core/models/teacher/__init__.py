@@ -5,7 +5,8 @@
 ``load_teacher`` picks the artifact's kind), ``train`` (``train_teacher``), ``backbones`` (the base models) and
 ``layer_cache`` (frozen bottom layers computed once). The bi-encoder teacher (no cross-encoder: the feature prior
 plus a fine-tuned e5 cosine): ``biencoder`` (the trainable e5), ``bienc_model`` (``BiEncoderTeacher``) and
-``bienc_train`` (``train_biencoder_teacher``). Importing this package loads no torch; loading or training a teacher does.
+``bienc_train`` (``train_biencoder_teacher``). Importing this package loads no torch; loading or training a teacher
+does.
 """
 
 from core.models.teacher.config import ARTIFACT_FORMAT, SELECTIONS, TeacherConfig, split_queries

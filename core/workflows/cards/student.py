@@ -211,10 +211,12 @@ def write_cards(summary: dict, judged, students: dict[str, Path], features, *, t
                                 "`artifacts/distill/amplification.svg`.\n\n"
                                 + model_card.table(curve_rows, list(curve_rows[0]))),
         "Reproduce": "`make train` (teacher, then `relevance distill`); evaluate with `relevance evaluate "
-                     "--judgments artifacts/distill/dev_judgments.csv --models teacher,student,student-human,bm25`.",
+                     "--judgments artifacts/distill/dev_judgments_listwise.csv --models "
+                     "teacher,student,student-human,bm25` (nDCG) and the same on `dev_judgments_pointwise.csv` "
+                     "(accuracy and AUC per language).",
     }
-    metrics = {"dev": report["rows"], "dev_pointwise": report["pointwise_rows"], "curve": summary["curve"], "amplification": reached,
-               "teacher_pairs": summary["teacher_pairs"], "human_pairs": summary["human_pairs"]}
+    metrics = {"dev": report["rows"], "dev_pointwise": report["pointwise_rows"], "curve": summary["curve"],
+               "amplification": reached, "teacher_pairs": summary["teacher_pairs"], "human_pairs": summary["human_pairs"]}
     for kind, path in students.items():
         meta = json.loads((path / "student.json").read_text())
         model_card.write(path, title=f"Student: {kind}", summary=f"{meta.get('kind', kind)}: MLP ranker trained on "
@@ -246,6 +248,7 @@ def _labels_card(out: Path, summary: dict, command: str) -> None:
                          "Labelling runs": runs,
                          "Files": "`teacher_labels.parquet` (zstd), `teacher_labels.json` (teacher fingerprint, runs), "
                                   "`distill.json` (summary, curve), `dev_judgments.csv` (the teacher's dev queries' "
-                                  "human labels), `amplification.svg`."},
+                                  "human labels; `_listwise` and `_pointwise` hold its two kinds of query), "
+                                  "`amplification.svg`."},
                      metrics={k: summary[k] for k in ("labelled_pairs", "pool_pairs", "amplification", "curve")},
                      command=command)

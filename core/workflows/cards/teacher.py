@@ -136,7 +136,8 @@ def write_teacher_card(out: Path, result, labels: pd.DataFrame, *, url: str | No
     summary = f"The {'bi-encoder' if biencoder else 'cross-encoder'} teacher of Relevance Studio."
     if (out / "status.md").exists():  # the honest one-paragraph verdict, kept by hand next to the artifact
         summary = (out / "status.md").read_text().strip() + "\n\n" + summary
-    title = "Teacher: feature prior + fine-tuned e5 bi-encoder" if biencoder else f"Teacher: {meta['config']['backbone']}"
+    title = ("Teacher: feature prior + fine-tuned e5 bi-encoder" if biencoder
+             else f"Teacher: {meta['config']['backbone']}")
     model_card.write(out, title=title, summary=summary,
                      sections=sections, metrics={"dev": report["rows"], "dev_pointwise": report["pointwise_rows"],
                                                  "history": result.metrics["history"]},
