@@ -8,8 +8,8 @@ pairs, 4 query-grouped folds over esci_multilingual):
 * ``model_missing``: query tokens mixing letters and digits (``a52``, ``rtx3080``, ``13pro``) absent from the
   product's title, brand and colour, as a share of such tokens (0 without any).
 
-Prints pooled accuracy and fold-mean AUC per language for the prior alone and with the columns, and the paired
-bootstrap p of the accuracy difference over queries. Needs the demo store (``relevance init``).
+Prints pooled accuracy and fold-mean AUC per language for the prior alone and with the columns, and the share of
+pairs where ``other_brand`` fires. Needs the demo store (``relevance init``).
 
     .venv/bin/python bench/prior_mismatch.py
 """

@@ -97,8 +97,10 @@ def teacher_kind() -> str:
 
     meta = json.loads((config.artifact("teacher") / "teacher.json").read_text())
     if meta.get("arch") == "biencoder":
-        return "feature prior + fine-tuned e5-small bi-encoder, no cross-encoder"
-    return f"{meta['config']['backbone']} cross-encoder, LoRA merged"
+        cfg = meta["biencoder"]["config"]
+        return (f"feature prior + e5 bi-encoder fine-tuned from {cfg['base']}, no cross-encoder; each query and product "
+                f"embedded once, in batches of 64")
+    return f"{meta['config']['backbone']} cross-encoder, LoRA merged; batch 32, length-bucketed"
 
 
 def record(result: dict, n_latency: int) -> None:
@@ -108,8 +110,8 @@ def record(result: dict, n_latency: int) -> None:
     text = (f"\n## Teacher vs student speed (bench/speed.py)\n\nRun `.venv/bin/python bench/speed.py` on {now} on "
             f"{machine()}. Teacher: artifacts/teacher ({teacher_kind()}, fp32, torch CPU threads default); "
             f"student: artifacts/student (numpy; product embeddings cached). Throughput: {result['pairs']} pairs of "
-            f"the teacher's dev queries, the same pairs for both, each through its bulk `predict_pairs` (teacher: "
-            f"batch 32, length-bucketed; student: the pairs' queries embedded in one batch). Latency: "
+            f"the teacher's dev queries, the same pairs for both, each through its bulk `predict_pairs` (student: "
+            f"the pairs' queries embedded in one batch). Latency: "
             f"`core.serve.rank` over 1,000 random catalog products, {n_latency} distinct stored queries.\n\n"
             f"```\n{json.dumps(result)}\n```\n\n"
             f"| teacher pairs/s | student pairs/s | ratio | student p50 ms (1,000) | student p99 ms (1,000) |\n"

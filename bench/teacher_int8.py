@@ -41,7 +41,7 @@ def measure(teacher_dir: Path, url: str | None = None) -> dict:
     probs = {}
     for kind in ("fp32", "int8"):
         teacher = load_teacher(teacher_dir, catalog, int8=kind == "int8")
-        out["max_length"] = teacher.cfg.max_length
+        out["max_length"] = teacher.max_length
         teacher.predict_pairs(queries[:64], rows[:64])  # warm-up: features, allocator, kernels
         t0 = time.perf_counter()
         probs[kind] = teacher.predict_pairs(queries, rows, batch_size=32)

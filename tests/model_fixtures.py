@@ -106,3 +106,18 @@ def hash_student_env(catalog_url, tmp_path, monkeypatch):
     monkeypatch.setitem(embeddings.ENCODERS, "hash", HashEncoder)
     embeddings.get_encoder.cache_clear()
     return get_catalog()
+
+
+def pointwise_labels(catalog, n=16) -> pd.DataFrame:
+    """One judged product per query; queries 0 and 1 have the same text in two marketplaces."""
+    ids = list(catalog.ids)
+    rows = []
+    for i in range(n):
+        own = ids[2000 + i * 11]
+        text = " ".join(str(catalog.products.at[own, "title"]).split()[:3])
+        if i == 1:
+            text = rows[0][1].upper()  # same query, other marketplace, other case
+        exact = i % 3 != 2
+        pid = own if exact else ids[3000 + i]
+        rows.append((f"p{i}", text, "es" if i % 2 else "en", pid, 5 if exact else 1))
+    return pd.DataFrame(rows, columns=["query_id", "query", "language", "product_id", "level"])

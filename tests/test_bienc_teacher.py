@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_teacher_cv import _pointwise
 
 from core.errors import InvalidInputError
 from core.metrics import LISTWISE_MIN
@@ -19,7 +18,7 @@ from core.models.teacher import FeaturePrior, load_teacher
 from core.models.teacher.bienc_model import COSINE, BiEncoderTeacher
 from core.models.teacher.biencoder import WEIGHTS_FILE, BiEncoder, BiEncoderConfig
 from core.models.teacher.config import teacher_fingerprint
-from model_fixtures import labels_for
+from model_fixtures import labels_for, pointwise_labels
 
 QUERIES = ["kettle steel", "sofa grey", "usb cable", "desk lamp"]
 TEXTS = ["Steel kettle 1.7 l", "Grey sofa three seats", "USB-C cable 2 m", "LED desk lamp"]
@@ -69,7 +68,7 @@ def trained(demo_catalog, tiny_encoder, tmp_path):
     files."""
     from core.cli import main
 
-    labels = pd.concat([labels_for(demo_catalog, n_queries=4), _pointwise(demo_catalog, n=30)], ignore_index=True)
+    labels = pd.concat([labels_for(demo_catalog, n_queries=4), pointwise_labels(demo_catalog, n=30)], ignore_index=True)
     labels.to_parquet(tmp_path / "labels.parquet")
     out = tmp_path / "teacher"
     out.mkdir()
@@ -164,3 +163,39 @@ def test_the_failure_explorer_shows_what_the_bi_encoder_read(trained, demo_catal
         read = tok.decode(ids, skip_special_tokens=True).strip()
         assert build(product) in (read, read + " …"), (build(product), read)
     assert build(long).endswith(" …") and "Acme" not in build(long)
+
+
+def test_the_prior_learns_the_cosine_from_encoders_that_never_saw_the_pair_s_query(demo_catalog, tiny_encoder,
+                                                                                   tmp_path, monkeypatch):
+    """Cross-fitting in the real training: 3 inner bi-encoders score the parts they did not train on, and the
+    regression is fitted on those cosines, not on the kept bi-encoder's (which trained on every pair)."""
+    from core.models.teacher import bienc_train
+
+    encoders, fitted = [], {}
+
+    class Spy(BiEncoder):
+        def fit(self, queries, products, levels, **kw):
+            self.fit_on = set(queries)
+            return super().fit(queries, products, levels, **kw)
+
+    class SpyPrior(FeaturePrior):
+        def fit(self, queries, products, levels, extra=None):
+            fitted[tuple(self.extra)] = (list(queries), list(products), extra)
+            return super().fit(queries, products, levels, extra)
+
+    def make(cfg):
+        encoders.append(Spy(cfg))
+        return encoders[-1]
+
+    monkeypatch.setattr(bienc_train, "FeaturePrior", SpyPrior)
+    labels = pointwise_labels(demo_catalog, n=30)
+    bienc_train.train_biencoder_teacher(labels, demo_catalog, tmp_path, BiEncoderConfig(epochs=1, batch_size=8, lr=1e-3,
+                                        base=tiny_encoder), dev_fraction=0.3, make_encoder=make)
+    inner, kept = encoders[:3], encoders[3]
+    queries, products, extra = fitted[(COSINE,)]
+    texts = [FeaturePrior(demo_catalog).builder.product_text(p) for p in products]
+    assert len(encoders) == 4 and kept.fit_on == set(queries)
+    for i, (q, t) in enumerate(zip(queries, texts)):
+        [scorer] = [e for e in inner if q not in e.fit_on]  # the one inner model that left this query out
+        assert extra[i, 0] == pytest.approx(float(scorer.cosines([q], [t])[0]), abs=1e-5)
+    assert not np.allclose(extra[:, 0], kept.cosines(queries, texts), atol=1e-3)

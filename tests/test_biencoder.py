@@ -15,7 +15,7 @@ from core.models.teacher.biencoder import BiEncoder, BiEncoderConfig
 from core.models.teacher.bienc_train import crossfit_cosines
 from core.workflows.biencoder_cv import cross_validate_biencoder
 from core.workflows.teacher_cv import PROB_COLS
-from model_fixtures import labels_for
+from model_fixtures import labels_for, pointwise_labels
 
 WORDS = ["kettle", "sofa", "cable", "lamp", "drill", "towel", "mug", "tent", "shoe", "pillow", "radio", "brush"]
 
@@ -101,10 +101,9 @@ def test_training_pairs_are_scored_by_encoders_that_never_saw_their_query(tiny_e
 
 def test_the_cross_validation_tests_every_pointwise_pair_once_per_epoch(tiny_encoder, tokenizer, demo_catalog,
                                                                        tmp_path):
-    from test_teacher_cv import _pointwise
     from core.workflows.cards.cv_report import write_report
 
-    listwise, pointwise = labels_for(demo_catalog, n_queries=4), _pointwise(demo_catalog, n=24)
+    listwise, pointwise = labels_for(demo_catalog, n_queries=4), pointwise_labels(demo_catalog, n=24)
     cfg = BiEncoderConfig(epochs=1, batch_size=8, lr=1e-3)
     doc = cross_validate_biencoder(listwise, pointwise, demo_catalog, tmp_path, cfg, n_folds=2, inner_folds=2,
                                    name="biencoder-pw", make_encoder=lambda c: _tiny(tiny_encoder, tokenizer, c))

@@ -252,3 +252,16 @@ def test_pool_queries_keep_a_stored_query_once_when_the_log_repeats_its_text(sql
     (tmp_path / "log.csv").write_text("query,count\nred  shoes,3\nblue socks,1\n")
     pool = pool_queries(sqlite_url, tmp_path / "log.csv")
     assert sorted(pool["query_id"]) == sorted([old, query_id_for("blue socks")])
+
+
+def test_the_student_card_reads_a_missing_auc_as_a_dash():
+    """A language without exact or irrelevant dev pairs has no AUC: the summary and the curve go on without it."""
+    from core.workflows.cards.student import curve_svg, verdict
+
+    rows = [{"model": m, "language": lang, "n_pairs": 10, "auc": None if lang == "es" else 0.8, "p_holm_auc": None}
+            for m in ("student", "teacher", "student-human", "bm25") for lang in ("all", "es")]
+    curve = [{"teacher_pairs": 10, "amplification": 1.0, "auc": None},
+             {"teacher_pairs": 20, "amplification": 2.0, "auc": 0.7}]
+    text = verdict({"rows": [], "pointwise_rows": rows}, {"curve": curve})
+    assert "(per language: es — vs —)" in text and "goes from 0.700 (20 teacher-labelled pairs)" in text
+    assert curve_svg(curve, {"teacher": float("nan")}, key="auc").startswith("<svg")

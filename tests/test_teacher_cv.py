@@ -13,22 +13,7 @@ import torch
 
 from core.models.teacher import TeacherConfig, batches as _batches, pairwise_rank_loss, train_teacher
 from core.workflows.teacher_cv import PROB_COLS, cross_validate, query_folds
-from model_fixtures import labels_for
-
-
-def _pointwise(catalog, n=16) -> pd.DataFrame:
-    """One judged product per query; queries 0 and 1 have the same text in two marketplaces."""
-    ids = list(catalog.ids)
-    rows = []
-    for i in range(n):
-        own = ids[2000 + i * 11]
-        text = " ".join(str(catalog.products.at[own, "title"]).split()[:3])
-        if i == 1:
-            text = rows[0][1].upper()  # same query, other marketplace, other case
-        exact = i % 3 != 2
-        pid = own if exact else ids[3000 + i]
-        rows.append((f"p{i}", text, "es" if i % 2 else "en", pid, 5 if exact else 1))
-    return pd.DataFrame(rows, columns=["query_id", "query", "language", "product_id", "level"])
+from model_fixtures import labels_for, pointwise_labels
 
 
 def test_rank_loss_compares_only_pairs_of_one_query():
@@ -43,7 +28,7 @@ def test_rank_loss_compares_only_pairs_of_one_query():
 
 
 def test_pointwise_pairs_are_pooled_and_listwise_queries_kept_apart(demo_catalog):
-    train = pd.concat([labels_for(demo_catalog, n_queries=3, per_query=6), _pointwise(demo_catalog, n=10)],
+    train = pd.concat([labels_for(demo_catalog, n_queries=3, per_query=6), pointwise_labels(demo_catalog, n=10)],
                       ignore_index=True)
     batches = _batches(train, TeacherConfig(batch_size=4, listwise=1.0), epoch=0)
     assert sorted(np.concatenate(batches)) == list(train.index)
@@ -54,7 +39,7 @@ def test_pointwise_pairs_are_pooled_and_listwise_queries_kept_apart(demo_catalog
 
 
 def test_dev_metrics_split_listwise_and_pointwise(tiny_encoder, demo_catalog, tmp_path):
-    labels = pd.concat([labels_for(demo_catalog, n_queries=4), _pointwise(demo_catalog)], ignore_index=True)
+    labels = pd.concat([labels_for(demo_catalog, n_queries=4), pointwise_labels(demo_catalog)], ignore_index=True)
     dev = {"q0", "q1"} | {f"p{i}" for i in range(8)}
     cfg = TeacherConfig(backbone=tiny_encoder, epochs=1, batch_size=8, lr=1e-3, max_length=48, select="accuracy",
                         checkpoint_every=0)
@@ -82,7 +67,7 @@ def test_folds_group_query_texts():
 @pytest.mark.parametrize("train_languages", [None, ("en",)], ids=["all-languages", "english-only"])
 def test_cross_validation_tests_every_pointwise_pair_once_per_epoch(tiny_encoder, demo_catalog, tmp_path,
                                                                     train_languages):
-    listwise, pointwise = labels_for(demo_catalog, n_queries=5), _pointwise(demo_catalog)
+    listwise, pointwise = labels_for(demo_catalog, n_queries=5), pointwise_labels(demo_catalog)
     cfg = TeacherConfig(backbone=tiny_encoder, epochs=1, batch_size=8, lr=1e-3, max_length=48, dev_fraction=0.3,
                         freeze_layers=1, checkpoint_every=0)
     doc = cross_validate(listwise, pointwise, demo_catalog, tmp_path, cfg, n_folds=2, progress=False,
@@ -110,7 +95,7 @@ def test_cross_validation_tests_every_pointwise_pair_once_per_epoch(tiny_encoder
 
 
 def test_a_run_of_the_remaining_folds_completes_the_earlier_one(tiny_encoder, demo_catalog, tmp_path):
-    listwise, pointwise = labels_for(demo_catalog, n_queries=5), _pointwise(demo_catalog)
+    listwise, pointwise = labels_for(demo_catalog, n_queries=5), pointwise_labels(demo_catalog)
     cfg = TeacherConfig(backbone=tiny_encoder, epochs=1, batch_size=8, lr=1e-3, max_length=48, dev_fraction=0.3,
                         freeze_layers=1, checkpoint_every=0)
     first = cross_validate(listwise, pointwise, demo_catalog, tmp_path, cfg, n_folds=2, folds=[0], progress=False,
@@ -221,7 +206,7 @@ def test_cv_report_command_splices_the_section_into_the_card(tmp_path):
 def test_prior_only_cross_validation_sees_the_same_folds(demo_catalog, tmp_path):
     from core.workflows.teacher_cv import cross_validate_prior, fold_data
 
-    listwise, pointwise = labels_for(demo_catalog, n_queries=5), _pointwise(demo_catalog)
+    listwise, pointwise = labels_for(demo_catalog, n_queries=5), pointwise_labels(demo_catalog)
     cfg = TeacherConfig(dev_fraction=0.3)
     doc = cross_validate_prior(listwise, pointwise, demo_catalog, tmp_path, cfg, n_folds=2, name="p",
                                train_languages=("en",))
@@ -241,7 +226,7 @@ def test_the_unseen_language_run_trains_on_every_english_pair_and_tests_every_ot
                                                                                       tmp_path):
     from core.workflows.teacher_cv import cross_validate_prior, fold_data
 
-    listwise, pointwise = labels_for(demo_catalog, n_queries=5), _pointwise(demo_catalog)
+    listwise, pointwise = labels_for(demo_catalog, n_queries=5), pointwise_labels(demo_catalog)
     (fold,) = fold_data(listwise, pointwise, n_folds=4, seed=0, dev_fraction=0.3, train_languages=("en",),
                         unseen=True)
     spanish = set(pointwise.loc[pointwise["language"] == "es", "query_id"])
@@ -354,7 +339,7 @@ def test_line_labels_that_would_overlap_are_set_a_line_apart():
 def test_a_pointwise_only_fold_keeps_the_listwise_dev_queries_and_no_listwise_training_query(demo_catalog):
     from core.workflows.teacher_cv import _head, fold_data
 
-    listwise, pointwise = labels_for(demo_catalog, n_queries=5), _pointwise(demo_catalog)
+    listwise, pointwise = labels_for(demo_catalog, n_queries=5), pointwise_labels(demo_catalog)
     kw = dict(n_folds=2, seed=0, dev_fraction=0.3)
     for both, alone in zip(fold_data(listwise, pointwise, **kw), fold_data(listwise, pointwise, **kw,
                                                                             pointwise_only=True)):

@@ -312,8 +312,12 @@ def run(*, url: str | None, human: pd.DataFrame, teacher_dir: Path, out: Path, a
                "dev_queries": len(dev_q), "source_counts": labels["source"].value_counts().to_dict()}
     (out / "distill.json").write_text(json.dumps(summary, indent=1, default=float) + "\n")
     judged.pairs.to_csv(out / "dev_judgments.csv", index=False)
-    for mode, part in judged.by_mode().items():  # `relevance evaluate` reads each in its own mode
-        part.pairs.to_csv(out / f"dev_judgments_{mode}.csv", index=False)
+    parts = judged.by_mode()
+    for mode in ("listwise", "pointwise"):  # `relevance evaluate` reads each in its own mode
+        if mode in parts:
+            parts[mode].pairs.to_csv(out / f"dev_judgments_{mode}.csv", index=False)
+        else:  # an earlier run's file would describe another dev split
+            (out / f"dev_judgments_{mode}.csv").unlink(missing_ok=True)
     write_cards(summary, judged, students, features, teacher_dir=teacher_dir, teacher=teacher, url=url,
                 out=out, command=command)
     return summary

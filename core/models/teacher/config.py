@@ -15,8 +15,9 @@ from core.errors import InvalidInputError
 
 ARTIFACT_FORMAT = 1
 SELECTIONS = ("ndcg", "accuracy", "last")
-# what a trained teacher folder holds: its metadata, then the cross-encoder's adapter or the bi-encoder's layers
-TRAINED_FILES = ("teacher.json", "adapter_config.json", "adapter_model.safetensors", "biencoder.safetensors")
+WEIGHTS_FILE = "biencoder.safetensors"  # the bi-encoder teacher's fine-tuned layers
+# what a trained teacher folder holds besides teacher.json, by its ``arch`` (no arch: a cross-encoder)
+TRAINED_FILES = {"cross-encoder": ("adapter_config.json", "adapter_model.safetensors"), "biencoder": (WEIGHTS_FILE,)}
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,12 @@ def query_folds(pairs: pd.DataFrame, n_folds: int, seed: int = 0) -> list[set[st
 
 
 def teacher_fingerprint(teacher_dir: str | Path) -> str:
-    """SHA-1 over the teacher's trained files (``TRAINED_FILES``): labels from another teacher are never reused."""
+    """SHA-1 over ``teacher.json`` and the trained files of its ``arch`` (``TRAINED_FILES``; another kind's files
+    left in the folder do not count): labels from another teacher are never reused."""
     h = hashlib.sha1()
-    for name in TRAINED_FILES:
+    meta = Path(teacher_dir) / "teacher.json"
+    arch = (json.loads(meta.read_text()).get("arch") if meta.exists() else None) or "cross-encoder"
+    for name in ("teacher.json", *TRAINED_FILES.get(arch, ())):
         p = Path(teacher_dir) / name
         if p.exists():
             h.update(name.encode())

@@ -54,6 +54,11 @@ class Teacher(CatalogPairScorer):
         self.prior = make_prior(p.get("kind", "e5-cosine"), catalog, p) if p else None
         self._lock = threading.Lock()  # one forward at a time per model object (torch threads do the rest)
 
+    @property
+    def max_length(self) -> int:
+        """Tokens the cross-encoder reads of a pair."""
+        return self.cfg.max_length
+
     def predict_pairs(self, queries: Sequence[str], products: Sequence[Mapping], batch_size: int | None = None,
                       progress: Progress = False) -> np.ndarray:
         """Probabilities of levels 1…5 for each (query, product) pair, shape (n, 5); ``progress`` as in
@@ -81,7 +86,6 @@ class Teacher(CatalogPairScorer):
                 out[idx] = torch.softmax(logits, -1).numpy()
                 advance(len(idx))
         return out
-
 
 
 def load_teacher(artifact: str | Path, catalog: Catalog | None = None, **kwargs) -> CatalogPairScorer:

@@ -180,15 +180,18 @@ class FeaturePrior:
                 "weight": self.head.weight.detach().cpu().tolist(), "bias": self.head.bias.detach().cpu().tolist()}
 
 
+PRIOR_C = 0.1  # inverse L2 strength of the prior's logistic regression
+
+
 def level_regression(X: np.ndarray, levels: Sequence[int]):
-    """The feature prior's warm start: ``(mean, std, model)``, a multinomial logistic regression (C 0.1) of the
-    level index (level − 1) on the columns of ``X`` standardised by their training ``mean`` and ``std`` (a constant
-    column keeps std 1)."""
+    """The feature prior's warm start: ``(mean, std, model)``, a multinomial logistic regression (C ``PRIOR_C``) of
+    the level index (level − 1) on the columns of ``X`` standardised by their training ``mean`` and ``std`` (a
+    constant column keeps std 1)."""
     from sklearn.linear_model import LogisticRegression
 
     mean, std = X.mean(0), X.std(0)
     std[std < 1e-6] = 1.0
-    return mean, std, LogisticRegression(C=0.1, max_iter=3000).fit((X - mean) / std, np.asarray(levels) - 1)
+    return mean, std, LogisticRegression(C=PRIOR_C, max_iter=3000).fit((X - mean) / std, np.asarray(levels) - 1)
 
 
 PRIORS = ("features", "e5-cosine")

@@ -19,7 +19,7 @@ import pandas as pd
 from core.catalog import Catalog
 from core.errors import InvalidInputError
 from core.models.teacher.backbones import get_backbone, load_base
-from core.models.teacher.config import ARTIFACT_FORMAT, SELECTIONS, TeacherConfig, split_queries
+from core.models.teacher.config import ARTIFACT_FORMAT, SELECTIONS, TRAINED_FILES, TeacherConfig, split_queries
 from core.models.teacher.encoding import PairEncoder
 from core.models.teacher.layer_cache import LayerCache, lora_targets
 from core.models.teacher.priors import make_prior
@@ -125,7 +125,8 @@ def train_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path, cfg: 
             "dev_query_ids": sorted(dev_q), "train_query_ids": sorted(set(train["query_id"])),
             "best_epoch": best["epoch"], "prior": state.get("best_prior")}
     (out / "teacher.json").write_text(json.dumps(meta, indent=1) + "\n")
-    (out / "biencoder.safetensors").unlink(missing_ok=True)  # a bi-encoder teacher's layers of an earlier run
+    for stale in TRAINED_FILES["biencoder"]:  # a bi-encoder teacher's layers of an earlier run
+        (out / stale).unlink(missing_ok=True)
     return TrainResult(out, {"best": best, "history": state["history"]}, dev=dev, dev_probs=dev_probs,
                        layer_cache=run.cache)
 

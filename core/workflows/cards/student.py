@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from core import config
+from core.metrics import LISTWISE_MIN
 from core.workflows.cards import common as model_card
 from core.workflows.evaluate import evaluate
 
@@ -35,7 +36,7 @@ def dev_report(judged, students: dict[str, Path], features, teacher=None, teache
 def language_tables(report: dict, gains: str = "esci") -> str:
     """One markdown table per language: model × (nDCG@20, nDCG@all, accuracy, queries, pairs, p vs first)."""
     if not report["rows"]:
-        return "No listwise dev queries (3 or more judged products)."
+        return f"No listwise dev queries ({LISTWISE_MIN} or more judged products)."
     df = pd.DataFrame(report["rows"])
     df = df[df["gains"] == gains]
     parts = []
@@ -59,6 +60,7 @@ def curve_svg(points: list[dict], refs: dict[str, float], width: int = 560, heig
     """Dev nDCG@20 (``key`` ``ndcg``) or pointwise AUC (``auc``) against teacher-labelled pairs (log x), with dashed
     reference lines; a standalone SVG."""
     label = {"ndcg": "dev nDCG@20 (esci)", "auc": "dev AUC, exact vs irrelevant (pointwise)"}[key]
+    points = [p for p in points if p.get(key) is not None]
     return model_card.line_svg(
         {"student": [(p["teacher_pairs"], p[key]) for p in points]}, refs=refs,
         tips={"student": [f"{p['teacher_pairs']} pairs ({p['amplification']}×): {p[key]:.4f}" for p in points]},
@@ -73,9 +75,10 @@ def _ndcg(report: dict, model: str, lang: str = "all", k: str = "20", gains: str
 
 
 def _auc(report: dict, model: str, lang: str = "all") -> float:
+    """The model's pointwise AUC in ``lang``; NaN when there is none (a group without exact or irrelevant pairs)."""
     for r in report["pointwise_rows"]:
         if (r["model"], r["language"]) == (model, lang):
-            return r["auc"]
+            return float("nan") if r["auc"] is None else r["auc"]
     return float("nan")
 
 
@@ -101,19 +104,21 @@ def verdict(report: dict, summary: dict) -> str:
     if report["pointwise_rows"]:
         langs = [r["language"] for r in report["pointwise_rows"] if r["model"] == "student" and r["language"] != "all"]
         head = [r for r in report["pointwise_rows"] if r["language"] == "all"]
+        def auc(model: str, lang: str = "all") -> str:
+            return model_card.figure(_auc(report, model, lang))
         parts.append(
             f"On its {head[0]['n_pairs']} pointwise dev pairs the student's exact-vs-irrelevant AUC is "
-            f"{_auc(report, 'student'):.3f} against the teacher's {_auc(report, 'teacher'):.3f} (per language: "
-            + ", ".join(f"{lang} {_auc(report, 'student', lang):.3f} vs {_auc(report, 'teacher', lang):.3f}"
-                        for lang in langs)
-            + f"), student-human {_auc(report, 'student-human'):.3f}, BM25 {_auc(report, 'bm25'):.3f}; established "
+            f"{auc('student')} against the teacher's {auc('teacher')} (per language: "
+            + ", ".join(f"{lang} {auc('student', lang)} vs {auc('teacher', lang)}" for lang in langs)
+            + f"), student-human {auc('student-human')}, BM25 {auc('bm25')}; established "
             f"differences (Holm p < 0.05): {_significant(head, 'p_holm_auc')}.")
     key = "ndcg" if report["rows"] else "auc"
-    pts = [p[key] for p in summary["curve"] if p.get(key) is not None]
+    pts = [p for p in summary["curve"] if p.get(key) is not None]
     if pts:
+        values = [p[key] for p in pts]
         parts.append(f"Along the amplification curve the dev {'nDCG@20' if key == 'ndcg' else 'AUC'} goes from "
-                     f"{pts[0]:.3f} ({summary['curve'][0]['teacher_pairs']} teacher-labelled pairs) to {pts[-1]:.3f} "
-                     f"({summary['curve'][-1]['teacher_pairs']}), within {min(pts):.3f}–{max(pts):.3f}.")
+                     f"{values[0]:.3f} ({pts[0]['teacher_pairs']} teacher-labelled pairs) to {values[-1]:.3f} "
+                     f"({pts[-1]['teacher_pairs']}), within {min(values):.3f}–{max(values):.3f}.")
     return " ".join(parts)
 
 

