@@ -66,6 +66,12 @@ def test_cosines_refuse_mismatched_inputs(tiny_encoder, tokenizer, args, match):
         _tiny(tiny_encoder, tokenizer, BiEncoderConfig()).cosines(*args)
 
 
+def test_fit_refuses_to_freeze_every_layer(tiny_encoder, tokenizer):
+    enc = _tiny(tiny_encoder, tokenizer, BiEncoderConfig(freeze_layers=2))  # the tiny BERT has 2 layers
+    with pytest.raises(ValueError, match="leaves none of the base's 2 layers"):
+        enc.fit(["a"], ["x"], [5])
+
+
 def test_fit_refuses_empty_or_ragged_pairs(tiny_encoder, tokenizer):
     enc = _tiny(tiny_encoder, tokenizer, BiEncoderConfig())
     with pytest.raises(ValueError, match="as many queries, products and levels"):

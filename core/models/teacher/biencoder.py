@@ -119,6 +119,10 @@ class BiEncoder:
     def _trainable(self) -> list:
         """The encoder parameters ``fit`` trains: LoRA adapters (``lora_r``), else every layer from
         ``freeze_layers`` up; the embedding tables never."""
+        layers = self.model.config.num_hidden_layers
+        if self.cfg.freeze_layers >= layers:
+            raise InvalidInputError(f"freeze_layers {self.cfg.freeze_layers} leaves none of the base's {layers} layers "
+                                    f"to train; use at most {layers - 1}")
         if self.cfg.lora_r:
             self._add_lora()
         else:
