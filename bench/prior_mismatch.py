@@ -32,7 +32,8 @@ from core.campaigns.consensus import training_labels  # noqa: E402
 from core.metrics import exact_vs_irrelevant_auc  # noqa: E402
 from core.models.teacher import FeaturePrior, TeacherConfig  # noqa: E402
 from core.text.tokenize import words  # noqa: E402
-from core.workflows.teacher_cv import fold_data, prior_probs, split_by_data_set  # noqa: E402
+from core.models.teacher.priors import prior_probs  # noqa: E402
+from core.workflows.teacher_cv import fold_data, split_by_data_set  # noqa: E402
 
 MIXED = re.compile(r"(?=.*\d)(?=.*[^\W\d_])\w+")
 

@@ -22,7 +22,8 @@ from core.cache import get_catalog
 from core.campaigns.consensus import training_labels
 from core.metrics import exact_vs_irrelevant_auc, expected_level
 from core.models.teacher import FeaturePrior, TeacherConfig
-from core.workflows.teacher_cv import fold_data, prior_probs, split_by_data_set
+from core.models.teacher.priors import prior_probs
+from core.workflows.teacher_cv import fold_data, split_by_data_set
 
 
 def _trees():

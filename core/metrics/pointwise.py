@@ -175,6 +175,12 @@ def holm_in_place(rows: list[dict]) -> None:
             rows[i][adj] = p
 
 
+def listwise_pairs(pairs: pd.DataFrame) -> np.ndarray:
+    """Boolean mask of the pairs whose query has ``metrics.LISTWISE_MIN`` or more judged products (columns
+    query_id, product_id), where per-query nDCG means something; the others are pointwise pairs."""
+    return (pairs.groupby("query_id")["product_id"].transform("size") >= metrics.LISTWISE_MIN).to_numpy()
+
+
 def is_pointwise(query_ids: Sequence[str]) -> bool:
     """A judgments file is pointwise when its median query has fewer than ``metrics.LISTWISE_MIN`` judged
     products (``esci_multilingual``: one), so per-query nDCG would be meaningless."""

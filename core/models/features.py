@@ -73,6 +73,13 @@ DENSE = (
 )
 
 
+def product_text(row, fields: Sequence[str]) -> str:
+    """The product's ``fields`` joined by spaces, missing (None, NaN) and blank ones left out: what the encoder
+    embeds of a product."""
+    return " ".join(str(row[f]) for f in fields
+                    if row[f] is not None and not (isinstance(row[f], float) and row[f] != row[f]) and str(row[f]).strip())
+
+
 @dataclass(frozen=True)
 class FeatureConfig:
     """What goes into a pair's features (saved with every student; a mismatch warns at load).
@@ -251,9 +258,7 @@ class FeatureBuilder:
         return self._side
 
     def product_text(self, row) -> str:
-        return " ".join(str(row[f]) for f in self.cfg.product_fields
-                        if row[f] is not None and not (isinstance(row[f], float) and row[f] != row[f])
-                        and str(row[f]).strip())
+        return product_text(row, self.cfg.product_fields)
 
     def embeddings(self, pos: np.ndarray, progress: bool = False) -> np.ndarray:
         """Product embeddings at catalog positions ``pos`` (from memory, else the disk store)."""

@@ -29,7 +29,8 @@ from core.models.teacher import FeaturePrior, TeacherConfig
 from core.models.teacher.bienc_model import COSINE
 from core.models.teacher.bienc_train import crossfit_cosines, epoch_cosines
 from core.models.teacher.biencoder import BiEncoder, BiEncoderConfig
-from core.workflows.teacher_cv import fold_data, fold_record, prior_probs, test_part, write_run
+from core.models.teacher.priors import prior_probs
+from core.workflows.teacher_cv import fold_data, fold_record, test_part, write_run
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from core.cache import get_catalog, get_scorer
 from core.errors import InvalidInputError
 from core.jsonable import jsonable
 from core.ingest import read_judgments
-from core.metrics.pointwise import ModelOutput, holm_in_place, is_pointwise, pointwise_rows
+from core.metrics.pointwise import ModelOutput, holm_in_place, is_pointwise, listwise_pairs, pointwise_rows
 from core.models.base import LevelScorer
 from core.scale import PROB_COLS
 from core.store.pairs import languages_of
@@ -55,7 +55,7 @@ class Judged:
     def by_mode(self) -> dict[str, Judged]:
         """The pairs split by query: ``listwise`` (queries with ``LISTWISE_MIN``+ judged products, where nDCG
         means something) and ``pointwise`` (the others); only the non-empty parts, listwise first."""
-        listwise = (self.pairs.groupby("query_id")["product_id"].transform("size") >= metrics.LISTWISE_MIN).to_numpy()
+        listwise = listwise_pairs(self.pairs)
         parts = {"listwise": self.pairs[listwise], "pointwise": self.pairs[~listwise]}
         return {mode: Judged(self.name if mode == "listwise" else f"{self.name} (pointwise)", p.reset_index(drop=True))
                 for mode, p in parts.items() if len(p)}

@@ -32,6 +32,7 @@ from core.jsonable import jsonable
 from core.metrics.pointwise import ModelOutput, holm_in_place, pointwise_rows
 from core.models.teacher import FeaturePrior, TeacherConfig, split_queries, train_teacher
 from core.models.teacher.config import query_folds, query_text_key
+from core.models.teacher.priors import prior_probs
 from core.scale import PROB_COLS
 
 log = logging.getLogger(__name__)
@@ -201,19 +202,6 @@ def _earlier_folds(out: Path, name: str, head: dict, skip: Sequence[int] | None)
     keep = [h for h in earlier["folds"] if h["fold"] not in set(skip)]
     preds = pd.read_parquet(out / f"{name}.parquet")
     return keep, [preds[preds["fold"].isin({h["fold"] for h in keep})]]
-
-
-def prior_probs(prior: FeaturePrior, products: dict, train: pd.DataFrame, test: pd.DataFrame,
-                extra: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-    """Fit ``prior`` on the ``train`` pairs; its level probabilities (n, 5) on the ``test`` pairs (``products``:
-    product id → product record; ``extra``: the values of the prior's extra columns on the train and test pairs)."""
-    import torch
-
-    x_train, x_test = extra or (None, None)
-    prior.fit(train["query"].tolist(), [products[p] for p in train["product_id"]], train["level"].tolist(), x_train)
-    with torch.no_grad():
-        logits = prior.logits(test["query"].tolist(), [products[p] for p in test["product_id"]], x_test)
-    return torch.softmax(logits, -1).numpy()
 
 
 def cross_validate_prior(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalog: Catalog, out: str | Path,

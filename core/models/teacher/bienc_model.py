@@ -22,6 +22,7 @@ import numpy as np
 from core.catalog import Catalog
 from core.errors import InvalidInputError
 from core.models.base import CatalogPairScorer, Progress, reporter
+from core.models.features import product_text
 from core.models.teacher.biencoder import BiEncoder
 from core.models.teacher.config import read_teacher_meta
 from core.models.teacher.priors import FeaturePrior
@@ -104,9 +105,7 @@ def passage_builder(meta: dict, tokenizer) -> Callable[[Mapping], str]:
     max_length = meta["biencoder"]["config"]["max_length"]
 
     def build(product: Mapping) -> str:
-        values = (product.get(f) for f in fields)
-        text = "passage: " + " ".join(str(v) for v in values
-                                      if v is not None and not (isinstance(v, float) and v != v) and str(v).strip())
+        text = "passage: " + product_text({f: product.get(f) for f in fields}, fields)
         ids = tokenizer.encode(text, add_special_tokens=False).ids
         room = max_length - 2  # [CLS] … [SEP]
         return text if len(ids) <= room else tokenizer.decode(ids[:room]).strip() + " …"

@@ -25,11 +25,11 @@ import pandas as pd
 
 from core.catalog import Catalog
 from core.errors import InvalidInputError
-from core.metrics import LISTWISE_MIN
+from core.metrics.pointwise import listwise_pairs
 from core.models.teacher.bienc_model import ARCH, COSINE
 from core.models.teacher.biencoder import BiEncoder, BiEncoderConfig
 from core.models.teacher.config import ARTIFACT_FORMAT, TRAINED_FILES, query_folds, split_queries
-from core.models.teacher.priors import FeaturePrior
+from core.models.teacher.priors import FeaturePrior, prior_probs
 from core.models.teacher.train import TrainResult, dev_metrics
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def epoch_cosines(pairs: pd.DataFrame, texts: dict, fit: pd.DataFrame, cfg: BiEn
     q, p = pairs["query"].tolist(), [texts[i] for i in pairs["product_id"]]
     out: dict[int, np.ndarray] = {0: enc.cosines(q, p)} if before else {}
     enc.fit(fit["query"].tolist(), [texts[i] for i in fit["product_id"]], fit["level"].tolist(), progress=progress,
-            on_epoch=lambda e: out.__setitem__(e, enc.cosines(q, p)) if len(pairs) else None)
+            on_epoch=lambda e: out.__setitem__(e, enc.cosines(q, p)))
     return enc, out
 
 
@@ -75,8 +75,6 @@ def train_biencoder_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | P
     returned metrics' history has epoch 0 (the feature prior alone, fitted on the same training pairs) and epoch
     ``cfg.epochs`` (the prior with the fine-tuned cosine), both on the dev pairs.
     """
-    import torch
-
     if cfg.epochs < 1:
         raise InvalidInputError(f"the bi-encoder needs at least one epoch; got {cfg.epochs}")
     out = Path(out)
@@ -86,7 +84,7 @@ def train_biencoder_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | P
     dev = labels[labels["query_id"].isin(dev_q)].reset_index(drop=True)
     train = labels[~labels["query_id"].isin(dev_q)]
     if pointwise_only:
-        train = train[train.groupby("query_id")["product_id"].transform("size") < LISTWISE_MIN]
+        train = train[~listwise_pairs(train)]
     train = train.reset_index(drop=True)
     if train["query_id"].nunique() < inner_folds or dev.empty:
         raise InvalidInputError(f"need {inner_folds}+ training queries{' (pointwise)' if pointwise_only else ''} and "
@@ -96,19 +94,15 @@ def train_biencoder_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | P
     prior = FeaturePrior(catalog, extra=[COSINE])
     texts = {pid: prior.builder.product_text(records[pid]) for pid in {*train["product_id"], *dev["product_id"]}}
 
-    def args(df: pd.DataFrame) -> tuple[list[str], list[dict]]:
-        return df["query"].tolist(), [records[p] for p in df["product_id"]]
-
     log.info("bi-encoder teacher: %d training pairs (%d queries), %d dev pairs; %d cross-fitted fine-tunes + 1",
              len(train), train["query_id"].nunique(), len(dev), inner_folds)
     crossfit = crossfit_cosines(train, texts, cfg, inner_folds, make_encoder, progress)[cfg.epochs]
-    enc, dev_cos = epoch_cosines(dev, texts, train, cfg, make_encoder, progress=progress)
-    alone = FeaturePrior(catalog)
-    alone.fit(*args(train), train["level"].tolist())
-    prior.fit(*args(train), train["level"].tolist(), extra=crossfit[:, None])
-    with torch.no_grad():
-        probs = {0: torch.softmax(alone.logits(*args(dev)), -1).numpy(),
-                 cfg.epochs: torch.softmax(prior.logits(*args(dev), extra=dev_cos[cfg.epochs][:, None]), -1).numpy()}
+    enc = make_encoder(cfg)  # the kept bi-encoder: every training pair
+    enc.fit(train["query"].tolist(), [texts[p] for p in train["product_id"]], train["level"].tolist(),
+            progress=progress)
+    dev_cos = enc.cosines(dev["query"].tolist(), [texts[p] for p in dev["product_id"]])
+    probs = {0: prior_probs(FeaturePrior(catalog), records, train, dev),
+             cfg.epochs: prior_probs(prior, records, train, dev, (crossfit[:, None], dev_cos[:, None]))}
     history = [{"epoch": e, **dev_metrics(p, dev)} for e, p in probs.items()]
     meta = {"format": ARTIFACT_FORMAT, "arch": ARCH, "name": name, "config": asdict(cfg),
             "training": {"dev_fraction": dev_fraction, "inner_folds": inner_folds, "pointwise_only": pointwise_only},

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 
 import numpy as np
+import pandas as pd
 
 from core.catalog import Catalog
 from core.errors import InvalidInputError
@@ -192,6 +193,19 @@ def level_regression(X: np.ndarray, levels: Sequence[int]):
     mean, std = X.mean(0), X.std(0)
     std[std < 1e-6] = 1.0
     return mean, std, LogisticRegression(C=PRIOR_C, max_iter=3000).fit((X - mean) / std, np.asarray(levels) - 1)
+
+
+def prior_probs(prior: FeaturePrior, products: dict, train: pd.DataFrame, test: pd.DataFrame,
+                extra: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Fit ``prior`` on the ``train`` pairs; its level probabilities (n, 5) on the ``test`` pairs (``products``:
+    product id → product record; ``extra``: the values of the prior's extra columns on the train and test pairs)."""
+    import torch
+
+    x_train, x_test = extra or (None, None)
+    prior.fit(train["query"].tolist(), [products[p] for p in train["product_id"]], train["level"].tolist(), x_train)
+    with torch.no_grad():
+        logits = prior.logits(test["query"].tolist(), [products[p] for p in test["product_id"]], x_test)
+    return torch.softmax(logits, -1).numpy()
 
 
 PRIORS = ("features", "e5-cosine")

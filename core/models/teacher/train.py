@@ -44,9 +44,10 @@ def dev_metrics(probs: np.ndarray, dev: pd.DataFrame) -> dict:
     and macro-F1 over all dev pairs; over the pointwise ones (fewer products per query) their accuracy and
     the AUC of the expected level separating exact (5) from irrelevant (1–2) pairs, also per language."""
     from core import metrics
+    from core.metrics.pointwise import listwise_pairs
 
     exp = probs @ np.arange(1, 6)
-    listwise = (dev.groupby("query_id")["product_id"].transform("size") >= metrics.LISTWISE_MIN).to_numpy()
+    listwise = listwise_pairs(dev)
     run, qrels = {}, {}
     for (q, p, lv, s) in zip(dev["query_id"][listwise], dev["product_id"][listwise], dev["level"][listwise],
                              exp[listwise]):
