@@ -34,13 +34,13 @@ test: install system-deps
 	PY=$(PY) bash scripts/test.sh $(PYTEST_ARGS)
 
 # Rebuild the committed models in order: the teacher (the feature prior + e5 fine-tuned as a bi-encoder, its top 4
-# layers; no cross-encoder), its labels on unlabeled pairs, then the students (student, student-human,
+# layers at lr 3e-5: BiEncoderConfig's defaults; no cross-encoder), its labels on unlabeled pairs, then the students (student, student-human,
 # student-mixed), with the commands recorded in their model cards. 2 CPU cores, 2026-11-30: 24 minutes wall for the
 # teacher (test runs shared the machine), 25 for labelling 120k pairs (99 pairs/s)
 # and training the students.
 train: install
 	$(VENV)/bin/relevance init
-	$(VENV)/bin/relevance train teacher --biencoder --freeze-layers 8 --lr 3e-5
+	$(VENV)/bin/relevance train teacher --biencoder
 	$(VENV)/bin/relevance distill --k-bm25 200 --k-embed 200 --max-pairs 120000 --curve 0.25,0.5,1,2,5,10,15
 
 bench: install

@@ -39,7 +39,7 @@ def test_a_saved_bi_encoder_comes_back_with_its_cosines_and_stores_only_its_trai
 
 
 def test_loading_refuses_layers_of_another_base(tiny_encoder, tmp_path):
-    state = BiEncoder(BiEncoderConfig(base=tiny_encoder)).save(tmp_path)
+    state = BiEncoder(BiEncoderConfig(base=tiny_encoder, freeze_layers=0)).save(tmp_path)
     stored = load_file(str(tmp_path / WEIGHTS_FILE))
     from safetensors.torch import save_file
     save_file({k.replace("layer.1.", "layer.7."): v for k, v in stored.items()}, str(tmp_path / WEIGHTS_FILE))
@@ -74,7 +74,7 @@ def trained(demo_catalog, tiny_encoder, tmp_path):
     out.mkdir()
     (out / "adapter_model.safetensors").write_bytes(b"old")
     rc = main(["train", "teacher", "--biencoder", "--backbone", tiny_encoder, "--epochs", "1", "--batch-size", "8",
-               "--lr", "1e-3", "--dev-fraction", "0.3", "--labels", str(tmp_path / "labels.parquet"),
+               "--lr", "1e-3", "--freeze-layers", "0", "--dev-fraction", "0.3", "--labels", str(tmp_path / "labels.parquet"),
                "--out", str(out)])
     assert rc == 0
     return out, labels
@@ -190,7 +190,7 @@ def test_the_prior_learns_the_cosine_from_encoders_that_never_saw_the_pair_s_que
     monkeypatch.setattr(bienc_train, "FeaturePrior", SpyPrior)
     labels = pointwise_labels(demo_catalog, n=30)
     bienc_train.train_biencoder_teacher(labels, demo_catalog, tmp_path, BiEncoderConfig(epochs=1, batch_size=8, lr=1e-3,
-                                        base=tiny_encoder), dev_fraction=0.3, make_encoder=make)
+                                        freeze_layers=0, base=tiny_encoder), dev_fraction=0.3, make_encoder=make)
     inner, kept = encoders[:3], encoders[3]
     queries, products, extra = fitted[(COSINE,)]
     texts = [FeaturePrior(demo_catalog).builder.product_text(p) for p in products]

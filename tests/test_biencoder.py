@@ -38,7 +38,7 @@ def _pairs(n: int = 24) -> pd.DataFrame:
 
 def test_the_ordinal_loss_moves_the_cosine_towards_the_levels(tiny_encoder, tokenizer):
     pairs = _pairs()
-    enc = _tiny(tiny_encoder, tokenizer, BiEncoderConfig(epochs=8, batch_size=8, lr=2e-3, warmup_ratio=0.0))
+    enc = _tiny(tiny_encoder, tokenizer, BiEncoderConfig(epochs=8, batch_size=8, lr=2e-3, warmup_ratio=0.0, freeze_layers=0))
     args = pairs["query"].tolist(), pairs["text"].tolist()
     before = exact_vs_irrelevant_auc(pairs["level"].to_numpy(), enc.cosines(*args))
     history = enc.fit(*args, pairs["level"].tolist())
@@ -73,7 +73,7 @@ def test_fit_refuses_to_freeze_every_layer(tiny_encoder, tokenizer):
 
 
 def test_fit_refuses_empty_or_ragged_pairs(tiny_encoder, tokenizer):
-    enc = _tiny(tiny_encoder, tokenizer, BiEncoderConfig())
+    enc = _tiny(tiny_encoder, tokenizer, BiEncoderConfig(freeze_layers=0))
     with pytest.raises(ValueError, match="as many queries, products and levels"):
         enc.fit(["a"], ["x", "y"], [5])
     with pytest.raises(ValueError, match="at least one"):
@@ -95,7 +95,7 @@ def test_training_pairs_are_scored_by_encoders_that_never_saw_their_query(tiny_e
             scored.append(set(queries))
             return super().cosines(queries, products)
 
-    cfg = BiEncoderConfig(epochs=2, batch_size=4, lr=1e-3)
+    cfg = BiEncoderConfig(epochs=2, batch_size=4, lr=1e-3, freeze_layers=0)
     out = crossfit_cosines(pairs, texts, cfg, 3, lambda c: _tiny(tiny_encoder, tokenizer, c, Spy))
     assert sorted(out) == [1, 2] and all(v.shape == (12,) and np.all(v != 0) for v in out.values())
     assert len(fitted_on) == 3
@@ -110,7 +110,7 @@ def test_the_cross_validation_tests_every_pointwise_pair_once_per_epoch(tiny_enc
     from core.workflows.cards.cv_report import write_report
 
     listwise, pointwise = labels_for(demo_catalog, n_queries=4), pointwise_labels(demo_catalog, n=24)
-    cfg = BiEncoderConfig(epochs=1, batch_size=8, lr=1e-3)
+    cfg = BiEncoderConfig(epochs=1, batch_size=8, lr=1e-3, freeze_layers=0)
     doc = cross_validate_biencoder(listwise, pointwise, demo_catalog, tmp_path, cfg, n_folds=2, inner_folds=2,
                                    name="biencoder-pw", make_encoder=lambda c: _tiny(tiny_encoder, tokenizer, c))
     preds = pd.read_parquet(tmp_path / "biencoder-pw.parquet")
@@ -165,7 +165,7 @@ def test_the_contrastive_loss_never_counts_a_query_s_own_product_twice_as_a_nega
     import torch.nn.functional as F
     from dataclasses import replace
 
-    enc = _tiny(tiny_encoder, tokenizer, BiEncoderConfig(contrastive=1.0))
+    enc = _tiny(tiny_encoder, tokenizer, BiEncoderConfig(contrastive=1.0, freeze_layers=0))
     queries, products = ["kettle", "tea kettle", "sofa"], ["kettle steel", "kettle steel", "lamp"]
     levels = torch.tensor([5, 5, 1])
     with torch.no_grad():

@@ -46,7 +46,7 @@ def model_cards() -> None:
 
 
 TEACHER_KINDS = {"bi-encoder + feature prior (recommended)": "biencoder", "cross-encoder": "cross-encoder"}
-BIENCODER_ARGS = ("--biencoder", "--freeze-layers", "8", "--lr", "3e-5")  # the Makefile's recipe
+BIENCODER_ARGS = ("--biencoder",)  # the Makefile's recipe: BiEncoderConfig's defaults
 
 
 def start_forms() -> None:

@@ -159,7 +159,9 @@ def _cmd_score(args) -> int:
 
 def add_commands(sub) -> None:
     from core.models.teacher import TeacherConfig
+    from core.models.teacher.biencoder import BiEncoderConfig
 
+    bienc = {f.name: f.default for f in fields(BiEncoderConfig)}
     sp = sub.add_parser("train", help="train the teacher or the student")
     sp.add_argument("what", choices=["teacher", "student"])
     sp.add_argument("--out", help="artifact folder (default: artifacts/teacher or artifacts/student)")
@@ -172,7 +174,8 @@ def add_commands(sub) -> None:
             sp.add_argument(flag, dest=f.name, action="store_true", default=None)
         else:
             sp.add_argument(flag, dest=f.name, type=kind or _int_or_none, default=None,
-                            help=f"teacher: default {f.default}")
+                            help=f"teacher: default {f.default}" + (f" (--biencoder: {bienc[f.name]})"
+                                                                    if f.name in bienc else ""))
     sp.add_argument("--cv", type=int, default=0, metavar="N",
                     help="teacher: N-fold query-grouped cross-validation over --cv-set instead of one training")
     sp.add_argument("--cv-report", action="store_true",
