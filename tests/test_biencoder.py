@@ -124,6 +124,10 @@ def test_the_cross_validation_tests_every_pointwise_pair_once_per_epoch(tiny_enc
     assert json.loads((tmp_path / "biencoder-pw.json").read_text())["biencoder"]["epochs"] == 1
     report = write_report(tmp_path)
     assert "### Run `biencoder-pw` (feature prior + fine-tuned e5 bi-encoder)" in report
+    small = cross_validate_biencoder(listwise, pointwise, demo_catalog, tmp_path, cfg, n_folds=2, inner_folds=2,
+                                     name="biencoder-lc6", max_train_queries=6,
+                                     make_encoder=lambda c: _tiny(tiny_encoder, tokenizer, c))
+    assert small["max_train_queries"] == 6 and [f["train_pointwise_queries"] for f in small["folds"]] == [6, 6]
 
 
 def test_lora_trains_adapters_only_above_the_frozen_layers(tiny_encoder, tokenizer):
@@ -158,6 +162,34 @@ def test_the_unseen_language_table_has_the_bi_encoder_runs_and_their_kept_share(
     assert "| prior + fine-tuned e5 cosine (last epoch) | en + es + ja (pointwise) | 1 of 1 |" in text
     assert f"The English-only prior + fine-tuned e5 cosine keeps {share['es']:.1%} on es" in text
     assert "0.700 (untrained), 0.800 (epoch 1)" in text
+
+
+def test_bi_encoder_runs_of_one_recipe_at_several_sizes_make_their_own_learning_curve(tmp_path):
+    from test_teacher_cv import _fake_run
+    from core.workflows.cards.cv_report import curve_points, fold_scores, load_runs, write_report
+
+    recipe = {"lr": 3e-5, "epochs": 2, "batch_size": 32, "freeze_layers": 8, "contrastive": 0.0}
+    for name, quality, size, cfg, langs in (("bienc-top4", 0.4, None, recipe, None),
+                                            ("bienc-top4-lc250", 0.1, 250, recipe, None),
+                                            ("bienc-pw", 0.3, None, {**recipe, "freeze_layers": 0}, None),
+                                            ("bienc-en", 0.2, None, recipe, ["en"])):
+        doc = _fake_run(tmp_path, name, quality, size or 1500, seed=int(quality * 10))
+        doc |= {"kind": "biencoder", "train_languages": langs, "inner_folds": 3, "biencoder": cfg,
+                "max_train_queries": size}
+        for fold in doc["folds"]:
+            fold["history"] = [{"epoch": 0, "cosine_auc": 0.7}, {"epoch": 1, "cosine_auc": 0.8}]
+        (tmp_path / f"{name}.json").write_text(json.dumps(doc))
+    runs = load_runs(tmp_path)
+    pts = {(p["model"], p["language"], p["queries"]): p for p in curve_points(tmp_path, runs, fold_scores(tmp_path, runs))}
+    # another recipe (every layer) and the English-only run are not points of this curve
+    assert set(pts) == {("biencoder", lang, q) for lang in ("all", "en", "es", "ja") for q in (250, 1500)}
+    assert pts["biencoder", "all", 1500]["auc"] > pts["biencoder", "all", 250]["auc"]
+    assert all(pts["biencoder", "all", q]["auc"] > pts["biencoder", "all", q]["prior_auc"] for q in (250, 1500))
+    text = write_report(tmp_path)
+    assert "![biencoder learning curve](learning_curve_biencoder.svg)" in text
+    assert "| biencoder | all | 250 | 1 of 1 |" in text
+    svg = (tmp_path / "learning_curve_biencoder.svg").read_text()
+    assert "prior + fine-tuned cosine all" in svg and "its prior ja" in svg
 
 
 def test_the_contrastive_loss_never_counts_a_query_s_own_product_twice_as_a_negative(tiny_encoder, tokenizer):

@@ -103,7 +103,7 @@ def _cross_validate_teacher(args, cfg, labels) -> int:
         doc = cross_validate_biencoder(listwise, pointwise, get_catalog(args.db), out, _biencoder_config(args),
                                        n_folds=args.cv,
                                        folds=folds, name=args.cv_name, teacher_cfg=cfg,
-                                       train_languages=langs or None)
+                                       train_languages=langs or None, max_train_queries=args.max_train_queries)
     elif args.prior_only:
         doc = cross_validate_prior(listwise, pointwise, get_catalog(args.db), out, cfg, n_folds=args.cv,
                                    train_languages=langs or None, max_train_queries=args.max_train_queries,

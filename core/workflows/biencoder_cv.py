@@ -39,11 +39,13 @@ def cross_validate_biencoder(listwise: pd.DataFrame, pointwise: pd.DataFrame, ca
                              cfg: BiEncoderConfig = BiEncoderConfig(), *, n_folds: int = 4,
                              folds: Sequence[int] | None = None, inner_folds: int = 3, name: str = "biencoder",
                              teacher_cfg: TeacherConfig = TeacherConfig(),
-                             train_languages: Collection[str] | None = None, make_encoder=BiEncoder) -> dict:
+                             train_languages: Collection[str] | None = None, max_train_queries: int | None = None,
+                             make_encoder=BiEncoder) -> dict:
     """Write ``out/<name>.json`` and ``.parquet`` (see the module docstring); pointwise training pairs only
     (the setting where the feature prior is best), of ``train_languages`` only when given (the unseen-language
-    test: every test fold keeps all its pairs). ``make_encoder(cfg)`` builds a fresh bi-encoder (tests pass a
-    tiny one)."""
+    test: every test fold keeps all its pairs), of ``max_train_queries`` pointwise training queries per fold when
+    given (a learning-curve point: the same seeded sample as ``cross_validate``'s). ``make_encoder(cfg)`` builds
+    a fresh bi-encoder (tests pass a tiny one)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     prior, with_cosine = FeaturePrior(catalog), FeaturePrior(catalog, extra=[COSINE])
@@ -51,12 +53,13 @@ def cross_validate_biencoder(listwise: pd.DataFrame, pointwise: pd.DataFrame, ca
     texts = {pid: prior.builder.product_text(rec) for pid, rec in products.items()}  # what its e5 cosine embeds
     head = {"name": name, "kind": "biencoder", "config": asdict(teacher_cfg), "biencoder": asdict(cfg),
             "inner_folds": inner_folds, "n_folds": n_folds,
-            "train_languages": sorted(train_languages) if train_languages else None, "max_train_queries": None,
+            "train_languages": sorted(train_languages) if train_languages else None,
+            "max_train_queries": max_train_queries,
             "pointwise_only": True}
     histories, parts, doc = [], [], {}
     for fold in fold_data(listwise, pointwise, n_folds=n_folds, seed=teacher_cfg.seed,
                           dev_fraction=teacher_cfg.dev_fraction, folds=folds, train_languages=train_languages,
-                          pointwise_only=True):
+                          max_train_queries=max_train_queries, pointwise_only=True):
         t0 = time.perf_counter()
         train, test = fold.train.reset_index(drop=True), fold.test.reset_index(drop=True)
         parts.append(test_part(test, prior_probs(prior, products, train, test), 0, fold.index))

@@ -5,8 +5,9 @@ English pointwise pairs only, ``en-unseen`` = one training on every English pair
 languages, ``lc<N>`` = at most N pointwise training queries per fold; ``prior-<run>`` = the same with the
 feature prior alone) and, when present, ``<folder>/baselines.json`` (``relevance evaluate --json`` on the
 same pointwise file: bm25, e5-cosine, the students), and writes ``<folder>/cv.md`` (tables),
-``<folder>/learning_curve.svg`` (the cross-encoder against its own prior) and ``learning_curve_prior.svg`` (the
-prior-only runs).
+``<folder>/learning_curve.svg`` (the cross-encoder against its own prior), ``learning_curve_prior.svg`` (the
+prior-only runs) and ``learning_curve_biencoder.svg`` (bi-encoder runs of one recipe at several
+``--max-train-queries``, against their own prior).
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def _setup_text(doc: dict, trains: str) -> str:
 def fold_scores(folder: Path, runs: dict[str, dict]) -> dict[tuple[str, str, int, int], tuple[float, int, int]]:
     """(AUC exact vs irrelevant, pairs right, pairs) per (run, language or ``all``, test fold, epoch) at epoch 0
     (the prior alone) and the run's last epoch, the folds being those of the all-language runs (``prior-all``,
-    else ``all``): a single-training run (``--unseen``) is scored on the same subsets. Runs are compared on the
+    else ``all``, else any cross-validated run): a single-training run (``--unseen``) is scored on the same subsets. Runs are compared on the
     mean of the folds' AUCs, not on AUC pooled over the folds, which mixes the scores of four models (four
     calibrations) and so lowers the AUC of a cross-validated run against a single model."""
     import pandas as pd
@@ -139,7 +140,8 @@ def fold_scores(folder: Path, runs: dict[str, dict]) -> dict[tuple[str, str, int
     from core.metrics import exact_vs_irrelevant_auc, expected_level
     from core.scale import PROB_COLS
 
-    ref = next((n for n in ("prior-all", "all") if n in runs), None)
+    ref = next((n for n in ("prior-all", "all") if n in runs), None) or next(
+        (n for n, doc in runs.items() if not doc.get("unseen")), None)  # else any cross-validated run's folds
     if ref is None:
         return {}
     key = ["query_id", "product_id"]
@@ -245,22 +247,37 @@ def _last(doc: dict) -> int:
     return _epoch(last_epoch(doc))
 
 
+def _curve_runs(runs: dict[str, dict], family: str) -> list[str]:
+    """The runs of one learning curve: ``teacher`` (the cross-encoder's ``all`` and ``lc<N>``), ``prior``
+    (``prior-all``, ``prior-lc<N>``) or ``biencoder`` (the all-language bi-encoder runs of one recipe, when it has
+    runs at two or more sizes: ``--max-train-queries`` N, or none for every training query; the recipe with the
+    most such runs)."""
+    if family == "biencoder":
+        recipes: dict[str, list[str]] = {}
+        for name, doc in runs.items():
+            if doc.get("kind") == "biencoder" and not doc.get("train_languages"):
+                recipes.setdefault(json.dumps(doc["biencoder"], sort_keys=True), []).append(name)
+        curves = [names for names in recipes.values() if len({runs[n].get("max_train_queries") for n in names}) > 1]
+        return max(curves, key=len, default=[])
+    return [n for n, doc in runs.items() if doc.get("kind") != "biencoder" and _family(n)[0] == family
+            and not doc.get("unseen") and (_family(n)[1] == "all" or _family(n)[1].startswith("lc"))]
+
+
 def curve_points(folder: Path, runs: dict[str, dict], scores: dict) -> list[dict]:
     """Learning-curve points: pointwise training queries per fold → last-epoch AUC (mean over the test folds)
-    and accuracy, for the teacher runs (``all``, ``lc<N>``) and the prior-only runs (``prior-all``,
-    ``prior-lc<N>``). Each family's points cover the same test folds: those all its curve runs have (a run of
-    one fold per size is compared with that fold of ``all``). A teacher point also has its own prior (the run's
-    epoch 0, same training pairs and test folds) and paired-bootstrap p-values against it, Holm-corrected over
-    the curve's teacher points."""
+    and accuracy, per family of ``_curve_runs`` (``teacher``, ``prior``, ``biencoder``). Each family's points
+    cover the same test folds: those all its curve runs have (a run of one fold per size is compared with that
+    fold of ``all``). A teacher or bi-encoder point also has its own prior (the run's epoch 0, same training pairs
+    and test folds) and paired-bootstrap p-values against it, Holm-corrected over the curve's points that have
+    one."""
     import pandas as pd
 
     from core.metrics.stats import holm
     from core.workflows.teacher_cv import pooled_rows
 
     pts = []
-    for family in ("teacher", "prior"):
-        names = [n for n, doc in runs.items() if _family(n)[0] == family and not doc.get("unseen")
-                 and (_family(n)[1] == "all" or _family(n)[1].startswith("lc"))]
+    for family in ("teacher", "prior", "biencoder"):
+        names = _curve_runs(runs, family)
         if not names:
             continue
         common = set.intersection(*({f["fold"] for f in runs[n]["folds"]} for n in names))
@@ -271,7 +288,7 @@ def curve_points(folder: Path, runs: dict[str, dict], scores: dict) -> list[dict
                 continue
             where = _folds_text(doc, folds)
             p = {}
-            if family == "teacher":
+            if family != "prior":
                 preds = pd.read_parquet(folder / f"{name}.parquet")
                 preds = preds[preds["fold"].isin(common) & preds["epoch"].isin({0, _last(doc)})]
                 p = {r["language"]: r for r in pooled_rows(preds) if r["model"] != "epoch 0"}
@@ -281,7 +298,7 @@ def curve_points(folder: Path, runs: dict[str, dict], scores: dict) -> list[dict
                     continue
                 pt = {"model": family, "language": lang, "folds": where, "auc": got[0], "accuracy": got[1],
                       "queries": round(sum(f["train_pointwise_queries"] for f in folds) / len(folds))}
-                if family == "teacher":
+                if family != "prior":
                     pt["prior_auc"], pt["prior_accuracy"] = _over_folds(scores, name, lang, 0, common)
                     pt["p_acc"] = p.get(lang, {}).get("p_value_vs_first")
                     pt["p_auc"] = p.get(lang, {}).get("p_value_auc_vs_first")
@@ -297,7 +314,9 @@ def curve_section(folder: Path, pts: list[dict]) -> str:
     """The learning-curve table and its SVG(s): the cross-encoder against its own prior (solid / dashed, one
     colour per language) when it has two or more sizes, and the prior-only runs' curve."""
     figures = []
-    for family, file in (("teacher", "learning_curve.svg"), ("prior", "learning_curve_prior.svg")):
+    labels = {"teacher": "cross-encoder", "prior": "prior", "biencoder": "prior + fine-tuned cosine"}
+    for family, file in (("teacher", "learning_curve.svg"), ("prior", "learning_curve_prior.svg"),
+                         ("biencoder", "learning_curve_biencoder.svg")):
         mine = [p for p in pts if p["model"] == family and p["language"] in ("all", "es", "ja")]
         if len({p["queries"] for p in mine}) < 2:
             (folder / file).unlink(missing_ok=True)  # no stale figure from an earlier report
@@ -305,10 +324,10 @@ def curve_section(folder: Path, pts: list[dict]) -> str:
         series, colours = {}, {}
         for p in mine:
             colour = model_card.COLOURS[("all", "es", "ja").index(p["language"])]
-            label = "cross-encoder" if family == "teacher" else "prior"
+            label = labels[family]
             series.setdefault(f"{label} {p['language']}", []).append((p["queries"], p["auc"]))
             colours[f"{label} {p['language']}"] = colour
-            if family == "teacher":
+            if family != "prior":
                 series.setdefault(f"its prior {p['language']}", []).append((p["queries"], p["prior_auc"]))
                 colours[f"its prior {p['language']}"] = colour
         (folder / file).write_text(model_card.line_svg(
@@ -316,17 +335,18 @@ def curve_section(folder: Path, pts: list[dict]) -> str:
             colours=colours, dashed=tuple(n for n in series if n.startswith("its prior"))))
         where = pts[[p["model"] for p in pts].index(family)]["folds"]
         figures.append(f"![{family} learning curve]({file})\n\n" + (
-            f"The cross-encoder (solid) and its own prior (dashed: the same run's epoch 0), test folds: {where}."
-            if family == "teacher" else f"The feature prior alone (prior-only runs), test folds: {where}."))
+            f"The feature prior alone (prior-only runs), test folds: {where}." if family == "prior" else
+            f"The {labels[family]} (solid) and its own prior (dashed: the same run's epoch 0), test folds: {where}."))
     rows = [{"model": p["model"], "language": p["language"], "training queries": p["queries"], "test folds": p["folds"],
              "AUC": figure(p["auc"]), "accuracy": figure(p["accuracy"]),
              "its prior: AUC": figure(p.get("prior_auc")), "its prior: accuracy": figure(p.get("prior_accuracy")),
              "p (Holm) acc vs prior": p_value(p.get("p_acc")), "p (Holm) AUC vs prior": p_value(p.get("p_auc"))}
             for p in pts]
     return ("### Learning curve\n\nAUC: mean over the test folds of each fold's AUC; accuracy pooled over them. "
-            "Each family is read on the test folds all its runs cover. \"Its prior\": the teacher run's epoch 0 "
+            "Each family is read on the test folds all its runs cover. \"Its prior\": the run's epoch 0 "
             "(the feature prior fitted on the same training pairs), with paired-bootstrap p-values over queries, "
-            "Holm-corrected over the table's teacher rows.\n\n" + "\n\n".join(figures) + "\n\n"
+            "Holm-corrected over the table's rows that have one. Model `biencoder`: the committed teacher's kind (the "
+            "prior + the fine-tuned e5 cosine); `teacher`: the cross-encoder.\n\n" + "\n\n".join(figures) + "\n\n"
             + model_card.table(rows, list(rows[0])))
 
 
