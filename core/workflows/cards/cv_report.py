@@ -6,8 +6,7 @@ languages, ``lc<N>`` = at most N pointwise training queries per fold; ``prior-<r
 feature prior alone) and, when present, ``<folder>/baselines.json`` (``relevance evaluate --json`` on the
 same pointwise file: bm25, e5-cosine, the students), and writes ``<folder>/cv.md`` (tables),
 ``<folder>/learning_curve.svg`` (the cross-encoder against its own prior), ``learning_curve_prior.svg`` (the
-prior-only runs) and ``learning_curve_biencoder.svg`` (bi-encoder runs of one recipe at several
-``--max-train-queries``, against their own prior).
+prior-only runs) and ``learning_curve_biencoder.svg`` (one bi-encoder recipe at several ``--max-train-queries``).
 """
 
 from __future__ import annotations
@@ -248,10 +247,8 @@ def _last(doc: dict) -> int:
 
 
 def _curve_runs(runs: dict[str, dict], family: str) -> list[str]:
-    """The runs of one learning curve: ``teacher`` (the cross-encoder's ``all`` and ``lc<N>``), ``prior``
-    (``prior-all``, ``prior-lc<N>``) or ``biencoder`` (the all-language bi-encoder runs of one recipe, when it has
-    runs at two or more sizes: ``--max-train-queries`` N, or none for every training query; the recipe with the
-    most such runs)."""
+    """The runs of one learning curve: ``teacher`` (the cross-encoder's ``all``, ``lc<N>``), ``prior`` (``prior-all``,
+    ``prior-lc<N>``) or ``biencoder`` (the all-language runs of the bi-encoder recipe run at most sizes)."""
     if family == "biencoder":
         recipes: dict[str, list[str]] = {}
         for name, doc in runs.items():
