@@ -142,13 +142,19 @@ def test_lora_trains_adapters_only_above_the_frozen_layers(tiny_encoder, tokeniz
 
 def test_the_unseen_language_table_has_the_bi_encoder_runs_and_their_kept_share(tmp_path):
     from test_teacher_cv import _fake_run
-    from core.workflows.cards.cv_report import fold_scores, kept_share, load_runs, write_report
+    from core.workflows.cards.cv_report import kept_share, write_report
+    from core.workflows.cards.cv_runs import fold_scores, load_runs
 
     _fake_run(tmp_path, "prior-all", 0.0, 1500, seed=3)
-    for name, quality, langs in (("bienc-pw", 0.4, None), ("bienc-en", 0.2, ["en"])):
+    recipe = {"lr": 2e-5, "epochs": 1, "batch_size": 32, "freeze_layers": 0, "contrastive": 0.0}
+    # bienc-top4: another recipe, and a learning-curve point of it: neither is bienc-en's reference
+    for name, quality, langs, cfg, size in (("bienc-pw", 0.4, None, recipe, None),
+                                            ("bienc-en", 0.2, ["en"], recipe, None),
+                                            ("bienc-top4", 0.3, None, {**recipe, "freeze_layers": 8}, None),
+                                            ("bienc-top4-lc250", 0.1, None, {**recipe, "freeze_layers": 8}, 250)):
         doc = _fake_run(tmp_path, name, quality, 1000, seed=int(quality * 10))
-        doc |= {"kind": "biencoder", "train_languages": langs, "inner_folds": 3,
-                "biencoder": {"lr": 2e-5, "epochs": 1, "batch_size": 32, "freeze_layers": 0, "contrastive": 0.0}}
+        doc |= {"kind": "biencoder", "train_languages": langs, "inner_folds": 3, "biencoder": cfg,
+                "max_train_queries": size}
         for fold in doc["folds"]:
             fold["history"] = [{"epoch": 0, "cosine_auc": 0.7}, {"epoch": 1, "cosine_auc": 0.8}]
         (tmp_path / f"{name}.json").write_text(json.dumps(doc))
@@ -158,15 +164,19 @@ def test_the_unseen_language_table_has_the_bi_encoder_runs_and_their_kept_share(
            if r["model"] == "epoch 1"}
     assert share["es"] == pytest.approx(auc["bienc-en", "es"] / auc["bienc-pw", "es"])
     text = write_report(tmp_path)
-    assert "| prior + fine-tuned e5 cosine (last epoch) | en only (pointwise) | 1 of 1 |" in text
-    assert "| prior + fine-tuned e5 cosine (last epoch) | en + es + ja (pointwise) | 1 of 1 |" in text
-    assert f"The English-only prior + fine-tuned e5 cosine keeps {share['es']:.1%} on es" in text
+    assert "| prior + fine-tuned e5 cosine (`bienc-en`, last epoch) | en only (pointwise) | 1 of 1 |" in text
+    assert "| prior + fine-tuned e5 cosine (`bienc-pw`, last epoch) | en + es + ja (pointwise) | 1 of 1 |" in text
+    assert (f"The English-only prior + fine-tuned e5 cosine (`bienc-en` against `bienc-pw`) keeps {share['es']:.1%} "
+            "on es") in text
     assert "0.700 (untrained), 0.800 (epoch 1)" in text
+    assert "(`bienc-top4`, last epoch) | en + es + ja (pointwise)" in text and "`bienc-top4-lc250`, last" not in text
 
 
 def test_bi_encoder_runs_of_one_recipe_at_several_sizes_make_their_own_learning_curve(tmp_path):
     from test_teacher_cv import _fake_run
-    from core.workflows.cards.cv_report import curve_points, fold_scores, load_runs, write_report
+    from core.workflows.cards.cv_curve import curve_points
+    from core.workflows.cards.cv_report import write_report
+    from core.workflows.cards.cv_runs import fold_scores, load_runs
 
     recipe = {"lr": 3e-5, "epochs": 2, "batch_size": 32, "freeze_layers": 8, "contrastive": 0.0}
     for name, quality, size, cfg, langs in (("bienc-top4", 0.4, None, recipe, None),
@@ -180,7 +190,8 @@ def test_bi_encoder_runs_of_one_recipe_at_several_sizes_make_their_own_learning_
             fold["history"] = [{"epoch": 0, "cosine_auc": 0.7}, {"epoch": 1, "cosine_auc": 0.8}]
         (tmp_path / f"{name}.json").write_text(json.dumps(doc))
     runs = load_runs(tmp_path)
-    pts = {(p["model"], p["language"], p["queries"]): p for p in curve_points(tmp_path, runs, fold_scores(tmp_path, runs))}
+    pts = {(p["model"], p["language"], p["queries"]): p
+           for p in curve_points(tmp_path, runs, fold_scores(tmp_path, runs))}
     # another recipe (every layer) and the English-only run are not points of this curve
     assert set(pts) == {("biencoder", lang, q) for lang in ("all", "en", "es", "ja") for q in (250, 1500)}
     assert pts["biencoder", "all", 1500]["auc"] > pts["biencoder", "all", 250]["auc"]

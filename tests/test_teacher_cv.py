@@ -146,7 +146,8 @@ def _fake_run(folder, name, quality, n_queries, seed=0, folds=(0,), n_folds=1):
 def test_report_has_the_bakeoff_the_unseen_language_table_and_the_curve(tmp_path):
     import xml.etree.ElementTree as ET
 
-    from core.workflows.cards.cv_report import fold_scores, kept_share, load_runs, write_report
+    from core.workflows.cards.cv_report import kept_share, write_report
+    from core.workflows.cards.cv_runs import fold_scores, load_runs
 
     all_runs = _fake_run(tmp_path, "all", 0.4, 1500)
     en = _fake_run(tmp_path, "en-only", 0.2, 1000, seed=1)
@@ -249,7 +250,8 @@ def test_the_unseen_language_run_trains_on_every_english_pair_and_tests_every_ot
 
 
 def test_the_report_reads_an_unseen_language_run_as_the_english_only_one(tmp_path):
-    from core.workflows.cards.cv_report import fold_scores, kept_share, load_runs, write_report
+    from core.workflows.cards.cv_report import kept_share, write_report
+    from core.workflows.cards.cv_runs import fold_scores, load_runs
 
     all_runs = _fake_run(tmp_path, "all", 0.4, 1500)
     unseen = _fake_run(tmp_path, "en-unseen", 0.2, 1300, seed=1)
@@ -267,7 +269,8 @@ def test_the_report_reads_an_unseen_language_run_as_the_english_only_one(tmp_pat
 def test_runs_are_compared_on_the_mean_of_their_folds_aucs_not_on_pooled_scores(tmp_path):
     """Two folds whose models rank perfectly but score on different scales (fold 1's expected levels lower):
     pooled, their AUC falls below 1; per fold it is 1, as for one model scoring every pair."""
-    from core.workflows.cards.cv_report import fold_scores, kept_share, load_runs, unseen_table
+    from core.workflows.cards.cv_report import kept_share, unseen_table
+    from core.workflows.cards.cv_runs import fold_scores, load_runs
 
     rng = np.random.default_rng(0)
     n = 200
@@ -300,7 +303,8 @@ def test_the_curve_reads_every_run_on_the_folds_they_all_cover(tmp_path):
     that fold of the four-fold ``all`` run, not with all of its folds; each point also has its own prior."""
     from core.cli import main
     from core.metrics import exact_vs_irrelevant_auc, expected_level
-    from core.workflows.cards.cv_report import curve_points, fold_scores, load_runs
+    from core.workflows.cards.cv_curve import curve_points
+    from core.workflows.cards.cv_runs import fold_scores, load_runs
 
     folder = tmp_path / "teacher" / "cv"
     folder.mkdir(parents=True)
