@@ -200,16 +200,16 @@ def write_report(folder: str | Path) -> str:
                      "these trained on it).\n\n" + baseline_table(baselines))
     scores = fold_scores(folder, runs)
     if runs or baselines:
-        kept = [(who, kept_share(runs, scores, family)) for who, family in (("teacher", "teacher"),
-                                                                             ("feature prior", "prior"))]
-        kept += [(f"prior + fine-tuned e5 cosine (`{e}` against `{a}`)", kept_share(runs, scores, "biencoder", e))
-                 for e, a in biencoder_pairs(runs)]
+        kept = [(who, f"the all-language {who}", kept_share(runs, scores, family))
+                for who, family in (("teacher", "teacher"), ("feature prior", "prior"))]
+        kept += [(f"prior + fine-tuned e5 cosine (`{e}`)", f"`{a}` (its recipe on every language)",
+                  kept_share(runs, scores, "biencoder", e)) for e, a in biencoder_pairs(runs)]
         parts.append("### Unseen languages: trained on → tested on\n\nAUC of the cross-validated and single-training "
                      "runs: the mean over the test folds of each fold's AUC (a single training scored on the same "
                      "subsets), since pooling four folds' scores mixes four models' calibrations; accuracy pooled."
                      "\n\n" + unseen_table(runs, baselines, scores) + "".join(
             f"\n\nThe English-only {who} keeps " + ", ".join(f"{v:.1%} on {k}" for k, v in share.items())
-            + f" of the all-language {who}'s AUC." for who, share in kept if share))
+            + f" of {ref}'s AUC." for who, ref, share in kept if share))
     pts = curve_points(folder, runs, scores)
     if len({(p["model"], p["queries"]) for p in pts}) > 1:
         parts.append(curve_section(folder, pts))
