@@ -42,6 +42,7 @@ from core.models.features import product_text  # noqa: E402
 from core.models.teacher import FeaturePrior, TeacherConfig  # noqa: E402
 from core.models.teacher.priors import prior_probs  # noqa: E402
 from core.workflows.teacher_cv import fold_data, split_by_data_set  # noqa: E402
+from bench.fold_scores import accuracy_and_auc  # noqa: E402 (needs ROOT on the path)
 
 NAMES = ["q_min", "q_mean", "p_mean"]
 
@@ -128,20 +129,12 @@ def main() -> None:
         p1 = prior_probs(extra, records, train, test, (x_train, x_test))
         rows.append(test.assign(p0=list(p0), p1=list(p1), **{n: x_test[:, j] for j, n in enumerate(NAMES)}))
     for lang in ("all", "en", "es", "ja"):
-        acc, auc = {}, {}
-        for key in ("p0", "p1"):
-            hits, aucs = [], []
-            for t in rows:
-                t = t if lang == "all" else t[t["language"] == lang]
-                probs = np.stack(t[key].to_numpy())
-                hits += list(probs.argmax(1) + 1 == t["level"].to_numpy())
-                aucs.append(exact_vs_irrelevant_auc(t["level"].to_numpy(), probs @ np.arange(1, 6)))
-            acc[key], auc[key] = float(np.mean(hits)), float(np.nanmean(aucs))
+        (acc0, auc0), (acc1, auc1) = accuracy_and_auc(rows, "p0", lang), accuracy_and_auc(rows, "p1", lang)
         both = [t if lang == "all" else t[t["language"] == lang] for t in rows]
         alone = {n: round(float(np.nanmean([exact_vs_irrelevant_auc(t["level"].to_numpy(), t[n].to_numpy())
                                             for t in both])), 4) for n in NAMES}
-        print(json.dumps({"language": lang, "accuracy_prior": round(acc["p0"], 4), "accuracy_with": round(acc["p1"], 4),
-                          "auc_prior": round(auc["p0"], 4), "auc_with": round(auc["p1"], 4),
+        print(json.dumps({"language": lang, "accuracy_prior": round(acc0, 4), "accuracy_with": round(acc1, 4),
+                          "auc_prior": round(auc0, 4), "auc_with": round(auc1, 4),
                           "auc_column_alone": alone}), flush=True)
     run = ROOT / "artifacts" / "teacher" / "cv" / "bienc-top4.parquet"
     if run.exists():

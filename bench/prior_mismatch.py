@@ -29,11 +29,11 @@ sys.path.insert(0, str(ROOT))
 
 from core.cache import get_catalog  # noqa: E402 (needs ROOT on the path)
 from core.campaigns.consensus import training_labels  # noqa: E402
-from core.metrics import exact_vs_irrelevant_auc  # noqa: E402
 from core.models.teacher import FeaturePrior, TeacherConfig  # noqa: E402
 from core.text.tokenize import words  # noqa: E402
 from core.models.teacher.priors import prior_probs  # noqa: E402
 from core.workflows.teacher_cv import fold_data, split_by_data_set  # noqa: E402
+from bench.fold_scores import accuracy_and_auc  # noqa: E402 (needs ROOT on the path)
 
 MIXED = re.compile(r"(?=.*\d)(?=.*[^\W\d_])\w+")
 
@@ -77,19 +77,11 @@ def main() -> None:
         rows.append((fold.index, test.assign(p0=list(p0), p1=list(p1), other_brand=x_test[:, 0],
                                              model_missing=x_test[:, 1])))
     for lang in ("all", "en", "es", "ja"):
-        acc, auc = {}, {}
-        for key in ("p0", "p1"):
-            hits, aucs = [], []
-            for _, t in rows:
-                t = t if lang == "all" else t[t["language"] == lang]
-                probs = np.stack(t[key].to_numpy())
-                hits += list(probs.argmax(1) + 1 == t["level"].to_numpy())
-                aucs.append(exact_vs_irrelevant_auc(t["level"].to_numpy(), probs @ np.arange(1, 6)))
-            acc[key], auc[key] = float(np.mean(hits)), float(np.nanmean(aucs))
+        (acc0, auc0), (acc1, auc1) = (accuracy_and_auc([t for _, t in rows], key, lang) for key in ("p0", "p1"))
         both = [t if lang == "all" else t[t["language"] == lang] for _, t in rows]
         fired = float(np.mean([v for t in both for v in t["other_brand"]]))
-        print(json.dumps({"language": lang, "accuracy_prior": round(acc["p0"], 4), "accuracy_with": round(acc["p1"], 4),
-                          "auc_prior": round(auc["p0"], 4), "auc_with": round(auc["p1"], 4),
+        print(json.dumps({"language": lang, "accuracy_prior": round(acc0, 4), "accuracy_with": round(acc1, 4),
+                          "auc_prior": round(auc0, 4), "auc_with": round(auc1, 4),
                           "other_brand_share": round(fired, 3)}), flush=True)
 
 

@@ -32,6 +32,7 @@ from core.models.teacher import FeaturePrior, TeacherConfig  # noqa: E402
 from core.models.teacher.biencoder import BiEncoder, BiEncoderConfig  # noqa: E402
 from core.models.teacher.priors import prior_probs  # noqa: E402
 from core.workflows.teacher_cv import fold_data, split_by_data_set  # noqa: E402
+from bench.fold_scores import accuracy_and_auc  # noqa: E402 (needs ROOT on the path)
 
 TEXTS = [  # (name, product fields, max tokens)
     ("title+brand+colour, 64 tokens (the teacher's)", ("title", "brand", "color"), 64),
@@ -39,16 +40,6 @@ TEXTS = [  # (name, product fields, max tokens)
     ("+ bullet points, 128 tokens", ("title", "brand", "color", "bullet_points"), 128),
     ("+ bullet points, 256 tokens", ("title", "brand", "color", "bullet_points"), 256),
 ]
-
-
-def score(rows: list, key: str, lang: str) -> tuple[float, float]:
-    hits, aucs = [], []
-    for t in rows:
-        t = t if lang == "all" else t[t["language"] == lang]
-        probs = np.stack(t[key].to_numpy())
-        hits += list(probs.argmax(1) + 1 == t["level"].to_numpy())
-        aucs.append(exact_vs_irrelevant_auc(t["level"].to_numpy(), probs @ np.arange(1, 6)))
-    return float(np.mean(hits)), float(np.nanmean(aucs))
 
 
 def main() -> None:
@@ -64,7 +55,7 @@ def main() -> None:
                                                                        f.test.reset_index(drop=True))))
             for f in folds]
     for lang in ("all", "en", "es", "ja"):
-        acc, auc = score(rows, "prior", lang)
+        acc, auc = accuracy_and_auc(rows, "prior", lang)
         print(json.dumps({"text": "prior alone", "language": lang, "accuracy": round(acc, 4), "auc": round(auc, 4)}))
     for name, fields, length in TEXTS:
         enc = BiEncoder(BiEncoderConfig(max_length=length))
@@ -84,7 +75,7 @@ def main() -> None:
             t["with"] = list(prior_probs(extra, records, train, test, (column(train), column(test))))
             t["cos"] = column(test)[:, 0]
         for lang in ("all", "en", "es", "ja"):
-            acc, auc = score(rows, "with", lang)
+            acc, auc = accuracy_and_auc(rows, "with", lang)
             alone = np.nanmean([exact_vs_irrelevant_auc(t["level"].to_numpy(), t["cos"].to_numpy()) for t in
                                 (r if lang == "all" else r[r["language"] == lang] for r in rows)])
             print(json.dumps({"text": name, "language": lang, "cosine_auc": round(float(alone), 4),

@@ -140,6 +140,18 @@ def test_lora_trains_adapters_only_above_the_frozen_layers(tiny_encoder, tokeniz
     assert not np.allclose(before, enc.cosines(pairs["query"].tolist(), pairs["text"].tolist()))
 
 
+def _fake_biencoder_run(folder, name, quality, n_queries, cfg, langs, size):
+    """A ``cross_validate_biencoder`` result over ``test_teacher_cv``'s synthetic predictions (``size``: its
+    ``--max-train-queries``)."""
+    from test_teacher_cv import _fake_run
+
+    doc = _fake_run(folder, name, quality, n_queries, seed=int(quality * 10))
+    doc |= {"kind": "biencoder", "train_languages": langs, "inner_folds": 3, "biencoder": cfg, "max_train_queries": size}
+    for fold in doc["folds"]:
+        fold["history"] = [{"epoch": 0, "cosine_auc": 0.7}, {"epoch": 1, "cosine_auc": 0.8}]
+    (folder / f"{name}.json").write_text(json.dumps(doc))
+
+
 def test_the_unseen_language_table_has_the_bi_encoder_runs_and_their_kept_share(tmp_path):
     from test_teacher_cv import _fake_run
     from core.workflows.cards.cv_report import kept_share, write_report
@@ -152,12 +164,7 @@ def test_the_unseen_language_table_has_the_bi_encoder_runs_and_their_kept_share(
                                             ("bienc-en", 0.2, ["en"], recipe, None),
                                             ("bienc-top4", 0.3, None, {**recipe, "freeze_layers": 8}, None),
                                             ("bienc-top4-lc250", 0.1, None, {**recipe, "freeze_layers": 8}, 250)):
-        doc = _fake_run(tmp_path, name, quality, 1000, seed=int(quality * 10))
-        doc |= {"kind": "biencoder", "train_languages": langs, "inner_folds": 3, "biencoder": cfg,
-                "max_train_queries": size}
-        for fold in doc["folds"]:
-            fold["history"] = [{"epoch": 0, "cosine_auc": 0.7}, {"epoch": 1, "cosine_auc": 0.8}]
-        (tmp_path / f"{name}.json").write_text(json.dumps(doc))
+        _fake_biencoder_run(tmp_path, name, quality, 1000, cfg, langs, size)
     runs = load_runs(tmp_path)
     share = kept_share(runs, fold_scores(tmp_path, runs), "biencoder")
     auc = {(n, r["language"]): r["auc"] for n in ("bienc-pw", "bienc-en") for r in runs[n]["rows"]
@@ -173,7 +180,6 @@ def test_the_unseen_language_table_has_the_bi_encoder_runs_and_their_kept_share(
 
 
 def test_bi_encoder_runs_of_one_recipe_at_several_sizes_make_their_own_learning_curve(tmp_path):
-    from test_teacher_cv import _fake_run
     from core.workflows.cards.cv_curve import curve_points
     from core.workflows.cards.cv_report import write_report
     from core.workflows.cards.cv_runs import fold_scores, load_runs
@@ -183,12 +189,7 @@ def test_bi_encoder_runs_of_one_recipe_at_several_sizes_make_their_own_learning_
                                             ("bienc-top4-lc250", 0.1, 250, recipe, None),
                                             ("bienc-pw", 0.3, None, {**recipe, "freeze_layers": 0}, None),
                                             ("bienc-en", 0.2, None, recipe, ["en"])):
-        doc = _fake_run(tmp_path, name, quality, size or 1500, seed=int(quality * 10))
-        doc |= {"kind": "biencoder", "train_languages": langs, "inner_folds": 3, "biencoder": cfg,
-                "max_train_queries": size}
-        for fold in doc["folds"]:
-            fold["history"] = [{"epoch": 0, "cosine_auc": 0.7}, {"epoch": 1, "cosine_auc": 0.8}]
-        (tmp_path / f"{name}.json").write_text(json.dumps(doc))
+        _fake_biencoder_run(tmp_path, name, quality, size or 1500, cfg, langs, size)
     runs = load_runs(tmp_path)
     pts = {(p["model"], p["language"], p["queries"]): p
            for p in curve_points(tmp_path, runs, fold_scores(tmp_path, runs))}
