@@ -201,7 +201,7 @@ def test_bi_encoder_runs_of_one_recipe_at_several_sizes_make_their_own_learning_
     assert "![biencoder learning curve](learning_curve_biencoder.svg)" in text
     assert "| biencoder | all | 250 | 1 of 1 |" in text
     svg = (tmp_path / "learning_curve_biencoder.svg").read_text()
-    assert "prior + fine-tuned cosine all" in svg and "its prior ja" in svg
+    assert "teacher all" in svg and "its prior ja" in svg
 
 
 def test_the_contrastive_loss_never_counts_a_query_s_own_product_twice_as_a_negative(tiny_encoder, tokenizer):

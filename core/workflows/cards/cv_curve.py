@@ -75,7 +75,8 @@ def curve_section(folder: Path, pts: list[dict]) -> str:
     """The learning-curve table and its SVG(s): the cross-encoder against its own prior (solid / dashed, one
     colour per language) when it has two or more sizes, and the prior-only runs' curve."""
     figures = []
-    labels = {"teacher": "cross-encoder", "prior": "prior", "biencoder": "prior + fine-tuned cosine"}
+    labels = {"teacher": "cross-encoder", "prior": "prior", "biencoder": "teacher"}  # the figure's legend
+    names = {"teacher": "cross-encoder", "biencoder": "bi-encoder teacher (the prior + the fine-tuned e5 cosine)"}
     for family, file in (("teacher", "learning_curve.svg"), ("prior", "learning_curve_prior.svg"),
                          ("biencoder", "learning_curve_biencoder.svg")):
         mine = [p for p in pts if p["model"] == family and p["language"] in ("all", "es", "ja")]
@@ -97,7 +98,7 @@ def curve_section(folder: Path, pts: list[dict]) -> str:
         where = pts[[p["model"] for p in pts].index(family)]["folds"]
         figures.append(f"![{family} learning curve]({file})\n\n" + (
             f"The feature prior alone (prior-only runs), test folds: {where}." if family == "prior" else
-            f"The {labels[family]} (solid) and its own prior (dashed: the same run's epoch 0), test folds: {where}."))
+            f"The {names[family]} (solid) and its own prior (dashed: the same run's epoch 0), test folds: {where}."))
     rows = [{"model": p["model"], "language": p["language"], "training queries": p["queries"], "test folds": p["folds"],
              "AUC": figure(p["auc"]), "accuracy": figure(p["accuracy"]),
              "its prior: AUC": figure(p.get("prior_auc")), "its prior: accuracy": figure(p.get("prior_accuracy")),
