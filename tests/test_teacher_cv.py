@@ -351,3 +351,30 @@ def test_a_pointwise_only_fold_keeps_the_listwise_dev_queries_and_no_listwise_tr
         assert alone.train.equals(both.train) and alone.test.equals(both.test)
     assert "pointwise_only" not in _head("a", TeacherConfig(), 4, None, None, False)  # earlier runs' files match
     assert _head("a", TeacherConfig(), 4, None, None, False, pointwise_only=True)["pointwise_only"] is True
+
+
+def test_the_cv_report_puts_the_current_status_at_the_head_of_the_teacher_card(tmp_path):
+    """The hand-kept status-<arch>.md changes as cross-validation runs land after training; --cv-report replaces the
+    card's opening block quote with it and leaves the rest of the card alone."""
+    from core.cli import main
+    from core.workflows.cards.teacher import refresh_status
+
+    teacher = tmp_path / "teacher"
+    folder = teacher / "cv"
+    folder.mkdir(parents=True)
+    _fake_run(folder, "all", 0.4, 1500)
+    (teacher / "teacher.json").write_text(json.dumps({"arch": "biencoder"}))
+    card = teacher / "model_card.md"
+    card.write_text("# Teacher: x\n\n> **Status: old.**\n> second old line\n\nThe teacher.\n\n## Model\n\nbody\n")
+    (teacher / "status-biencoder.md").write_text("> **Status: new.**\n")
+    (teacher / "status-cross-encoder.md").write_text("> not this kind of teacher\n")
+    assert main(["train", "teacher", "--cv-report", "--out", str(folder)]) == 0
+    text = card.read_text()
+    assert text.startswith("# Teacher: x\n\n> **Status: new.**\n\nThe teacher.\n\n## Model\n\nbody\n")
+    assert "Status: old" not in text and "second old line" not in text and "not this kind" not in text
+    assert "## Cross-validation on esci_multilingual" in text
+
+    card.write_text("# Teacher: x\n\nThe teacher.\n")  # a card written before there was a status
+    assert refresh_status(teacher) and card.read_text() == "# Teacher: x\n\n> **Status: new.**\n\nThe teacher.\n"
+    (teacher / "status-biencoder.md").unlink()
+    assert not refresh_status(teacher)

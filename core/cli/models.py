@@ -51,9 +51,11 @@ def _train_teacher(args) -> int:
         folder = Path(args.out) if args.out else config.artifact("teacher") / "cv"
         text = write_report(folder)
         card = folder.parent / "model_card.md"
-        if card.exists():  # the card of the teacher beside the runs gets the section too
+        if card.exists():  # the card of the teacher beside the runs gets the section and its current status too
             splice_section(card, "Cross-validation on esci_multilingual", rebase_images(text, folder.name),
                            before="Cross-lingual probe")
+            from core.workflows.cards.teacher import refresh_status
+            refresh_status(folder.parent)
         print(text)
         return 0
     labels = _human_labels(args)

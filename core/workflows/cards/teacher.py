@@ -140,8 +140,8 @@ def write_teacher_card(out: Path, result, labels: pd.DataFrame, *, url: str | No
         if (out / name).exists():  # hand-kept records of runs that are not this one (see the files)
             sections.setdefault(title, (out / name).read_text().strip())
     summary = f"The {'bi-encoder' if biencoder else 'cross-encoder'} teacher of Relevance Studio."
-    status = out / f"status-{meta.get('arch') or 'cross-encoder'}.md"  # the honest verdict on this kind of teacher,
-    if status.exists():  # kept by hand next to the artifact
+    status = status_file(out, meta)
+    if status.exists():
         summary = status.read_text().strip() + "\n\n" + summary
     title = ("Teacher: feature prior + fine-tuned e5 bi-encoder" if biencoder
              else f"Teacher: {meta['config']['backbone']}")
@@ -150,3 +150,27 @@ def write_teacher_card(out: Path, result, labels: pd.DataFrame, *, url: str | No
                                                  "history": result.metrics["history"]},
                      command=command)
     return (out / "model_card.md").read_text()
+
+
+def status_file(out: Path, meta: dict) -> Path:
+    """The honest verdict on this kind of teacher (``meta``: its ``teacher.json``), kept by hand next to the
+    artifact as a Markdown block quote, ``status-<arch>.md``; the card opens with it."""
+    return out / f"status-{meta.get('arch') or 'cross-encoder'}.md"
+
+
+def refresh_status(out: Path) -> bool:
+    """Put the current ``status-<arch>.md`` at the head of ``out/model_card.md`` in place of the block quote the
+    card was written with (the status changes with cross-validation runs made after training); whether it did."""
+    card = out / "model_card.md"
+    meta = json.loads((out / "teacher.json").read_text()) if (out / "teacher.json").exists() else {}
+    status = status_file(out, meta)
+    if not card.exists() or not status.exists():
+        return False
+    lines = card.read_text().split("\n")
+    start = 2 if len(lines) > 2 and lines[0].startswith("# ") and not lines[1].strip() else 1
+    end = start
+    while end < len(lines) and lines[end].startswith(">"):
+        end += 1
+    lines[start:end] = status.read_text().strip().split("\n") + ([] if end > start else [""])
+    card.write_text("\n".join(lines))
+    return True
