@@ -3,23 +3,19 @@ queries, from cross-validation runs at several ``--max-train-queries``, each aga
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from core.workflows.cards import common as model_card
 from core.workflows.cards.common import figure, p_value
-from core.workflows.cards.cv_runs import LANGS, folds_text, last_epoch_number, over_folds, run_family
+from core.workflows.cards.cv_runs import LANGS, folds_text, last_epoch_number, over_folds, run_family, same_recipe
 
 def _curve_runs(runs: dict[str, dict], family: str) -> list[str]:
     """The runs of one learning curve: ``teacher`` (the cross-encoder's ``all``, ``lc<N>``), ``prior`` (``prior-all``,
     ``prior-lc<N>``) or ``biencoder`` (the all-language runs of the bi-encoder recipe run at most sizes)."""
     if family == "biencoder":
-        recipes: dict[str, list[str]] = {}
-        for name, doc in runs.items():
-            if doc.get("kind") == "biencoder" and not doc.get("train_languages"):
-                recipes.setdefault(json.dumps(doc["biencoder"], sort_keys=True), []).append(name)
-        curves = [names for names in recipes.values() if len({runs[n].get("max_train_queries") for n in names}) > 1]
-        return max(curves, key=len, default=[])
+        every = [n for n, doc in runs.items() if doc.get("kind") == "biencoder" and not doc.get("train_languages")]
+        curves = [[m for m in every if same_recipe(runs[m]["biencoder"], runs[n]["biencoder"])] for n in every]
+        return max((c for c in curves if len({runs[n].get("max_train_queries") for n in c}) > 1), key=len, default=[])
     return [n for n, doc in runs.items() if doc.get("kind") != "biencoder" and run_family(n)[0] == family
             and not doc.get("unseen") and (run_family(n)[1] == "all" or run_family(n)[1].startswith("lc"))]
 
@@ -72,8 +68,9 @@ def curve_points(folder: Path, runs: dict[str, dict], scores: dict) -> list[dict
 
 
 def curve_section(folder: Path, pts: list[dict]) -> str:
-    """The learning-curve table and its SVG(s): the cross-encoder against its own prior (solid / dashed, one
-    colour per language) when it has two or more sizes, and the prior-only runs' curve."""
+    """The learning-curve table and its SVGs, each drawn when its family has two or more sizes: the cross-encoder
+    and the bi-encoder teacher against their own prior (solid / dashed, one colour per language), and the
+    prior-only runs' curve."""
     figures = []
     labels = {"teacher": "cross-encoder", "prior": "prior", "biencoder": "teacher"}  # the figure's legend
     names = {"teacher": "cross-encoder", "biencoder": "bi-encoder teacher (the prior + the fine-tuned e5 cosine)"}

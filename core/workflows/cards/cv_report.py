@@ -20,7 +20,8 @@ from core.workflows.cards import common as model_card
 from core.workflows.cards.common import figure, p_value
 from core.workflows.cards.cv_curve import curve_points, curve_section
 from core.workflows.cards.cv_runs import (LANGS, epoch_number, fold_scores, folds_text, last_epoch,
-                                          last_epoch_number, load_runs, mean_auc, rows_by_model, run_family)
+                                          last_epoch_number, load_runs, mean_auc, rows_by_model, run_family,
+                                          same_recipe)
 
 
 def _listwise_dev(doc: dict, epoch: int) -> float:
@@ -137,11 +138,11 @@ def unseen_table(runs: dict[str, dict], baselines: dict | None, scores: dict | N
 
 def biencoder_pairs(runs: dict[str, dict]) -> list[tuple[str, str]]:
     """(English-only run, all-language run of the same recipe) for the bi-encoder runs on every training query;
-    two configs are one recipe when they agree on every key both have (older runs lack the keys added since)."""
+    ``same_recipe`` decides."""
     full = {n: doc for n, doc in runs.items() if doc.get("kind") == "biencoder" and not doc.get("max_train_queries")}
     return [(e, a) for e, en in full.items() if en.get("train_languages") == ["en"]
             for a, doc in full.items() if not doc.get("train_languages")
-            and all(doc["biencoder"][k] == v for k, v in en["biencoder"].items() if k in doc["biencoder"])]
+            and same_recipe(doc["biencoder"], en["biencoder"])]
 
 
 def kept_share(runs: dict[str, dict], scores: dict, family: str = "teacher", english: str | None = None

@@ -95,3 +95,9 @@ def mean_auc(scores: dict, name: str, lang: str, epoch: int, folds: set[int] | N
 
 def last_epoch_number(doc: dict) -> int:
     return epoch_number(last_epoch(doc))
+
+
+def same_recipe(a: dict, b: dict) -> bool:
+    """Whether two bi-encoder runs' configs (their ``biencoder`` entries) are one recipe: they agree on every key
+    both have (older runs lack the keys added since)."""
+    return all(a[k] == v for k, v in b.items() if k in a)
