@@ -136,12 +136,13 @@ def test_compare_fits_ten_items_a_side_and_the_whole_labels_at_1366x768(server, 
     assert box.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), "the label is cut"
     assert "B is better" in label.inner_text()
     rows_a = page.locator("[data-testid='stColumn']").filter(has=page.get_by_role("heading", name="A", exact=True))
-    in_view = page.evaluate("""() => {
+    # both rankings render after the headings: wait for two columns of rows, then count the rows in view
+    in_view = page.wait_for_function("""() => {
         const cols = [...document.querySelectorAll('[data-testid="stColumn"]')].filter(
             c => c.querySelector('.rs-row'));
-        return cols.map(c => [...c.querySelectorAll('.rs-row')].filter(
+        return cols.length === 2 && cols.map(c => [...c.querySelectorAll('.rs-row')].filter(
             r => r.getBoundingClientRect().bottom <= window.innerHeight).length);
-    }""")
+    }""", timeout=WAIT_MS).json_value()
     shot(page, "rating-compare-1366")
     assert rows_a.count() >= 1 and len(in_view) == 2 and min(in_view) >= 8, in_view
     # scrolled down, a new comparison starts at the top
