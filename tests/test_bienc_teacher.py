@@ -199,3 +199,43 @@ def test_the_prior_learns_the_cosine_from_encoders_that_never_saw_the_pair_s_que
         [scorer] = [e for e in inner if q not in e.fit_on]  # the one inner model that left this query out
         assert extra[i, 0] == pytest.approx(float(scorer.cosines([q], [t])[0]), abs=1e-5)
     assert not np.allclose(extra[:, 0], kept.cosines(queries, texts), atol=1e-3)
+
+
+def test_all_pairs_feeds_the_listwise_queries_to_every_bi_encoder_but_not_to_the_prior(demo_catalog, tiny_encoder,
+                                                                                      tmp_path, monkeypatch):
+    """``--all-pairs`` (``encoder_listwise``): the listwise training queries' pairs join the 3 cross-fitted
+    fine-tunes and the kept one; the regression still fits on the pointwise pairs only, and no dev query is trained
+    on."""
+    from core.models.teacher import bienc_train
+
+    encoders, fitted = [], {}
+
+    class Spy(BiEncoder):
+        def fit(self, queries, products, levels, **kw):
+            self.fit_on = set(queries)
+            return super().fit(queries, products, levels, **kw)
+
+    class SpyPrior(FeaturePrior):
+        def fit(self, queries, products, levels, extra=None):
+            fitted[tuple(self.extra)] = set(queries)
+            return super().fit(queries, products, levels, extra)
+
+    def make(cfg):
+        encoders.append(Spy(cfg))
+        return encoders[-1]
+
+    monkeypatch.setattr(bienc_train, "FeaturePrior", SpyPrior)
+    listwise = labels_for(demo_catalog, n_queries=6)
+    labels = pd.concat([listwise, pointwise_labels(demo_catalog, n=30)], ignore_index=True)
+    result = bienc_train.train_biencoder_teacher(
+        labels, demo_catalog, tmp_path, BiEncoderConfig(epochs=1, batch_size=8, lr=1e-3, freeze_layers=0,
+                                                        base=tiny_encoder),
+        dev_fraction=0.3, make_encoder=make, encoder_listwise=True)
+    meta = json.loads((tmp_path / "teacher.json").read_text())
+    lw_train = set(listwise.loc[~listwise["query_id"].isin(meta["dev_query_ids"]), "query"])
+    train_texts = set(labels.loc[~labels["query_id"].isin(meta["dev_query_ids"]), "query"])
+    dev = set(result.dev["query"]) - train_texts  # (the fixture's pointwise query texts can repeat across ids)
+    assert lw_train and len(encoders) == 4
+    assert meta["training"]["encoder_listwise_pairs"] == int(listwise["query"].isin(lw_train).sum())
+    assert all(lw_train <= e.fit_on and not e.fit_on & dev for e in encoders)
+    assert not fitted[(COSINE,)] & lw_train and fitted[(COSINE,)] <= train_texts

@@ -220,3 +220,29 @@ def test_the_contrastive_loss_never_counts_a_query_s_own_product_twice_as_a_nega
         P = enc._embed(["passage: kettle steel", "passage: lamp"])  # the twin column dropped, "lamp" kept
         expected = ordinal + F.cross_entropy(Q @ P.T / enc.cfg.temperature, torch.tensor([0, 0]))
     assert torch.allclose(both, expected, atol=1e-4), (float(both), float(expected))
+
+
+def test_cross_validation_with_all_pairs_fine_tunes_on_the_listwise_training_queries_too(tiny_encoder, tokenizer,
+                                                                                        demo_catalog, tmp_path):
+    """``--cv --all-pairs``: each fold's bi-encoders (cross-fitted and outer) fine-tune on its listwise training
+    queries as well; the listwise dev queries and the fold's test queries are never trained on."""
+    listwise, pointwise = labels_for(demo_catalog, n_queries=6), pointwise_labels(demo_catalog, n=24)
+    fitted_on = []
+
+    class Spy(BiEncoder):
+        def fit(self, queries, products, levels, **kw):
+            fitted_on.append(set(queries))
+            return super().fit(queries, products, levels, **kw)
+
+    cfg = BiEncoderConfig(epochs=1, batch_size=8, lr=1e-3, freeze_layers=0)
+    doc = cross_validate_biencoder(listwise, pointwise, demo_catalog, tmp_path, cfg, n_folds=2, inner_folds=2,
+                                   name="bienc-ap", encoder_listwise=True,
+                                   make_encoder=lambda c: _tiny(tiny_encoder, tokenizer, c, Spy))
+    preds = pd.read_parquet(tmp_path / "bienc-ap.parquet")
+    assert doc["encoder_listwise"] and len(fitted_on) == 2 * 3  # per fold: 2 cross-fitted + 1 outer
+    listwise_queries = set(listwise["query"])
+    for f, record in enumerate(doc["folds"]):
+        test = set(preds.loc[preds["fold"] == f, "query"])
+        assert record["train_listwise_queries"] >= 1
+        for seen in fitted_on[3 * f: 3 * f + 3]:
+            assert len(seen & listwise_queries) == record["train_listwise_queries"] and not seen & test

@@ -66,7 +66,7 @@ def _train_teacher(args) -> int:
     if args.biencoder:
         from core.models.teacher.bienc_train import train_biencoder_teacher
         result = train_biencoder_teacher(labels, get_catalog(args.db), out, _biencoder_config(args),
-                                         dev_fraction=cfg.dev_fraction, pointwise_only=not args.all_pairs,
+                                         dev_fraction=cfg.dev_fraction, encoder_listwise=args.all_pairs,
                                          progress=_progress())
     else:
         result = teacher.train_teacher(labels, get_catalog(args.db), out, cfg, resume=not args.no_resume,
@@ -105,7 +105,8 @@ def _cross_validate_teacher(args, cfg, labels) -> int:
         doc = cross_validate_biencoder(listwise, pointwise, get_catalog(args.db), out, _biencoder_config(args),
                                        n_folds=args.cv,
                                        folds=folds, name=args.cv_name, teacher_cfg=cfg,
-                                       train_languages=langs or None, max_train_queries=args.max_train_queries)
+                                       train_languages=langs or None, max_train_queries=args.max_train_queries,
+                                       encoder_listwise=args.all_pairs)
     elif args.prior_only:
         doc = cross_validate_prior(listwise, pointwise, get_catalog(args.db), out, cfg, n_folds=args.cv,
                                    train_languages=langs or None, max_train_queries=args.max_train_queries,
@@ -190,8 +191,8 @@ def add_commands(sub) -> None:
                          "--lr, --freeze-layers, --batch-size, --max-length apply to the bi-encoder, --backbone names "
                          "its base (e5-small, the default, or a local model folder)")
     sp.add_argument("--all-pairs", action="store_true",
-                    help="teacher --biencoder: train on the listwise queries' pairs too (default: the pointwise "
-                         "pairs, the setting cross-validation measured)")
+                    help="teacher --biencoder (and --cv): the bi-encoder also fine-tunes on the listwise training "
+                         "queries' pairs (esci_us); the feature prior's regression stays on the pointwise pairs")
     sp.add_argument("--cv-set", default="esci_multilingual", help="teacher: the pointwise data set to fold")
     sp.add_argument("--cv-name", default="cv", help="teacher: name of the results (<out>/<name>.json)")
     sp.add_argument("--folds", help="teacher: run only these folds, e.g. 0,1")

@@ -40,11 +40,13 @@ def cross_validate_biencoder(listwise: pd.DataFrame, pointwise: pd.DataFrame, ca
                              folds: Sequence[int] | None = None, inner_folds: int = 3, name: str = "biencoder",
                              teacher_cfg: TeacherConfig = TeacherConfig(),
                              train_languages: Collection[str] | None = None, max_train_queries: int | None = None,
-                             make_encoder=BiEncoder) -> dict:
+                             encoder_listwise: bool = False, make_encoder=BiEncoder) -> dict:
     """Write ``out/<name>.json`` and ``.parquet`` (see the module docstring); pointwise training pairs only
     (the setting where the feature prior is best), of ``train_languages`` only when given (the unseen-language
     test: every test fold keeps all its pairs), of ``max_train_queries`` pointwise training queries per fold when
-    given (a learning-curve point: the same seeded sample as ``cross_validate``'s). ``make_encoder(cfg)`` builds
+    given (a learning-curve point: the same seeded sample as ``cross_validate``'s). ``encoder_listwise``: the
+    fold's listwise training queries' pairs join every fine-tune of the bi-encoder (not the prior's regression).
+    ``make_encoder(cfg)`` builds
     a fresh bi-encoder (tests pass a tiny one)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -55,16 +57,17 @@ def cross_validate_biencoder(listwise: pd.DataFrame, pointwise: pd.DataFrame, ca
             "inner_folds": inner_folds, "n_folds": n_folds,
             "train_languages": sorted(train_languages) if train_languages else None,
             "max_train_queries": max_train_queries,
-            "pointwise_only": True}
+            "pointwise_only": True, "encoder_listwise": encoder_listwise}
     histories, parts, doc = [], [], {}
     for fold in fold_data(listwise, pointwise, n_folds=n_folds, seed=teacher_cfg.seed,
                           dev_fraction=teacher_cfg.dev_fraction, folds=folds, train_languages=train_languages,
-                          max_train_queries=max_train_queries, pointwise_only=True):
+                          max_train_queries=max_train_queries, pointwise_only=not encoder_listwise):
         t0 = time.perf_counter()
         train, test = fold.train.reset_index(drop=True), fold.test.reset_index(drop=True)
+        extra = fold.listwise_train if encoder_listwise else None
         parts.append(test_part(test, prior_probs(prior, products, train, test), 0, fold.index))
-        inner = crossfit_cosines(train, texts, cfg, inner_folds, make_encoder)
-        _, outer = epoch_cosines(test, texts, train, cfg, make_encoder, before=True)
+        inner = crossfit_cosines(train, texts, cfg, inner_folds, make_encoder, extra=extra)
+        _, outer = epoch_cosines(test, texts, pd.concat([train, extra]), cfg, make_encoder, before=True)
         history = [{"epoch": 0, "cosine_auc": _auc(test, outer[0])}]
         for epoch in range(1, cfg.epochs + 1):
             probs = prior_probs(with_cosine, products, train, test, (inner[epoch][:, None], outer[epoch][:, None]))

@@ -57,9 +57,14 @@ class Fold:
     listwise_dev: frozenset[str]
 
     @property
+    def listwise_train(self) -> pd.DataFrame:
+        """The listwise training queries' pairs."""
+        return self.listwise[~self.listwise["query_id"].isin(self.listwise_dev)]
+
+    @property
     def fit_pairs(self) -> pd.DataFrame:
         """The pairs a model fits on: the listwise training queries' pairs and the pointwise training pairs."""
-        return pd.concat([self.listwise[~self.listwise["query_id"].isin(self.listwise_dev)], self.train])
+        return pd.concat([self.listwise_train, self.train])
 
 
 def fold_data(listwise: pd.DataFrame, pointwise: pd.DataFrame, *, n_folds: int, seed: int, dev_fraction: float,

