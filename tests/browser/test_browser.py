@@ -81,7 +81,8 @@ def test_admin_sets_up_a_rater_who_grades_with_the_keyboard(server, page, browse
 
     # 4. side by side, blind, with A / B
     go(page, "Compare")
-    task_id(page)  # waits until the lists are drawn
+    task_id(page)  # the caption; the headings and lists are drawn after it
+    page.locator("[data-testid='stColumn'] .rs-row").first.wait_for()
     assert page.get_by_role("heading", name="A", exact=True).count() == 1
     assert not page.get_by_text(re.compile(r"\b(bm25|random)\b")).count()  # blind: no model names
     shot(page, "06-compare")
