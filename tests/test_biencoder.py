@@ -140,13 +140,14 @@ def test_lora_trains_adapters_only_above_the_frozen_layers(tiny_encoder, tokeniz
     assert not np.allclose(before, enc.cosines(pairs["query"].tolist(), pairs["text"].tolist()))
 
 
-def _fake_biencoder_run(folder, name, quality, n_queries, cfg, langs, size):
+def _fake_biencoder_run(folder, name, quality, n_queries, cfg, langs, size, listwise=False):
     """A ``cross_validate_biencoder`` result over ``test_teacher_cv``'s synthetic predictions (``size``: its
-    ``--max-train-queries``)."""
+    ``--max-train-queries``; ``listwise``: its ``--all-pairs``)."""
     from test_teacher_cv import _fake_run
 
     doc = _fake_run(folder, name, quality, n_queries, seed=int(quality * 10))
-    doc |= {"kind": "biencoder", "train_languages": langs, "inner_folds": 3, "biencoder": cfg, "max_train_queries": size}
+    doc |= {"kind": "biencoder", "train_languages": langs, "inner_folds": 3, "biencoder": cfg, "max_train_queries": size,
+            "encoder_listwise": listwise}
     for fold in doc["folds"]:
         fold["history"] = [{"epoch": 0, "cosine_auc": 0.7}, {"epoch": 1, "cosine_auc": 0.8}]
     (folder / f"{name}.json").write_text(json.dumps(doc))
@@ -165,6 +166,8 @@ def test_the_unseen_language_table_has_the_bi_encoder_runs_and_their_kept_share(
                                             ("bienc-top4", 0.3, None, {**recipe, "freeze_layers": 8}, None),
                                             ("bienc-top4-lc250", 0.1, None, {**recipe, "freeze_layers": 8}, 250)):
         _fake_biencoder_run(tmp_path, name, quality, 1000, cfg, langs, size)
+    # bienc-pw's recipe with the esci_us pairs in the bi-encoder's training: another recipe, not bienc-en's reference
+    _fake_biencoder_run(tmp_path, "bienc-pw-ap", 0.5, 1000, recipe, None, None, listwise=True)
     runs = load_runs(tmp_path)
     share = kept_share(runs, fold_scores(tmp_path, runs), "biencoder")
     auc = {(n, r["language"]): r["auc"] for n in ("bienc-pw", "bienc-en") for r in runs[n]["rows"]
@@ -177,6 +180,8 @@ def test_the_unseen_language_table_has_the_bi_encoder_runs_and_their_kept_share(
             f"{share['ja']:.1%} on ja of `bienc-pw` (its recipe on every language)'s AUC.") in text
     assert "0.700 (untrained), 0.800 (epoch 1)" in text
     assert "(`bienc-top4`, last epoch) | en + es + ja (pointwise)" in text and "`bienc-top4-lc250`, last" not in text
+    assert "(`bienc-pw-ap`, last epoch) | en + es + ja (pointwise) + esci_us (bi-encoder only) |" in text
+    assert text.count("The English-only prior + fine-tuned e5 cosine") == 1
 
 
 def test_bi_encoder_runs_of_one_recipe_at_several_sizes_make_their_own_learning_curve(tmp_path):
@@ -190,10 +195,11 @@ def test_bi_encoder_runs_of_one_recipe_at_several_sizes_make_their_own_learning_
                                             ("bienc-pw", 0.3, None, {**recipe, "freeze_layers": 0}, None),
                                             ("bienc-en", 0.2, None, recipe, ["en"])):
         _fake_biencoder_run(tmp_path, name, quality, size or 1500, cfg, langs, size)
+    _fake_biencoder_run(tmp_path, "bienc-top4-ap", 0.5, 1400, recipe, None, None, listwise=True)  # --all-pairs
     runs = load_runs(tmp_path)
     pts = {(p["model"], p["language"], p["queries"]): p
            for p in curve_points(tmp_path, runs, fold_scores(tmp_path, runs))}
-    # another recipe (every layer) and the English-only run are not points of this curve
+    # another recipe (every layer), the English-only run and the one with esci_us pairs are not points of this curve
     assert set(pts) == {("biencoder", lang, q) for lang in ("all", "en", "es", "ja") for q in (250, 1500)}
     assert pts["biencoder", "all", 1500]["auc"] > pts["biencoder", "all", 250]["auc"]
     assert all(pts["biencoder", "all", q]["auc"] > pts["biencoder", "all", q]["prior_auc"] for q in (250, 1500))

@@ -14,7 +14,7 @@ def _curve_runs(runs: dict[str, dict], family: str) -> list[str]:
     ``prior-lc<N>``) or ``biencoder`` (the all-language runs of the bi-encoder recipe run at most sizes)."""
     if family == "biencoder":
         every = [n for n, doc in runs.items() if doc.get("kind") == "biencoder" and not doc.get("train_languages")]
-        curves = [[m for m in every if same_recipe(runs[m]["biencoder"], runs[n]["biencoder"])] for n in every]
+        curves = [[m for m in every if same_recipe(runs[m], runs[n])] for n in every]
         return max((c for c in curves if len({runs[n].get("max_train_queries") for n in c}) > 1), key=len, default=[])
     return [n for n, doc in runs.items() if doc.get("kind") != "biencoder" and run_family(n)[0] == family
             and not doc.get("unseen") and (run_family(n)[1] == "all" or run_family(n)[1].startswith("lc"))]

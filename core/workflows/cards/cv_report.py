@@ -58,6 +58,8 @@ def biencoder_text(name: str, doc: dict) -> str:
     cos = [sum(h["cosine_auc"] for f in folds for h in f["history"] if h["epoch"] == e) / len(folds) for e in epochs]
     return (f"### Run `{name}` (feature prior + fine-tuned e5 bi-encoder)\n\n"
             + _setup_text(doc, "fine-tunes e5-small as a bi-encoder")
+            + (" (the esci_us pairs for the bi-encoder only: the prior's regression fits on the pointwise pairs)"
+               if doc.get("encoder_listwise") else "")
             + f". The prior's logistic regression gets the fine-tuned cosine as one more feature; the training "
             f"pairs' cosines are cross-fitted over {doc['inner_folds']} inner query-grouped folds (each from a "
             f"bi-encoder that did not train on that pair's query). Recipe: ordinal loss, lr {b['lr']}, "
@@ -104,7 +106,8 @@ def unseen_table(runs: dict[str, dict], baselines: dict | None, scores: dict | N
         if doc.get("kind") == "biencoder":
             if doc.get("train_languages") not in (None, ["en"]) or doc.get("max_train_queries"):
                 continue
-            trained_on = "en only (pointwise)" if doc.get("train_languages") else "en + es + ja (pointwise)"
+            trained_on = ("en only (pointwise)" if doc.get("train_languages") else "en + es + ja (pointwise)") \
+                + (" + esci_us (bi-encoder only)" if doc.get("encoder_listwise") else "")
             models = [(f"prior + fine-tuned e5 cosine (`{name}`, last epoch)", last_epoch(doc))]
         elif setting not in ("all", "en-only") and not doc.get("unseen"):
             continue
@@ -142,7 +145,7 @@ def biencoder_pairs(runs: dict[str, dict]) -> list[tuple[str, str]]:
     full = {n: doc for n, doc in runs.items() if doc.get("kind") == "biencoder" and not doc.get("max_train_queries")}
     return [(e, a) for e, en in full.items() if en.get("train_languages") == ["en"]
             for a, doc in full.items() if not doc.get("train_languages")
-            and same_recipe(doc["biencoder"], en["biencoder"])]
+            and same_recipe(doc, en)]
 
 
 def kept_share(runs: dict[str, dict], scores: dict, family: str = "teacher", english: str | None = None

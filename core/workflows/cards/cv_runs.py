@@ -98,6 +98,9 @@ def last_epoch_number(doc: dict) -> int:
 
 
 def same_recipe(a: dict, b: dict) -> bool:
-    """Whether two bi-encoder runs' configs (their ``biencoder`` entries) are one recipe: they agree on every key
-    both have (older runs lack the keys added since)."""
-    return all(a[k] == v for k, v in b.items() if k in a)
+    """Whether two bi-encoder runs are one recipe: their configs (``biencoder`` entries) agree on every key both
+    have (older runs lack the keys added since), and both or neither fine-tuned on the listwise queries too
+    (``encoder_listwise``, absent in older runs: neither)."""
+    ca, cb = a["biencoder"], b["biencoder"]
+    return (all(ca[k] == v for k, v in cb.items() if k in ca)
+            and bool(a.get("encoder_listwise")) == bool(b.get("encoder_listwise")))
