@@ -165,10 +165,10 @@ def test_the_failure_explorer_shows_what_the_bi_encoder_read(trained, demo_catal
     assert build(long).endswith(" …") and "Acme" not in build(long)
 
 
-def test_the_prior_learns_the_cosine_from_encoders_that_never_saw_the_pair_s_query(demo_catalog, tiny_encoder,
-                                                                                   tmp_path, monkeypatch):
-    """Cross-fitting in the real training: 3 inner bi-encoders score the parts they did not train on, and the
-    regression is fitted on those cosines, not on the kept bi-encoder's (which trained on every pair)."""
+def _spy_training(monkeypatch):
+    """(the bi-encoders built, in order, each with ``fit_on``: the query texts it fine-tuned on; the feature
+    priors' fits by extra columns: (queries, products, extra values); a ``make_encoder`` building them) for
+    ``bienc_train.train_biencoder_teacher``."""
     from core.models.teacher import bienc_train
 
     encoders, fitted = [], {}
@@ -188,6 +188,16 @@ def test_the_prior_learns_the_cosine_from_encoders_that_never_saw_the_pair_s_que
         return encoders[-1]
 
     monkeypatch.setattr(bienc_train, "FeaturePrior", SpyPrior)
+    return encoders, fitted, make
+
+
+def test_the_prior_learns_the_cosine_from_encoders_that_never_saw_the_pair_s_query(demo_catalog, tiny_encoder,
+                                                                                   tmp_path, monkeypatch):
+    """Cross-fitting in the real training: 3 inner bi-encoders score the parts they did not train on, and the
+    regression is fitted on those cosines, not on the kept bi-encoder's (which trained on every pair)."""
+    from core.models.teacher import bienc_train
+
+    encoders, fitted, make = _spy_training(monkeypatch)
     labels = pointwise_labels(demo_catalog, n=30)
     bienc_train.train_biencoder_teacher(labels, demo_catalog, tmp_path, BiEncoderConfig(epochs=1, batch_size=8, lr=1e-3,
                                         freeze_layers=0, base=tiny_encoder), dev_fraction=0.3, make_encoder=make)
@@ -208,23 +218,7 @@ def test_all_pairs_feeds_the_listwise_queries_to_every_bi_encoder_but_not_to_the
     on."""
     from core.models.teacher import bienc_train
 
-    encoders, fitted = [], {}
-
-    class Spy(BiEncoder):
-        def fit(self, queries, products, levels, **kw):
-            self.fit_on = set(queries)
-            return super().fit(queries, products, levels, **kw)
-
-    class SpyPrior(FeaturePrior):
-        def fit(self, queries, products, levels, extra=None):
-            fitted[tuple(self.extra)] = set(queries)
-            return super().fit(queries, products, levels, extra)
-
-    def make(cfg):
-        encoders.append(Spy(cfg))
-        return encoders[-1]
-
-    monkeypatch.setattr(bienc_train, "FeaturePrior", SpyPrior)
+    encoders, fitted, make = _spy_training(monkeypatch)
     listwise = labels_for(demo_catalog, n_queries=6)
     labels = pd.concat([listwise, pointwise_labels(demo_catalog, n=30)], ignore_index=True)
     result = bienc_train.train_biencoder_teacher(
@@ -238,4 +232,5 @@ def test_all_pairs_feeds_the_listwise_queries_to_every_bi_encoder_but_not_to_the
     assert lw_train and len(encoders) == 4
     assert meta["training"]["encoder_listwise_pairs"] == int(listwise["query"].isin(lw_train).sum())
     assert all(lw_train <= e.fit_on and not e.fit_on & dev for e in encoders)
-    assert not fitted[(COSINE,)] & lw_train and fitted[(COSINE,)] <= train_texts
+    prior_queries = set(fitted[(COSINE,)][0])
+    assert not prior_queries & lw_train and prior_queries <= train_texts
