@@ -187,7 +187,7 @@ def add_commands(sub) -> None:
                     help="teacher --cv: the feature prior alone on the same folds (seconds per fold, no cross-encoder)")
     sp.add_argument("--biencoder", action="store_true",
                     help="teacher: the bi-encoder teacher (the feature prior + the cosine of e5 fine-tuned as a "
-                         "bi-encoder; no cross-encoder), with --cv per fold; pointwise training pairs only; --epochs, "
+                         "bi-encoder; no cross-encoder), with --cv per fold; pointwise training pairs (see --all-pairs); --epochs, "
                          "--lr, --freeze-layers, --batch-size, --max-length apply to the bi-encoder, --backbone names "
                          "its base (e5-small, the default, or a local model folder)")
     sp.add_argument("--all-pairs", action="store_true",
