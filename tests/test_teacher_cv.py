@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from core.errors import InvalidInputError
 from core.models.teacher import TeacherConfig, batches as _batches, pairwise_rank_loss, train_teacher
 from core.workflows.teacher_cv import PROB_COLS, cross_validate, query_folds
 from model_fixtures import labels_for, pointwise_labels
@@ -378,3 +379,28 @@ def test_the_cv_report_puts_the_current_status_at_the_head_of_the_teacher_card(t
     assert refresh_status(teacher) and card.read_text() == "# Teacher: x\n\n> **Status: new.**\n\nThe teacher.\n"
     (teacher / "status-biencoder.md").unlink()
     assert not refresh_status(teacher)
+
+
+def test_runs_over_other_folds_merge_into_the_run_of_all_of_them(tmp_path):
+    """``relevance train teacher --cv-merge a,b --cv-name ab``: folds run apart (e.g. on two machines) make the
+    run that ran them together; parts of other settings or sharing a fold are refused."""
+    from core.cli import main
+    from core.workflows.teacher_cv import merge_runs
+
+    whole = _fake_run(tmp_path, "whole", 0.3, 1000, seed=4, folds=(0, 1), n_folds=2)
+    _fake_run(tmp_path, "f1", 0.3, 1000, seed=4, folds=(1,), n_folds=2)
+    _fake_run(tmp_path, "f0", 0.3, 1000, seed=4, folds=(0,), n_folds=2)
+    assert main(["train", "teacher", "--cv-merge", "f1,f0", "--cv-name", "merged", "--out", str(tmp_path)]) == 0
+    merged = json.loads((tmp_path / "merged.json").read_text())
+    assert merged["name"] == "merged" and [f["fold"] for f in merged["folds"]] == [0, 1]
+    assert merged["rows"] == json.loads(json.dumps(whole["rows"]))
+    key = ["fold", "epoch", "query_id"]
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "merged.parquet").sort_values(key).reset_index(drop=True),
+                                  pd.read_parquet(tmp_path / "whole.parquet").sort_values(key).reset_index(drop=True))
+    with pytest.raises(InvalidInputError, match="share a fold"):
+        merge_runs(tmp_path, "x", ["f0", "whole"])
+    doc = json.loads((tmp_path / "f1.json").read_text())
+    (tmp_path / "f1.json").write_text(json.dumps({**doc, "max_train_queries": 500}))
+    with pytest.raises(InvalidInputError, match="differ in max_train_queries"):
+        merge_runs(tmp_path, "x", ["f0", "f1"])
+    assert not (tmp_path / "x.json").exists()

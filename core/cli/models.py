@@ -45,6 +45,12 @@ def _train_teacher(args) -> int:
     overrides = {f.name: getattr(args, f.name) for f in fields(teacher.TeacherConfig)
                  if getattr(args, f.name, None) is not None}
     cfg = teacher.TeacherConfig(**overrides)
+    if args.cv_merge:
+        from core.workflows.teacher_cv import merge_runs
+        folder = Path(args.out) if args.out else config.artifact("teacher") / "cv"
+        doc = merge_runs(folder, args.cv_name, [x for x in args.cv_merge.split(",") if x])
+        print(f"written: {folder / (args.cv_name + '.json')} (folds {', '.join(str(f['fold']) for f in doc['folds'])})")
+        return 0
     if args.cv_report:
         from core.workflows.cards.common import rebase_images, splice_section
         from core.workflows.cards.cv_report import write_report
@@ -181,6 +187,9 @@ def add_commands(sub) -> None:
                                                                     if f.name in bienc else ""))
     sp.add_argument("--cv", type=int, default=0, metavar="N",
                     help="teacher: N-fold query-grouped cross-validation over --cv-set instead of one training")
+    sp.add_argument("--cv-merge", metavar="RUN,RUN",
+                    help="teacher: merge runs of one setting over other folds (e.g. --folds 0,1 and 2,3 on two "
+                         "machines) into --cv-name, in --out (default artifacts/teacher/cv)")
     sp.add_argument("--cv-report", action="store_true",
                     help="teacher: write <out>/cv.md and the learning-curve SVGs from the cross-validation runs there")
     sp.add_argument("--prior-only", action="store_true",

@@ -134,6 +134,22 @@ def write_run(out: Path, name: str, parts: list[pd.DataFrame], doc: dict) -> dic
     return doc
 
 
+def merge_runs(out: Path, name: str, parts: Sequence[str]) -> dict:
+    """Write run ``name`` into ``out`` from runs ``parts`` there that ran other folds of one setting (e.g. ``--folds
+    0,1`` and ``--folds 2,3``, on two machines); refuses parts whose settings differ or that share a fold."""
+    docs = [json.loads((out / f"{p}.json").read_text()) for p in parts]
+    setting = [{k: v for k, v in d.items() if k not in ("name", "folds", "rows")} for d in docs]
+    if any(s != setting[0] for s in setting[1:]):
+        diff = sorted({k for s in setting[1:] for k in {*s, *setting[0]} if s.get(k) != setting[0].get(k)})
+        raise InvalidInputError(f"runs {', '.join(parts)} differ in {', '.join(diff)}: not one setting")
+    folds = [f["fold"] for d in docs for f in d["folds"]]
+    if len(folds) != len(set(folds)):
+        raise InvalidInputError(f"runs {', '.join(parts)} share a fold ({sorted(folds)}): nothing to merge")
+    preds = [pd.read_parquet(out / f"{p}.parquet") for p in parts]
+    return write_run(out, name, preds, {**docs[0], "name": name,
+                                        "folds": sorted((f for d in docs for f in d["folds"]), key=lambda f: f["fold"])})
+
+
 def cross_validate(listwise: pd.DataFrame, pointwise: pd.DataFrame, catalog: Catalog, out: str | Path,
                    cfg: TeacherConfig, *, n_folds: int = 4, folds: Sequence[int] | None = None,
                    train_languages: Collection[str] | None = None, max_train_queries: int | None = None,
