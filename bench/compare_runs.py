@@ -3,7 +3,7 @@
 The card compares each run with its own prior (epoch 0); this prints run B against run A directly, last epoch of
 each, on the same pairs: per language accuracy and AUC exact vs irrelevant with 95% bootstrap CIs over queries and
 paired bootstrap p-values (``core.metrics.pointwise.pointwise_rows``, Holm over the languages), and the mean of the
-folds' AUCs (what the card's tables quote).
+folds' AUCs (``core.workflows.cards.cv_runs.fold_scores``: what the card's tables quote).
 
     .venv/bin/python bench/compare_runs.py artifacts/teacher/cv bienc-top4 bienc-top4-allpairs
 """
@@ -19,10 +19,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.fold_scores import accuracy_and_auc  # noqa: E402 (needs the project root on the path)
-from core.metrics import expected_level  # noqa: E402
+from core.metrics import expected_level  # noqa: E402 (needs the project root on the path)
 from core.metrics.pointwise import ModelOutput, holm_in_place, pointwise_rows  # noqa: E402
 from core.scale import PROB_COLS  # noqa: E402
+from core.workflows.cards.cv_runs import fold_scores, last_epoch_number, mean_auc  # noqa: E402
 
 KEY = ["fold", "query_id", "product_id"]
 
@@ -49,15 +49,15 @@ def compare(folder: Path, name_a: str, name_b: str) -> tuple[list[int], pd.DataF
     ref = {r["language"]: r for r in every if r["model"] == "A"}
     rows = [r for r in every if r["model"] == "B"]
     holm_in_place(rows)
-    per_fold = {side: [p.assign(probs=list(p[PROB_COLS].to_numpy())) for _, p in x.groupby("fold")]
-                for side, x in (("A", a), ("B", b))}
+    docs = {n: json.loads((folder / f"{n}.json").read_text()) for n in (name_a, name_b)}
+    scores = fold_scores(folder, docs)
     out = []
     for r in rows:
         lang, r0 = r["language"], ref[r["language"]]
         out.append({"language": lang, "acc_a": r0["accuracy"], "acc_b": r["accuracy"], "p_acc": r["p_holm"],
                     "auc_a": r0["auc"], "auc_b": r["auc"], "p_auc": r["p_holm_auc"],
-                    "mean_auc_a": accuracy_and_auc(per_fold["A"], "probs", lang)[1],
-                    "mean_auc_b": accuracy_and_auc(per_fold["B"], "probs", lang)[1]})
+                    **{f"mean_auc_{side}": mean_auc(scores, n, lang, last_epoch_number(docs[n]), set(folds))
+                       for side, n in (("a", name_a), ("b", name_b))}})
     return folds, a, out
 
 

@@ -46,8 +46,7 @@ def cross_validate_biencoder(listwise: pd.DataFrame, pointwise: pd.DataFrame, ca
     test: every test fold keeps all its pairs), of ``max_train_queries`` pointwise training queries per fold when
     given (a learning-curve point: the same seeded sample as ``cross_validate``'s). ``encoder_listwise``: the
     fold's listwise training queries' pairs join every fine-tune of the bi-encoder (not the prior's regression).
-    ``make_encoder(cfg)`` builds
-    a fresh bi-encoder (tests pass a tiny one)."""
+    ``make_encoder(cfg)`` builds a fresh bi-encoder (tests pass a tiny one)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     prior, with_cosine = FeaturePrior(catalog), FeaturePrior(catalog, extra=[COSINE])

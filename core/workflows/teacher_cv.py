@@ -109,10 +109,9 @@ def fold_data(listwise: pd.DataFrame, pointwise: pd.DataFrame, *, n_folds: int, 
 
 def fold_record(fold: Fold, minutes: float, history: list[dict]) -> dict:
     """One fold's entry in a run file: its training and test sizes, minutes and per-epoch history."""
-    lw_train = set(fold.listwise["query_id"]) - fold.listwise_dev
     return {"fold": fold.index, "train_pointwise_pairs": len(fold.train),
             "train_pointwise_queries": int(fold.train["query_id"].nunique()),
-            "train_listwise_queries": len(lw_train), "test_pairs": len(fold.test), "minutes": round(minutes, 1),
+            "train_listwise_queries": int(fold.listwise_train["query_id"].nunique()), "test_pairs": len(fold.test), "minutes": round(minutes, 1),
             "history": history}
 
 
