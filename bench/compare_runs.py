@@ -32,15 +32,25 @@ def last_epoch(folder: Path, name: str) -> pd.DataFrame:
     return preds[preds["epoch"] == preds["epoch"].max()].sort_values(KEY).reset_index(drop=True)
 
 
+def common_runs(folder: Path, names: list[str]) -> tuple[list[int], dict[str, pd.DataFrame]]:
+    """(the test folds every run ran, each run's last epoch on them), the runs checked to have scored the same
+    pairs with the same levels there."""
+    runs = {n: last_epoch(folder, n) for n in names}
+    folds = sorted(set.intersection(*(set(r["fold"]) for r in runs.values())))
+    runs = {n: r[r["fold"].isin(folds)].reset_index(drop=True) for n, r in runs.items()}
+    first = runs[names[0]][KEY + ["level"]]
+    for n, r in runs.items():
+        if not r[KEY + ["level"]].equals(first):
+            raise SystemExit(f"run {n}'s test pairs differ from {names[0]}'s on their common folds")
+    return folds, runs
+
+
 def compare(folder: Path, name_a: str, name_b: str) -> tuple[list[int], pd.DataFrame, list[dict]]:
     """(the common folds, run A's test pairs on them, one row per language: ``acc_a``/``acc_b``, ``p_acc``,
     pooled ``auc_a``/``auc_b``, ``p_auc`` (paired bootstrap, Holm over the languages), fold-mean
     ``mean_auc_a``/``mean_auc_b``)."""
-    a, b = last_epoch(folder, name_a), last_epoch(folder, name_b)
-    folds = sorted(set(a["fold"]) & set(b["fold"]))
-    a, b = (x[x["fold"].isin(folds)].reset_index(drop=True) for x in (a, b))
-    if not a[KEY + ["level"]].equals(b[KEY + ["level"]]):
-        raise SystemExit("the runs' test pairs differ on their common folds")
+    folds, runs = common_runs(folder, [name_a, name_b])
+    a, b = runs[name_a], runs[name_b]
     outputs = {}
     for side, preds in (("A", a), ("B", b)):
         probs = preds[PROB_COLS].to_numpy()

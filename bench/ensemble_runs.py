@@ -20,7 +20,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.compare_runs import KEY, last_epoch  # noqa: E402 (needs the project root on the path)
+from bench.compare_runs import KEY, common_runs  # noqa: E402 (needs the project root on the path)
 from core.metrics import exact_vs_irrelevant_auc, expected_level  # noqa: E402
 from core.scale import PROB_COLS  # noqa: E402
 
@@ -29,14 +29,8 @@ LANGUAGES = ("all", "en", "es", "ja")
 
 def common_pairs(folder: Path, names: list[str]) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """(the test pairs every run scored, on the folds all of them ran; each run's (n, 5) probabilities on them)."""
-    runs = {n: last_epoch(folder, n) for n in names}
-    folds = set.intersection(*(set(r["fold"]) for r in runs.values()))
-    runs = {n: r[r["fold"].isin(folds)].reset_index(drop=True) for n, r in runs.items()}
-    pairs = runs[names[0]][KEY + ["language", "level"]]
-    for n, r in runs.items():
-        if not r[KEY + ["level"]].equals(pairs[KEY + ["level"]]):
-            raise SystemExit(f"run {n}'s test pairs differ from {names[0]}'s on their common folds")
-    return pairs, {n: r[PROB_COLS].to_numpy() for n, r in runs.items()}
+    _, runs = common_runs(folder, names)
+    return runs[names[0]][KEY + ["language", "level"]], {n: r[PROB_COLS].to_numpy() for n, r in runs.items()}
 
 
 def score(pairs: pd.DataFrame, probs: np.ndarray) -> dict[str, tuple[float, float]]:

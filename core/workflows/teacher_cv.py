@@ -111,8 +111,8 @@ def fold_record(fold: Fold, minutes: float, history: list[dict]) -> dict:
     """One fold's entry in a run file: its training and test sizes, minutes and per-epoch history."""
     return {"fold": fold.index, "train_pointwise_pairs": len(fold.train),
             "train_pointwise_queries": int(fold.train["query_id"].nunique()),
-            "train_listwise_queries": int(fold.listwise_train["query_id"].nunique()), "test_pairs": len(fold.test), "minutes": round(minutes, 1),
-            "history": history}
+            "train_listwise_queries": int(fold.listwise_train["query_id"].nunique()), "test_pairs": len(fold.test),
+            "minutes": round(minutes, 1), "history": history}
 
 
 def test_part(test: pd.DataFrame, probs: np.ndarray, epoch: int, fold: int) -> pd.DataFrame:
